@@ -1,0 +1,196 @@
+/*
+ * The public broker: createBroker(options) gives a Broker that serves any duplex stream,
+ * listens on TCP, accepts in-process clients and exposes events, statistics and admin commands.
+ */
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { BrokerCore } from './core'
+import { Connection } from './connection'
+import { LocalClient } from './local-client'
+import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
+import { brokerPublish } from './operations'
+import { RC } from './errors'
+import { matchTopic, validTopicName, validTopicFilter } from './topics'
+import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message } from './types'
+
+export interface ListenOptions { port?: number, host?: string }
+export interface ListenResult { port: number, host: string, server: net.Server }
+
+export class Broker {
+  /** Resolves once persistence is loaded; rejects if it cannot be opened. */
+  readonly ready: Promise<void>
+  private readonly core: BrokerCore
+  private readonly servers = new Set<net.Server>()
+  private readonly connections = new Set<Duplex>()
+  private isReady = false
+  private closed: Promise<void> | undefined
+
+  constructor (options: BrokerOptions = {}) {
+    this.core = new BrokerCore(options)
+    this.ready = this.core.persistence.open().then(state => {
+      this.core.restore(state)
+      this.core.startTimer()
+      this.isReady = true
+    })
+    this.ready.catch(() => { /* reported to whoever awaits ready, listen or connectLocal */ })
+  }
+
+  on<K extends keyof BrokerEvents> (event: K, listener: (...args: BrokerEvents[K]) => void): this {
+    this.core.events.on(event, listener as (...args: unknown[]) => void)
+    return this
+  }
+
+  once<K extends keyof BrokerEvents> (event: K, listener: (...args: BrokerEvents[K]) => void): this {
+    this.core.events.once(event, listener as (...args: unknown[]) => void)
+    return this
+  }
+
+  off<K extends keyof BrokerEvents> (event: K, listener: (...args: BrokerEvents[K]) => void): this {
+    this.core.events.off(event, listener as (...args: unknown[]) => void)
+    return this
+  }
+
+  /** Serve one MQTT connection over any duplex stream (TCP, TLS, WebSocket). */
+  handle (stream: Duplex): void {
+    if (this.core.closing) { stream.destroy(); return }
+    const onError = (): void => { /* errors before the connection takes over */ }
+    stream.on('error', onError)
+    const start = (): void => {
+      stream.off('error', onError)
+      if (this.core.closing || stream.destroyed) { stream.destroy(); return }
+      this.connections.add(stream)
+      stream.once('close', () => this.connections.delete(stream))
+      // eslint-disable-next-line no-new
+      new Connection(this.core, stream)
+    }
+    if (this.isReady) start()
+    else this.ready.then(start, () => stream.destroy())
+  }
+
+  /** Listen for MQTT over TCP. Resolves with the bound address; rejects (never throws) on e.g. EADDRINUSE. */
+  async listen (options: ListenOptions = {}): Promise<ListenResult> {
+    await this.ready
+    if (this.core.closing) throw new Error('broker is closed')
+    const server = net.createServer({ noDelay: true }, socket => this.handle(socket))
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => { server.off('listening', onListening); reject(err) }
+      const onListening = (): void => { server.off('error', onError); resolve() }
+      server.once('error', onError)
+      server.once('listening', onListening)
+      server.listen(options.port ?? 1883, options.host)
+    })
+    server.on('error', err => this.core.warn(`listener error: ${err.message}`, undefined, err))
+    this.servers.add(server)
+    const addr = server.address() as net.AddressInfo
+    return { port: addr.port, host: addr.address, server }
+  }
+
+  /** Connect an in-process client. Rejects with an Error carrying `reasonCode` when refused. */
+  async connectLocal (options: LocalConnectOptions = {}): Promise<LocalClient> {
+    await this.ready
+    const core = this.core
+    const client = new LocalClient(core)
+    const ep = client.endpoint
+    const v = options.protocolVersion ?? 5
+    ep.protocolVersion = v
+    const clean = options.clean !== false
+    if (options.will && !validTopicName(options.will.topic)) throw Object.assign(new Error('invalid will topic'), { reasonCode: RC.TOPIC_NAME_INVALID })
+    const ctx: ConnectContext = {
+      core,
+      client: ep,
+      params: {
+        clientId: options.clientId ?? '',
+        clean,
+        keepalive: options.keepalive ?? 0,
+        username: options.username,
+        password: options.password === undefined ? undefined : Buffer.from(options.password),
+        will: options.will,
+        sessionExpiryInterval: v === 5 ? (options.sessionExpiryInterval ?? (clean ? 0 : NEVER_EXPIRES)) : (clean ? 0 : NEVER_EXPIRES),
+      },
+      sessionPresent: false,
+    }
+    const rc = await runConnect(ctx)
+    if (rc !== RC.SUCCESS) throw Object.assign(new Error(`connection refused: 0x${rc.toString(16)}`), { reasonCode: rc })
+    client.sessionPresent = ctx.sessionPresent
+    // Deliver what the session holds once the caller has had a chance to add its listeners.
+    setImmediate(() => { if (!ep.closed && ep.session !== null) activate(core, ep) })
+    return client
+  }
+
+  /** Publish as the broker itself. */
+  async publish (msg: Message): Promise<void> {
+    await this.ready
+    if (!validTopicName(msg.topic)) throw Object.assign(new Error(`invalid topic name '${msg.topic}'`), { reasonCode: RC.TOPIC_NAME_INVALID })
+    brokerPublish(this.core, { ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) })
+    await this.core.persistence.sync()
+  }
+
+  clients (): ClientInfo[] {
+    return [...this.core.clients.values()].filter(c => c.active).map(c => c.info())
+  }
+
+  /** Disconnect a client (MQTT 5 reason 0x98 Administrative action by default). */
+  disconnectClient (clientId: string, reasonCode: number = RC.ADMINISTRATIVE_ACTION): boolean {
+    const c = this.core.clients.get(clientId)
+    if (c === undefined) return false
+    c.disconnect(reasonCode, 'disconnected by the administrator')
+    return true
+  }
+
+  /** Retained messages whose topic matches `filter`. */
+  retained (filter = '#'): Message[] {
+    if (!validTopicFilter(filter)) throw new RangeError(`invalid topic filter '${filter}'`)
+    return this.core.retained.match(filter).map(m => ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true, properties: m.properties }))
+  }
+
+  /** Delete the retained messages whose topic matches `filter`; returns how many. */
+  clearRetained (filter = '#'): number {
+    if (!validTopicFilter(filter)) throw new RangeError(`invalid topic filter '${filter}'`)
+    let n = 0
+    for (const m of this.core.retained.match(filter)) {
+      if (!matchTopic(filter, m.topic) && filter !== '#') continue
+      if (this.core.retained.delete(m.topic)) { this.core.persistence.deleteRetained(m.topic); n++ }
+    }
+    return n
+  }
+
+  stats (): BrokerStats {
+    return this.core.statsSnapshot()
+  }
+
+  /** Close listeners and clients (MQTT 5 reason 0x8B), keep sessions, flush persistence. */
+  close (): Promise<void> {
+    if (this.closed) return this.closed
+    this.closed = this.doClose()
+    return this.closed
+  }
+
+  private async doClose (): Promise<void> {
+    const core = this.core
+    core.closing = true
+    await this.ready.catch(() => undefined)
+    const serverClosed = [...this.servers].map(s => new Promise<void>(resolve => s.close(() => resolve())))
+    for (const c of [...core.clients.values()]) {
+      if (c instanceof Connection) c.willOnClose = false
+      if (c.kind === 'local') (c as unknown as { end (r: string, rc: number, w: boolean): void }).end('broker closed', RC.SERVER_SHUTTING_DOWN, false)
+      else c.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
+    }
+    const streamsClosed = [...this.connections].map(s => new Promise<void>(resolve => {
+      if (s.destroyed) { resolve(); return }
+      s.once('close', () => resolve())
+      s.end()
+      setTimeout(() => s.destroy(), 500).unref()
+    }))
+    await Promise.all([...serverClosed, ...streamsClosed])
+    core.stopTimer()
+    try {
+      await core.persistence.sync()
+    } finally {
+      await core.persistence.close()
+    }
+  }
+}
+
+export function createBroker (options: BrokerOptions = {}): Broker {
+  return new Broker(options)
+}

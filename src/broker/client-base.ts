@@ -1,0 +1,63 @@
+import type { Session } from './session'
+import type { RoutedMessage } from './message'
+import type { ClientInfo, ProtocolVersion, QoS, WillMessage } from './types'
+
+/**
+ * What the router needs from a connected client, network or in-process. The two kinds share
+ * sessions, routing, retained messages, authorisation and statistics; they differ only in how a
+ * packet reaches the other side.
+ */
+export abstract class ClientBase {
+  clientId = ''
+  username: string | undefined = undefined
+  protocolVersion: ProtocolVersion = 4
+  session: Session | null = null
+  keepalive = 0
+  cleanStart = true
+  will: WillMessage | undefined = undefined
+  connectedAt = 0
+  /** The client's Receive Maximum: QoS 1/2 messages we may have in flight toward it [MQTT-3.3.4-9]. */
+  sendQuota = 65535
+  /** The client's Maximum Packet Size [MQTT-3.1.2-24]. */
+  maxPacketSize = 268435460
+  /** The client's Topic Alias Maximum (outbound aliases we may use) [MQTT-3.1.2-26]. */
+  topicAliasMax = 0
+  /** Set once the session is bound and CONNACK sent. */
+  active = false
+
+  abstract readonly kind: 'network' | 'local'
+
+  /**
+   * Send one PUBLISH. Returns false when the packet could not be sent because it exceeds the
+   * client's Maximum Packet Size; the caller then treats it as delivered [MQTT-3.1.2-25].
+   */
+  abstract sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean): boolean
+  /** Send PUBREL for an outgoing QoS 2 message whose PUBREC arrived (or on session resume). */
+  abstract sendPubrel (packetId: number): void
+  /** Can the transport take more now? False while a socket's buffer is above its bound. */
+  abstract writable (): boolean
+  /** Server-initiated close: DISCONNECT with `reasonCode` to MQTT 5 clients, then close [MQTT-4.13]. */
+  abstract disconnect (reasonCode: number, reasonString?: string): void
+
+  remoteAddress (): string | undefined { return undefined }
+  remotePort (): number | undefined { return undefined }
+
+  info (): ClientInfo {
+    const s = this.session
+    return {
+      clientId: this.clientId,
+      username: this.username,
+      protocolVersion: this.protocolVersion,
+      kind: this.kind,
+      remoteAddress: this.remoteAddress(),
+      remotePort: this.remotePort(),
+      connectedAt: this.connectedAt,
+      keepalive: this.keepalive,
+      cleanStart: this.cleanStart,
+      sessionExpiryInterval: s ? s.expiryInterval : 0,
+      subscriptions: s ? s.subscriptions.size : 0,
+      inflight: s ? s.inflight.size : 0,
+      queued: s ? s.queued : 0,
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/*
+ * CONNECT as a named list of steps, shared by network and in-process clients. Each step may
+ * refuse with a reason code; the caller turns the result into a CONNACK (or a rejected promise).
+ */
+import type { BrokerCore } from './core'
+import type { ClientBase } from './client-base'
+import { RC } from './errors'
+import { Session, NEVER_EXPIRES } from './session'
+import type { AuthenticateResult } from './auth'
+import type { WillMessage } from './types'
+
+export interface ConnectParams {
+  clientId: string
+  clean: boolean
+  keepalive: number
+  username?: string
+  password?: Buffer
+  will?: WillMessage
+  /** Seconds; on 3.1.1 0 for clean sessions and NEVER_EXPIRES otherwise. */
+  sessionExpiryInterval: number
+  authenticationMethod?: string
+  remoteAddress?: string
+  certificate?: import('node:tls').PeerCertificate
+}
+
+export interface ConnectContext {
+  core: BrokerCore
+  client: ClientBase
+  params: ConnectParams
+  /** Filled in by the steps, sent back in CONNACK. */
+  assignedClientId?: string
+  serverKeepAlive?: number
+  sessionExpiryInterval?: number
+  sessionPresent: boolean
+}
+
+/** A step returns a reason code to refuse the connection, or nothing to go on. */
+type ConnectStep = (ctx: ConnectContext) => number | undefined | Promise<number | undefined>
+
+const checkCapacity: ConnectStep = ({ core }) => {
+  if (core.closing) return RC.SERVER_UNAVAILABLE
+  if (core.clients.size >= core.opts.maxConnections) return RC.SERVER_BUSY
+  return undefined
+}
+
+const assignClientId: ConnectStep = (ctx) => {
+  const { params, client } = ctx
+  if (params.clientId !== '') return undefined
+  // A zero-length ClientId needs a clean session on 3.1.1 [MQTT-3.1.3-7, MQTT-3.1.3-8];
+  // on 5 the server assigns one and returns it [MQTT-3.1.3-6, MQTT-3.2.2-16].
+  if (client.protocolVersion !== 5 && !params.clean) return RC.CLIENT_IDENTIFIER_NOT_VALID
+  params.clientId = ctx.core.nextClientId()
+  if (client.protocolVersion === 5) ctx.assignedClientId = params.clientId
+  return undefined
+}
+
+const limitKeepalive: ConnectStep = (ctx) => {
+  const max = ctx.core.opts.maxKeepalive
+  const ka = ctx.params.keepalive
+  if (max === 0 || (ka !== 0 && ka <= max)) return undefined
+  if (ctx.client.protocolVersion !== 5) return RC.CLIENT_IDENTIFIER_NOT_VALID // 3.x has no way to tell the client (as Mosquitto)
+  ctx.params.keepalive = max
+  ctx.serverKeepAlive = max // Server Keep Alive overrides the client's value [MQTT-3.2.2-21]
+  return undefined
+}
+
+const limitSessionExpiry: ConnectStep = (ctx) => {
+  const max = ctx.core.opts.maxSessionExpiryInterval
+  if (ctx.params.sessionExpiryInterval > max) {
+    ctx.params.sessionExpiryInterval = max
+    if (ctx.client.protocolVersion === 5) ctx.sessionExpiryInterval = max
+  }
+  return undefined
+}
+
+const authenticate: ConnectStep = async ({ core, client, params }) => {
+  // No enhanced authentication method is supported [MQTT-4.12.0-1]
+  if (params.authenticationMethod !== undefined) return RC.BAD_AUTHENTICATION_METHOD
+  let verdict: boolean | AuthenticateResult
+  try {
+    verdict = await core.authn.authenticate({
+      clientId: params.clientId,
+      username: params.username,
+      password: params.password,
+      protocolVersion: client.protocolVersion,
+      kind: client.kind,
+      remoteAddress: params.remoteAddress,
+      certificate: params.certificate,
+    })
+  } catch (err) {
+    core.warn('authentication failed with an error', params.clientId, err as Error)
+    return RC.UNSPECIFIED_ERROR
+  }
+  if (verdict === true) return undefined
+  if (verdict === false) return RC.BAD_USER_NAME_OR_PASSWORD
+  if (verdict.ok) return undefined
+  return verdict.reasonCode ?? RC.BAD_USER_NAME_OR_PASSWORD
+}
+
+const takeOver: ConnectStep = ({ core, params }) => {
+  if (core.closing) return RC.SERVER_UNAVAILABLE
+  const existing = core.clients.get(params.clientId)
+  if (existing === undefined) return undefined
+  // The existing connection is closed, with 0x8E on MQTT 5 [MQTT-3.1.4-3]; its will is due.
+  core.detach(existing, true)
+  existing.disconnect(RC.SESSION_TAKEN_OVER)
+  return undefined
+}
+
+const bindSession: ConnectStep = (ctx) => {
+  const { core, client, params } = ctx
+  let s = core.sessions.get(params.clientId)
+  if (s !== undefined && params.clean) {
+    if (s.pendingWill) { core.publishWill(s.pendingWill, s.clientId, s.willUsername); s.pendingWill = undefined }
+    core.discardSession(s) // Clean Start discards any existing session [MQTT-3.1.2-4]
+    s = undefined
+  }
+  if (s !== undefined) {
+    ctx.sessionPresent = true // [MQTT-3.2.2-2]
+    s.pendingWill = undefined // reconnecting in time cancels a delayed will [MQTT-3.1.3-9]
+    s.willAt = undefined
+    s.expireAt = undefined
+    core.waiting.delete(s)
+  } else {
+    s = new Session(params.clientId)
+    core.sessions.set(params.clientId, s)
+  }
+  s.expiryInterval = params.sessionExpiryInterval
+  s.protocolVersion = client.protocolVersion
+  s.disconnectedAt = undefined
+  s.client = client
+  client.session = s
+  client.clientId = params.clientId
+  client.username = params.username
+  client.keepalive = params.keepalive
+  client.cleanStart = params.clean
+  client.will = params.will
+  client.connectedAt = Date.now()
+  core.clients.set(params.clientId, client)
+  if (s.persistent) core.saveSession(s)
+  else core.persistence.deleteSession(s.clientId)
+  return undefined
+}
+
+export const connectActions: ConnectStep[] = [
+  checkCapacity, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, takeOver, bindSession,
+]
+
+/** Run the steps. Resolves with 0 and the filled context, or with the refusing reason code. */
+export async function runConnect (ctx: ConnectContext): Promise<number> {
+  for (const step of connectActions) {
+    const rc = await step(ctx)
+    if (rc !== undefined) return rc
+  }
+  return RC.SUCCESS
+}
+
+/** After CONNACK: mark the client active, resend what the session owes, and announce it. */
+export function activate (core: BrokerCore, client: ClientBase): void {
+  const s = client.session
+  if (s === null) return
+  client.active = true
+  core.router.resume(s)
+  core.emit('clientConnected', client.info())
+}
+
+export { NEVER_EXPIRES }

@@ -1,0 +1,269 @@
+/*
+ * A network connection: any duplex stream (TCP, TLS, WebSocket) speaking MQTT. It parses with
+ * mqtt-packet, serialises packet handling when a handler has to wait, batches writes per tick
+ * (cork, then uncork on the next tick), bounds what it buffers toward a slow socket, and is
+ * checked by the broker's shared timer for the connect timeout and keepalive.
+ */
+import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
+import type mqtt from 'mqtt-packet'
+import { ClientBase } from './client-base'
+import type { BrokerCore, Ticking } from './core'
+import { RC, ProtocolError, reasonName } from './errors'
+import { createParser, PacketTooLargeError, BadUtf8Error, type PacketParser } from './parser'
+import { encodePublish, generate } from './encode'
+import { dispatch } from './handlers'
+import type { RoutedMessage } from './message'
+import type { QoS } from './types'
+
+export const enum ConnState { AwaitConnect, Connecting, Active, Closed }
+
+const INBOX_PAUSE = 256
+
+export class Connection extends ClientBase implements Ticking {
+  readonly kind = 'network' as const
+  state = ConnState.AwaitConnect
+  lastActivity: number
+  private readonly createdAt: number
+  private readonly parser: PacketParser
+  private busy = false
+  private inbox: mqtt.Packet[] = []
+  private corked = false
+  private paused = false
+  /** Set when the client sent DISCONNECT: no will unless reason 0x04 [MQTT-3.14.4-3]. */
+  willOnClose = true
+  closeReason = 'connection closed'
+  closeCode: number | undefined = undefined
+  /** Inbound topic aliases (alias -> topic) [MQTT-3.3.2-12]. */
+  aliasIn: Map<number, string> | null = null
+  /** Outbound topic aliases (topic -> alias). */
+  private aliasOut: Map<string, number> | null = null
+  /** Incoming QoS 1/2 publishes not yet acknowledged, against our Receive Maximum [MQTT-3.3.4-7]. */
+  inboundUnacked = 0
+  /** Acknowledgements waiting for persistence, kept in order [MQTT-4.6.0-2]. */
+  private ackTail: Promise<void> | null = null
+  private ackWaiting = 0
+  requestProblemInformation = true
+
+  constructor (readonly core: BrokerCore, readonly stream: Duplex) {
+    super()
+    this.createdAt = this.lastActivity = Date.now()
+    this.parser = createParser(core.opts.maxPacketSize)
+    this.parser.on('packet', (p: mqtt.Packet) => this.onPacket(p))
+    this.parser.on('error', (err: Error) => this.onParseError(err))
+    stream.on('data', (buf: Buffer) => this.onData(buf))
+    stream.on('error', (err: Error) => this.finish(`socket error: ${err.message}`, undefined))
+    stream.on('end', () => this.finish('connection closed by client', undefined))
+    stream.on('close', () => this.finish('connection closed', undefined))
+    stream.on('drain', () => { if (this.session !== null && this.active) core.router.pump(this.session) })
+    core.ticking.add(this)
+  }
+
+  override remoteAddress (): string | undefined { return (this.stream as Socket).remoteAddress }
+  override remotePort (): number | undefined { return (this.stream as Socket).remotePort }
+
+  private onData (buf: Buffer): void {
+    if (this.state === ConnState.Closed) return
+    this.core.stats.bytesReceived += buf.length
+    this.lastActivity = Date.now()
+    this.parser.parse(buf)
+  }
+
+  private onPacket (packet: mqtt.Packet): void {
+    if (this.state === ConnState.Closed) return
+    if (this.busy) {
+      this.inbox.push(packet)
+      if (!this.paused && this.inbox.length >= INBOX_PAUSE) { this.paused = true; this.stream.pause() }
+      return
+    }
+    this.run(packet)
+  }
+
+  private run (packet: mqtt.Packet): void {
+    let r: void | Promise<void>
+    try {
+      r = dispatch(this, packet)
+    } catch (err) {
+      this.fail(err)
+      return
+    }
+    if (r !== undefined) {
+      this.busy = true
+      r.then(() => this.resumeInbox(), err => { this.busy = false; this.fail(err) })
+    }
+  }
+
+  private resumeInbox (): void {
+    this.busy = false
+    while (!this.busy && this.inbox.length > 0 && this.state !== ConnState.Closed) {
+      this.run(this.inbox.shift() as mqtt.Packet)
+    }
+    if (this.paused && this.inbox.length === 0 && this.state !== ConnState.Closed) { this.paused = false; this.stream.resume() }
+  }
+
+  private onParseError (err: Error): void {
+    if (this.state === ConnState.Closed) return
+    if (this.state === ConnState.AwaitConnect) {
+      if (err.message === 'Invalid protocol version') {
+        // Unsupported protocol level: CONNACK 0x01, then close [MQTT-3.1.2-2]
+        this.write(generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, 4))
+        this.close('unsupported protocol version', RC.UNSUPPORTED_PROTOCOL_VERSION)
+        return
+      }
+      // Anything else before a valid CONNECT: just close [MQTT-3.1.2-1, MQTT-3.1.4-1]
+      this.close(`malformed CONNECT: ${err.message}`, RC.MALFORMED_PACKET)
+      return
+    }
+    if (err instanceof PacketTooLargeError) { this.disconnect(RC.PACKET_TOO_LARGE, err.message); return } // [MQTT-3.1.2-24]
+    if (err instanceof BadUtf8Error) { this.disconnect(RC.MALFORMED_PACKET, err.message); return } // [MQTT-1.5.4-1]
+    this.disconnect(RC.MALFORMED_PACKET, err.message) // [MQTT-4.13.1-1]
+  }
+
+  private fail (err: unknown): void {
+    if (err instanceof ProtocolError) { this.disconnect(err.reasonCode, err.message); return }
+    const e = err as Error & { reasonCode?: number }
+    if (typeof e?.reasonCode === 'number') { this.disconnect(e.reasonCode, e.message); return }
+    this.core.warn('error while handling a packet', this.clientId || undefined, e)
+    this.disconnect(RC.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error')
+  }
+
+  // ---- writing -------------------------------------------------------------------------
+
+  write (buf: Buffer): void {
+    if (this.state === ConnState.Closed && !this.stream.writable) return
+    if (!this.corked) {
+      this.corked = true
+      this.stream.cork()
+      process.nextTick(uncork, this)
+    }
+    this.stream.write(buf)
+    this.core.stats.bytesSent += buf.length
+  }
+
+  uncork (): void {
+    this.corked = false
+    this.stream.uncork()
+  }
+
+  sendPacket (packet: mqtt.Packet): void {
+    const buf = generate(packet, this.protocolVersion)
+    if (buf.length > this.maxPacketSize) return // never exceed the client's maximum [MQTT-3.1.2-24]
+    this.write(buf)
+  }
+
+  /** Send an acknowledgement, after pending persistence and in order with earlier ones. */
+  sendAck (packet: mqtt.Packet, wait: Promise<void> | undefined): void {
+    if (wait === undefined && this.ackWaiting === 0) { this.sendPacket(packet); return }
+    this.ackWaiting++
+    const prev = this.ackTail ?? Promise.resolve()
+    const tail = Promise.all([prev, wait]).then(() => {
+      this.ackWaiting--
+      if (this.ackTail === tail) this.ackTail = null
+      if (this.state !== ConnState.Closed) this.sendPacket(packet)
+    }, err => {
+      this.ackWaiting--
+      this.core.warn('persistence failed; the message was not acknowledged', this.clientId, err as Error)
+      this.disconnect(RC.UNSPECIFIED_ERROR, 'persistence failed')
+    })
+    this.ackTail = tail
+  }
+
+  sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean): boolean {
+    const v5 = this.protocolVersion === 5
+    let alias = 0
+    if (v5 && this.topicAliasMax > 0 && this.core.opts.outboundTopicAliases) alias = this.outboundAlias(msg.topic)
+    let buf: Buffer
+    try {
+      buf = encodePublish(msg, qos, retain, v5, subIds, packetId, dup, alias, Date.now())
+    } catch (err) {
+      this.core.warn('could not encode a PUBLISH', this.clientId, err as Error)
+      return false
+    }
+    if (buf.length > this.maxPacketSize) {
+      if (alias > 0) this.aliasOut?.delete(msg.topic) // the client never learned it
+      return false
+    }
+    this.write(buf)
+    return true
+  }
+
+  private outboundAlias (topic: string): number {
+    if (this.aliasOut === null) this.aliasOut = new Map()
+    const a = this.aliasOut.get(topic)
+    if (a !== undefined) return -a
+    if (this.aliasOut.size >= this.topicAliasMax) return 0 // [MQTT-3.3.2-9]: never above the client's maximum
+    const next = this.aliasOut.size + 1
+    this.aliasOut.set(topic, next)
+    return next
+  }
+
+  sendPubrel (packetId: number): void {
+    this.sendPacket({ cmd: 'pubrel', messageId: packetId })
+  }
+
+  /** Incoming QoS 1/2 messages not yet fully acknowledged [MQTT-3.3.4-7]. */
+  pendingInbound (): number {
+    return this.ackWaiting + (this.session?.incoming.size ?? 0)
+  }
+
+  writable (): boolean {
+    return this.stream.writableLength < this.core.opts.maxOutgoingBytes
+  }
+
+  // ---- closing -------------------------------------------------------------------------
+
+  /** Server-initiated close: DISCONNECT with a reason code on MQTT 5 (after CONNACK only) [MQTT-4.13.2-1]. */
+  disconnect (reasonCode: number, reasonString?: string): void {
+    if (this.state === ConnState.Closed) return
+    if (this.protocolVersion === 5 && this.state === ConnState.Active) {
+      const packet: mqtt.IDisconnectPacket = { cmd: 'disconnect', reasonCode }
+      if (reasonString && this.requestProblemInformation) packet.properties = { reasonString }
+      try { this.sendPacket(packet) } catch { /* the close goes on */ }
+    }
+    this.close(reasonString ?? reasonName(reasonCode), reasonCode)
+  }
+
+  /** Close the stream after flushing what was written. */
+  close (reason: string, reasonCode: number | undefined): void {
+    if (this.state === ConnState.Closed) return
+    this.finish(reason, reasonCode)
+    if (this.corked) this.uncork()
+    const stream = this.stream
+    stream.end()
+    const t = setTimeout(() => stream.destroy(), 1000)
+    t.unref()
+    stream.once('close', () => clearTimeout(t))
+  }
+
+  /** The connection is over: detach from the session once, publish the will if due, report it. */
+  private finish (reason: string, reasonCode: number | undefined): void {
+    if (this.state === ConnState.Closed) return
+    const wasActive = this.state === ConnState.Active
+    this.state = ConnState.Closed
+    this.core.ticking.delete(this)
+    this.inbox.length = 0
+    this.closeReason = reason
+    this.closeCode = reasonCode
+    if (this.session !== null) this.core.detach(this, this.willOnClose)
+    if (wasActive) {
+      this.core.emit('clientDisconnected', { clientId: this.clientId, reason, reasonCode, username: this.username, remoteAddress: this.remoteAddress() })
+    }
+    if (!this.stream.destroyed && this.stream.readableEnded) this.stream.destroy()
+  }
+
+  tick (now: number): void {
+    if (this.state === ConnState.AwaitConnect) {
+      if (now - this.createdAt > this.core.opts.connectTimeout) this.close('no CONNECT within the connect timeout', undefined)
+      return
+    }
+    // Keepalive: close after 1.5 times the interval without a packet [MQTT-3.1.2-22]
+    if (this.state === ConnState.Active && this.keepalive > 0 && now - this.lastActivity > this.keepalive * 1500) {
+      this.disconnect(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout')
+    }
+  }
+}
+
+function uncork (c: Connection): void {
+  if (c.stream.destroyed) return
+  c.uncork()
+}

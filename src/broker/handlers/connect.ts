@@ -1,0 +1,108 @@
+import type mqtt from 'mqtt-packet'
+import { ConnState, type Connection } from '../connection'
+import { RC, connackCodeV3 } from '../errors'
+import { MAX_PACKET } from '../core'
+import { generate } from '../encode'
+import { runConnect, activate, type ConnectContext, NEVER_EXPIRES } from '../connect-actions'
+import { validTopicName, isValidUtf8 } from '../topics'
+import { appProperties } from './properties'
+import type { ProtocolVersion, QoS, WillMessage } from '../types'
+
+/** Refuse with a CONNACK carrying `rc` (session present 0 [MQTT-3.2.2-6]) and close [MQTT-3.2.2-7]. */
+function refuse (conn: Connection, rc: number, reason: string): void {
+  const v5 = conn.protocolVersion === 5
+  const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: false }
+  if (v5) ack.reasonCode = rc
+  else ack.returnCode = connackCodeV3(rc)
+  conn.write(generate(ack, v5 ? 5 : 4))
+  conn.close(reason, rc)
+}
+
+export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): void | Promise<void> {
+  const core = conn.core
+  const version = (packet.protocolVersion ?? 4) as ProtocolVersion
+  conn.protocolVersion = version === 5 ? 5 : version
+  // Protocol name must match the level: MQIsdp for 3.1, MQTT for 3.1.1 and 5 [MQTT-3.1.2-1]
+  if ((version === 3) !== (packet.protocolId === 'MQIsdp')) {
+    conn.close('protocol name does not match the level', RC.UNSUPPORTED_PROTOCOL_VERSION)
+    return
+  }
+  // A level this broker does not allow: CONNACK 0x01 (3.x) or 0x84 (5), then close [MQTT-3.1.2-2]
+  if (!core.opts.protocols.includes(version)) {
+    refuse(conn, RC.UNSUPPORTED_PROTOCOL_VERSION, `protocol level ${version} is not allowed`)
+    return
+  }
+  const props = packet.properties
+  const v5 = version === 5
+  if (v5 && props) {
+    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) { // [MQTT-3.1.2-?] 0 is a Protocol Error
+      refuse(conn, RC.PROTOCOL_ERROR, 'Receive Maximum and Maximum Packet Size must not be 0')
+      return
+    }
+  }
+  let will: WillMessage | undefined
+  if (packet.will) {
+    const w = packet.will
+    const topic = typeof w.topic === 'string' ? w.topic : String(w.topic)
+    if (!validTopicName(topic)) { refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic'); return } // [MQTT-3.1.3-11]
+    const wqos = (w.qos ?? 0) as QoS
+    if (wqos > core.opts.maximumQoS) { refuse(conn, RC.QOS_NOT_SUPPORTED, 'will QoS not supported'); return } // [MQTT-3.2.2-12]
+    if (w.retain && !core.opts.retainAvailable) { refuse(conn, RC.RETAIN_NOT_SUPPORTED, 'retain not supported'); return } // [MQTT-3.2.2-13]
+    const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload ?? '')
+    const wp = v5 ? w.properties : undefined
+    if (wp?.payloadFormatIndicator && !isValidUtf8(payload)) { refuse(conn, RC.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8'); return }
+    will = { topic, payload, qos: wqos, retain: !!w.retain, properties: appProperties(wp), delayInterval: wp?.willDelayInterval }
+  }
+  if (v5) {
+    conn.sendQuota = props?.receiveMaximum ?? 65535 // [MQTT-3.1.2-?] default 65535
+    conn.maxPacketSize = props?.maximumPacketSize ?? MAX_PACKET
+    conn.topicAliasMax = props?.topicAliasMaximum ?? 0
+    conn.requestProblemInformation = props?.requestProblemInformation !== false
+  } else {
+    conn.sendQuota = core.opts.maxInflight
+  }
+  const clean = packet.clean !== false
+  const ctx: ConnectContext = {
+    core,
+    client: conn,
+    params: {
+      clientId: packet.clientId ?? '',
+      clean,
+      keepalive: packet.keepalive ?? 0,
+      username: packet.username,
+      password: packet.password,
+      will,
+      // 3.1.1: a non-clean session lasts until the client cleans it; 5: Session Expiry Interval, default 0 [MQTT-3.1.2-23]
+      sessionExpiryInterval: v5 ? (props?.sessionExpiryInterval ?? 0) : (clean ? 0 : NEVER_EXPIRES),
+      authenticationMethod: v5 ? props?.authenticationMethod : undefined,
+      remoteAddress: conn.remoteAddress(),
+      certificate: (conn.stream as { getPeerCertificate?: () => import('node:tls').PeerCertificate }).getPeerCertificate?.(),
+    },
+    sessionPresent: false,
+  }
+  conn.state = ConnState.Connecting
+  return runConnect(ctx).then(rc => {
+    if (conn.state === ConnState.Closed) { if (rc === 0) core.detach(conn, false); return }
+    if (rc !== RC.SUCCESS) { refuse(conn, rc, `connection refused: 0x${rc.toString(16)}`); return }
+    const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: ctx.sessionPresent }
+    if (v5) {
+      ack.reasonCode = 0
+      const p: NonNullable<mqtt.IConnackPacket['properties']> = {}
+      const o = core.opts
+      if (ctx.assignedClientId !== undefined) p.assignedClientIdentifier = ctx.assignedClientId
+      if (o.receiveMaximum < 65535) p.receiveMaximum = o.receiveMaximum
+      if (o.maximumQoS < 2) p.maximumQoS = o.maximumQoS
+      if (!o.retainAvailable) p.retainAvailable = false
+      if (o.maxPacketSize < MAX_PACKET) p.maximumPacketSize = o.maxPacketSize
+      if (o.topicAliasMaximum > 0) p.topicAliasMaximum = o.topicAliasMaximum
+      if (ctx.serverKeepAlive !== undefined) p.serverKeepAlive = ctx.serverKeepAlive
+      if (ctx.sessionExpiryInterval !== undefined) p.sessionExpiryInterval = ctx.sessionExpiryInterval
+      if (Object.keys(p).length > 0) ack.properties = p
+    } else {
+      ack.returnCode = 0
+    }
+    conn.sendPacket(ack) // CONNACK first [MQTT-3.2.0-1]
+    conn.state = ConnState.Active
+    activate(core, conn)
+  })
+}

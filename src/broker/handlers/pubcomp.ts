@@ -1,0 +1,9 @@
+import type mqtt from 'mqtt-packet'
+import type { Connection } from '../connection'
+
+/** PUBCOMP ends an outgoing QoS 2 exchange [MQTT-4.3.3]. */
+export function handlePubcomp (conn: Connection, packet: mqtt.IPubcompPacket): void {
+  const s = conn.session
+  if (s === null) return
+  conn.core.router.pubcomp(s, packet.messageId ?? 0)
+}

@@ -1,0 +1,77 @@
+import type mqtt from 'mqtt-packet'
+import type { Connection } from '../connection'
+import { RC, ProtocolError } from '../errors'
+import { acceptPublish } from '../operations'
+import { validTopicName, isValidUtf8 } from '../topics'
+import { appProperties } from './properties'
+import type { Message, QoS } from '../types'
+
+export function handlePublish (conn: Connection, packet: mqtt.IPublishPacket): void | Promise<void> {
+  const core = conn.core
+  const v5 = conn.protocolVersion === 5
+  const qos = packet.qos as QoS
+  if (qos > core.opts.maximumQoS) throw new ProtocolError(RC.QOS_NOT_SUPPORTED, `QoS ${qos} is not supported`) // [MQTT-3.2.2-11]
+  if (packet.retain && !core.opts.retainAvailable) throw new ProtocolError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported') // [MQTT-3.2.2-14]
+  let topic: string = packet.topic
+  const props = v5 ? packet.properties : undefined
+  if (props !== undefined) {
+    const alias = props.topicAlias
+    if (alias !== undefined) {
+      // 0 or above our Topic Alias Maximum is invalid [MQTT-3.3.2-8, MQTT-3.3.2-9]
+      if (alias === 0 || alias > core.opts.topicAliasMaximum) throw new ProtocolError(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} is out of range`)
+      if (topic.length > 0) {
+        (conn.aliasIn ??= new Map()).set(alias, topic)
+      } else {
+        const known = conn.aliasIn?.get(alias)
+        if (known === undefined) throw new ProtocolError(RC.PROTOCOL_ERROR, `unknown topic alias ${alias}`)
+        topic = known
+      }
+    }
+    // A client must not send a Subscription Identifier in PUBLISH [MQTT-3.3.4-6]
+    if (props.subscriptionIdentifier !== undefined) throw new ProtocolError(RC.PROTOCOL_ERROR, 'PUBLISH must not carry a subscription identifier')
+  }
+  // No wildcards, not empty, no U+0000 [MQTT-3.3.2-2, MQTT-4.7.3-1]
+  if (!validTopicName(topic)) throw new ProtocolError(RC.TOPIC_NAME_INVALID, 'invalid topic name')
+  const s = conn.session
+  if (s === null) return
+  const pid = packet.messageId ?? 0
+  if (qos === 2 && s.incoming.has(pid)) {
+    // A resent QoS 2 PUBLISH is acknowledged but never delivered again [MQTT-4.3.3-9]
+    conn.sendAck({ cmd: 'pubrec', messageId: pid }, undefined)
+    return
+  }
+  if (v5 && qos > 0 && conn.pendingInbound() >= core.opts.receiveMaximum) {
+    throw new ProtocolError(RC.RECEIVE_MAXIMUM_EXCEEDED, 'Receive Maximum exceeded') // [MQTT-3.3.4-7]
+  }
+  if (props?.payloadFormatIndicator && !isValidUtf8(packet.payload as Buffer)) {
+    // Payload Format Indicator 1 with a payload that is not UTF-8 [MQTT-3.3.2-4]
+    if (qos === 0) throw new ProtocolError(RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8')
+    acknowledge(conn, qos, pid, RC.PAYLOAD_FORMAT_INVALID)
+    return
+  }
+  const msg: Message = {
+    topic,
+    payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+    qos,
+    retain: packet.retain,
+    properties: appProperties(props),
+  }
+  const rc = acceptPublish(core, conn, msg)
+  if (typeof rc === 'number') { acknowledge(conn, qos, pid, rc); return }
+  return rc.then(code => acknowledge(conn, qos, pid, code))
+}
+
+/** PUBACK / PUBREC once the message is routed and, when it matters, durable [MQTT-4.3.2-2, MQTT-4.3.3-2]. */
+function acknowledge (conn: Connection, qos: QoS, pid: number, rc: number): void {
+  if (qos === 0) return
+  const v5 = conn.protocolVersion === 5
+  const s = conn.session
+  if (s === null) return
+  if (qos === 2 && rc < 0x80) {
+    s.incoming.add(pid)
+    if (s.persistent) conn.core.persistence.addIncoming(s.clientId, pid)
+  }
+  const packet: mqtt.IPubackPacket | mqtt.IPubrecPacket = { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: pid }
+  if (v5 && rc !== 0) packet.reasonCode = rc // 3.x has no reason code: the message is acknowledged and dropped
+  conn.sendAck(packet, rc < 0x80 ? conn.core.persistence.sync() : undefined)
+}

@@ -1,0 +1,14 @@
+import type mqtt from 'mqtt-packet'
+import type { Connection } from '../connection'
+import { RC, ProtocolError } from '../errors'
+import { unsubscribe } from '../operations'
+
+export function handleUnsubscribe (conn: Connection, packet: mqtt.IUnsubscribePacket): void {
+  // At least one topic filter [MQTT-3.10.3-2]
+  if (packet.unsubscriptions.length === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters')
+  const codes = unsubscribe(conn.core, conn, packet.unsubscriptions)
+  // UNSUBACK even when nothing matched [MQTT-3.10.4-4, MQTT-3.10.4-5]
+  const reply = { cmd: 'unsuback', messageId: packet.messageId } as mqtt.IUnsubackPacket & { granted?: number[] }
+  if (conn.protocolVersion === 5) reply.granted = codes
+  conn.sendPacket(reply)
+}

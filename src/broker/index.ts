@@ -1,0 +1,10 @@
+/** Hearth's MQTT broker core: public API. Imports nothing from Node-RED. */
+export { Broker, createBroker, type ListenOptions, type ListenResult } from './broker'
+export { LocalClient } from './local-client'
+export { MemoryPersistence } from './persistence'
+export type { Persistence, PersistedState, StoredMessage, StoredSession, StoredOutgoing, OutgoingState } from './persistence'
+export { allowAllAuthenticator, allowAllAuthorizer, UserTableAuthenticator } from './auth'
+export type { Authenticator, Authorizer, AuthenticateRequest, AuthenticateResult, AuthClient } from './auth'
+export { RC, RC3, ProtocolError, reasonName } from './errors'
+export { validTopicName, validTopicFilter, parseShared, matchTopic } from './topics'
+export type * from './types'

@@ -1,0 +1,139 @@
+/*
+ * What a client does once connected, shared by network handlers and in-process clients:
+ * publish, subscribe, unsubscribe. Handlers add the wire details (acks, packet ids, aliases).
+ */
+import type { BrokerCore } from './core'
+import type { ClientBase } from './client-base'
+import { RC } from './errors'
+import { toRouted } from './message'
+import type { Subscription } from './topic-tree'
+import { parseShared, validTopicFilter } from './topics'
+import type { Message, SubscriptionOptions, QoS } from './types'
+
+/** The result of accepting a PUBLISH: a reason code, possibly after authorisation. */
+export type Accept = number | Promise<number>
+
+/**
+ * Authorise and route an application message from a client. Returns the reason code for the
+ * PUBACK/PUBREC (0x00, 0x10 no matching subscribers, 0x87 not authorised).
+ */
+export function acceptPublish (core: BrokerCore, c: ClientBase, msg: Message): Accept {
+  const verdict = core.authz.authorizePublish(c, msg.topic, msg.qos)
+  if (verdict === true) return routeAccepted(core, c, msg)
+  if (verdict === false) return refuse(core, c, msg)
+  return Promise.resolve(verdict).then(
+    ok => ok ? routeAccepted(core, c, msg) : refuse(core, c, msg),
+    err => { core.warn('publish authorisation failed', c.clientId, err as Error); return RC.UNSPECIFIED_ERROR },
+  )
+}
+
+function refuse (core: BrokerCore, c: ClientBase, msg: Message): number {
+  core.dropped(c.clientId, msg.topic, msg.qos, 'not-authorized')
+  return RC.NOT_AUTHORIZED
+}
+
+function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
+  const routed = toRouted(msg, c.clientId, msg.properties?.messageExpiryInterval !== undefined ? Date.now() : 0)
+  core.stats.messagesReceived++
+  core.storeRetained(routed)
+  core.router.route(routed, c.session ?? undefined)
+  return RC.SUCCESS
+}
+
+/** Publish as the broker itself (Node-RED node commands, $SYS). */
+export function brokerPublish (core: BrokerCore, msg: Message): void {
+  const routed = toRouted(msg, undefined, Date.now())
+  core.stats.messagesReceived++
+  core.storeRetained(routed)
+  core.router.route(routed, undefined)
+}
+
+/**
+ * Subscribe. Returns one reason code per request, in order [MQTT-3.8.4-6]; the caller sends the
+ * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4].
+ */
+export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void }> {
+  const s = c.session
+  if (s === null) throw new Error('not connected')
+  const codes: number[] = []
+  const retainedFor: Subscription[] = []
+  const added: SubscriptionOptions[] = []
+  for (const req of requests) {
+    const shared = parseShared(req.topic)
+    if (shared === false || (shared === null && !validTopicFilter(req.topic))) {
+      codes.push(c.protocolVersion === 5 ? RC.TOPIC_FILTER_INVALID : 0x80)
+      continue
+    }
+    if (shared && req.nl && c.protocolVersion === 5) {
+      // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]
+      throw Object.assign(new Error('No Local set on a shared subscription'), { reasonCode: RC.PROTOCOL_ERROR })
+    }
+    const filter = shared ? shared.filter : req.topic
+    let verdict: boolean | QoS
+    try {
+      verdict = await core.authz.authorizeSubscribe(c, filter, req.qos)
+    } catch (err) {
+      core.warn('subscribe authorisation failed', c.clientId, err as Error)
+      verdict = false
+    }
+    if (verdict === false) {
+      codes.push(c.protocolVersion === 5 ? RC.NOT_AUTHORIZED : 0x80)
+      continue
+    }
+    let qos: QoS = verdict === true ? req.qos : (Math.min(verdict, req.qos) as QoS)
+    if (qos > core.opts.maximumQoS) qos = core.opts.maximumQoS // granted QoS may be lower [MQTT-3.8.4-7]
+    const sub: Subscription = {
+      session: s,
+      filter,
+      key: req.topic,
+      qos,
+      nl: req.nl ?? false,
+      rap: req.rap ?? false,
+      rh: req.rh ?? 0,
+      subId: req.subscriptionIdentifier,
+      group: shared ? shared.group : undefined,
+    }
+    // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
+    const existed = s.subscriptions.has(req.topic)
+    s.subscriptions.set(req.topic, sub)
+    core.tree.add(sub)
+    codes.push(qos)
+    added.push({ topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
+    // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [MQTT-3.3.1-9, MQTT-3.3.1-10]
+    if (!shared && core.opts.retainAvailable && (sub.rh === 0 || (sub.rh === 1 && !existed))) retainedFor.push(sub)
+  }
+  if (added.length > 0) {
+    core.saveSession(s)
+    core.emit('subscribed', { clientId: c.clientId, subscriptions: added })
+  }
+  return {
+    codes,
+    after: () => { for (const sub of retainedFor) if (c.session === s) core.router.deliverRetained(sub) },
+  }
+}
+
+/** Unsubscribe. Returns one reason code per filter [MQTT-3.10.4-5]. */
+export function unsubscribe (core: BrokerCore, c: ClientBase, filters: string[]): number[] {
+  const s = c.session
+  if (s === null) throw new Error('not connected')
+  const codes: number[] = []
+  const removed: string[] = []
+  for (const f of filters) {
+    const sub = s.subscriptions.get(f)
+    if (sub === undefined) {
+      const shared = parseShared(f)
+      const valid = shared !== false && (shared !== null || validTopicFilter(f))
+      codes.push(valid ? RC.NO_SUBSCRIPTION_EXISTED : RC.TOPIC_FILTER_INVALID)
+      continue
+    }
+    s.subscriptions.delete(f)
+    core.tree.remove(sub)
+    removed.push(f)
+    codes.push(RC.SUCCESS)
+  }
+  if (removed.length > 0) {
+    core.saveSession(s)
+    core.emit('unsubscribed', { clientId: c.clientId, topics: removed })
+  }
+  return codes
+}

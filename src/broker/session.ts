@@ -1,0 +1,97 @@
+/*
+ * Session state [MQTT-4.1]: subscriptions, outgoing QoS 1/2 messages (queued and in flight),
+ * incoming QoS 2 packet identifiers, and the will / expiry schedule while the client is away.
+ */
+import type { ClientBase } from './client-base'
+import type { RoutedMessage } from './message'
+import type { Subscription } from './topic-tree'
+import type { ProtocolVersion, QoS, WillMessage } from './types'
+
+export const NEVER_EXPIRES = 0xffffffff
+
+/** An outgoing QoS 1/2 message owed to the session. */
+export interface Outgoing {
+  seq: number
+  packetId: number
+  /** queued: not sent yet; sent: PUBLISH sent, awaiting PUBACK/PUBREC; released: PUBREL sent, awaiting PUBCOMP. */
+  state: 'queued' | 'sent' | 'released'
+  msg: RoutedMessage
+  qos: QoS
+  retain: boolean
+  subIds: number[] | undefined
+}
+
+export class Session {
+  readonly subscriptions = new Map<string, Subscription>()
+  /** In flight, keyed by packet identifier, in send order. */
+  readonly inflight = new Map<number, Outgoing>()
+  /** Waiting to be sent, in order. */
+  queue: Outgoing[] = []
+  queueHead = 0
+  /** Incoming QoS 2 packet identifiers for which PUBREC was sent [MQTT-4.3.3-9]. */
+  readonly incoming = new Set<number>()
+  client: ClientBase | null = null
+  /** Session Expiry Interval in seconds. */
+  expiryInterval = 0
+  protocolVersion: ProtocolVersion = 4
+  /** When the session expires while the client is away (ms), or undefined. */
+  expireAt: number | undefined = undefined
+  disconnectedAt: number | undefined = undefined
+  /** A will waiting for its Will Delay Interval [MQTT-3.1.3-9]. */
+  pendingWill: WillMessage | undefined = undefined
+  willAt: number | undefined = undefined
+  willUsername: string | undefined = undefined
+  outSeq = 0
+  private nextPid = 1
+
+  /** Routing scratch: the publish generation that last matched this session, and what it matched. */
+  matchGen = 0
+  matchQos: QoS = 0
+  matchRap = false
+  matchSubIds: number[] | undefined = undefined
+
+  constructor (readonly clientId: string) {}
+
+  /** The session outlives the connection [MQTT-3.1.2-4, MQTT-3.1.2-23]. */
+  get persistent (): boolean { return this.expiryInterval > 0 }
+
+  get queued (): number { return this.queue.length - this.queueHead }
+
+  enqueue (o: Outgoing): void { this.queue.push(o) }
+
+  peek (): Outgoing | undefined { return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined }
+
+  shift (): Outgoing | undefined {
+    if (this.queueHead >= this.queue.length) return undefined
+    const o = this.queue[this.queueHead]
+    this.queue[this.queueHead++] = undefined as unknown as Outgoing
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead)
+      this.queueHead = 0
+    }
+    return o
+  }
+
+  /** Drop every queued message (used when the queue is trimmed or the session is discarded). */
+  clearQueue (): Outgoing[] {
+    const rest = this.queue.slice(this.queueHead)
+    this.queue = []
+    this.queueHead = 0
+    return rest
+  }
+
+  /** A packet identifier not in use by an in-flight message [MQTT-2.2.1-3]. */
+  allocatePacketId (): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.nextPid
+      this.nextPid = id === 65535 ? 1 : id + 1
+      if (!this.inflight.has(id)) return id
+    }
+    return 0
+  }
+
+  /** Keep packet identifiers moving past those restored from persistence. */
+  notePacketId (id: number): void {
+    if (id >= this.nextPid) this.nextPid = id === 65535 ? 1 : id + 1
+  }
+}

@@ -1,0 +1,154 @@
+import type { Duplex } from 'node:stream'
+
+export type QoS = 0 | 1 | 2
+export type ProtocolVersion = 3 | 4 | 5
+export type UserProperties = Record<string, string | string[]>
+
+/** The MQTT 5 application properties a PUBLISH (or a will) carries end to end. */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean
+  /** Seconds. On delivery the broker sends what is left of it [MQTT-3.3.2-6]. */
+  messageExpiryInterval?: number
+  contentType?: string
+  responseTopic?: string
+  correlationData?: Buffer
+  userProperties?: UserProperties
+}
+
+/** An application message, as the broker routes it and as in-process clients see it. */
+export interface Message {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+  properties?: MessageProperties
+}
+
+/** A message delivered to an in-process client. */
+export interface DeliveredMessage extends Message {
+  /** Subscription identifiers of every matching subscription (MQTT 5). */
+  subscriptionIdentifiers?: number[]
+  /** True when the broker resends a message the client has not acknowledged. */
+  dup: boolean
+}
+
+export interface WillMessage extends Message {
+  /** Seconds to wait after the connection closes before publishing (MQTT 5). */
+  delayInterval?: number
+}
+
+export interface SubscriptionOptions {
+  topic: string
+  qos: QoS
+  /** No Local (MQTT 5) */
+  nl?: boolean
+  /** Retain As Published (MQTT 5) */
+  rap?: boolean
+  /** Retain Handling 0/1/2 (MQTT 5) */
+  rh?: 0 | 1 | 2
+  /** Subscription identifier (MQTT 5) */
+  subscriptionIdentifier?: number
+}
+
+export interface ClientInfo {
+  clientId: string
+  username?: string
+  protocolVersion: ProtocolVersion
+  /** 'network' for socket clients, 'local' for in-process clients. */
+  kind: 'network' | 'local'
+  remoteAddress?: string
+  remotePort?: number
+  connectedAt: number
+  keepalive: number
+  cleanStart: boolean
+  sessionExpiryInterval: number
+  subscriptions: number
+  inflight: number
+  queued: number
+}
+
+export interface BrokerOptions {
+  /** Maximum simultaneous connections (network and local). Default 10000. */
+  maxConnections?: number
+  /** Largest packet the broker accepts, in bytes. Default 268435455 (the MQTT maximum). */
+  maxPacketSize?: number
+  /** Outgoing QoS 1/2 messages in flight per client when the client sets no Receive Maximum. Default 100. */
+  maxInflight?: number
+  /** Receive Maximum the broker announces to MQTT 5 clients. Default 100. */
+  receiveMaximum?: number
+  /** Messages queued per session (offline or flow-controlled). Default 1000. */
+  maxQueuedMessages?: number
+  /** Bytes buffered toward one socket before QoS 0 messages are dropped. Default 1 MiB. */
+  maxOutgoingBytes?: number
+  /** Largest keepalive accepted, in seconds; 0 means no limit. Default 0. */
+  maxKeepalive?: number
+  /** Milliseconds a socket may stay without sending CONNECT. Default 10000. */
+  connectTimeout?: number
+  /** Highest QoS the broker grants. Default 2. */
+  maximumQoS?: QoS
+  /** Whether retained messages are supported. Default true. */
+  retainAvailable?: boolean
+  /** Topic Alias Maximum announced to MQTT 5 clients (inbound aliases). Default 65535. */
+  topicAliasMaximum?: number
+  /** Assign outbound topic aliases to MQTT 5 clients that accept them. Default true. */
+  outboundTopicAliases?: boolean
+  /** Allowed protocol versions. Default [3, 4, 5]. */
+  protocols?: ProtocolVersion[]
+  /** Largest session expiry interval accepted, in seconds. Default 0xFFFFFFFF (never). */
+  maxSessionExpiryInterval?: number
+  /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
+  tickInterval?: number
+  /** Persistence backend. Default: in-memory. */
+  persistence?: import('./persistence').Persistence
+  /** Authentication hook. Default: accept everyone. */
+  authenticate?: import('./auth').Authenticator
+  /** Authorisation hook. Default: allow everything. */
+  authorize?: import('./auth').Authorizer
+  /** Prefix for broker-assigned client identifiers. Default 'hearth-'. */
+  assignedClientIdPrefix?: string
+}
+
+export type DropReason =
+  | 'queue-full'        // the session's offline/flow-control queue was full
+  | 'slow-consumer'     // a QoS 0 message for a socket that could not keep up
+  | 'packet-too-large'  // larger than the client's Maximum Packet Size
+  | 'expired'           // Message Expiry Interval passed before delivery
+  | 'not-authorized'    // publish refused by the authoriser
+
+export interface BrokerEvents {
+  clientConnected: [info: ClientInfo]
+  clientDisconnected: [info: { clientId: string, reason: string, reasonCode?: number, username?: string, remoteAddress?: string }]
+  subscribed: [info: { clientId: string, subscriptions: SubscriptionOptions[] }]
+  unsubscribed: [info: { clientId: string, topics: string[] }]
+  messageDropped: [info: { clientId: string, topic: string, qos: QoS, reason: DropReason }]
+  /** Non-fatal problems worth logging (persistence write failures, client errors). */
+  warning: [info: { message: string, clientId?: string, error?: Error }]
+}
+
+export interface BrokerStats {
+  connections: number
+  sessions: number
+  subscriptions: number
+  retained: number
+  messagesReceived: number
+  messagesSent: number
+  bytesReceived: number
+  bytesSent: number
+  dropped: number
+}
+
+/** Options for an in-process client. They mirror a CONNECT packet. */
+export interface LocalConnectOptions {
+  clientId?: string
+  protocolVersion?: 4 | 5
+  /** Clean session (3.1.1) / Clean Start (5). Default true. */
+  clean?: boolean
+  /** Session expiry in seconds (5); with 3.1.1 semantics a non-clean session never expires. */
+  sessionExpiryInterval?: number
+  keepalive?: number
+  username?: string
+  password?: Buffer | string
+  will?: WillMessage
+}
+
+export type Stream = Duplex
