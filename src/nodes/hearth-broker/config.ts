@@ -1,0 +1,74 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { BrokerOptions, ProtocolVersion, QoS } from '../../broker/types'
+import type { AuthenticateRequest, AuthenticateResult, Authenticator } from '../../broker/auth'
+import { DEFAULTS, LIMITS, parseIntIn, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
+
+/** A config problem: a catalog key (under `hearth-broker.errors.`) and its substitutions. */
+export interface ConfigProblem { key: string, subs: Record<string, string | number> }
+
+export type ParsedConfig =
+  | { ok: true, port: number, host: string, options: BrokerOptions, persistenceDir: string }
+  | { ok: false, problem: ConfigProblem }
+
+/**
+ * Password check for one configured account. In-process clients (this Node-RED's connection
+ * nodes) that give no username are trusted; everyone else follows the node's settings.
+ */
+export class NodeAuthenticator implements Authenticator {
+  private password: Buffer
+  constructor (private username: string | undefined, password: string, private allowAnonymous: boolean) {
+    this.password = Buffer.from(password, 'utf8')
+  }
+
+  authenticate (req: AuthenticateRequest): AuthenticateResult {
+    if (req.username === undefined || req.username === '') {
+      return req.kind === 'local' || this.allowAnonymous ? { ok: true } : { ok: false, reasonCode: 0x87 }
+    }
+    if (this.username === undefined || req.username !== this.username) return { ok: false, reasonCode: 0x86 }
+    const got = req.password ?? Buffer.alloc(0)
+    const ok = got.length === this.password.length && timingSafeEqual(got, this.password)
+    return ok ? { ok: true } : { ok: false, reasonCode: 0x86 }
+  }
+}
+
+function bool (value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback
+  return value === true || value === 'true'
+}
+
+/** Turn the node's config into listener settings and BrokerOptions, or say what to fix. */
+export function parseBrokerConfig (config: Partial<BrokerNodeConfig>, creds: Partial<BrokerNodeCredentials>): ParsedConfig {
+  const ints: Partial<Record<keyof BrokerNodeConfig, number>> = {}
+  for (const [key, min, max] of LIMITS) {
+    const raw = config[key] === undefined || config[key] === '' ? DEFAULTS[key] : config[key]
+    const n = parseIntIn(raw, min, max)
+    if (n === undefined) return { ok: false, problem: { key: 'bad-number', subs: { option: key, value: String(raw), min, max } } }
+    ints[key] = n
+  }
+  const host = typeof config.host === 'string' && config.host.trim() !== '' ? config.host.trim() : String(DEFAULTS.host)
+  if (!/^[\w.:-]+$/.test(host)) return { ok: false, problem: { key: 'bad-host', subs: { host } } }
+
+  const protocols: ProtocolVersion[] = []
+  if (bool(config.mqtt31, true)) protocols.push(3)
+  if (bool(config.mqtt311, true)) protocols.push(4)
+  if (bool(config.mqtt5, true)) protocols.push(5)
+  if (protocols.length === 0) return { ok: false, problem: { key: 'no-protocol', subs: {} } }
+
+  const allowAnonymous = bool(config.allowAnonymous, true)
+  const username = creds.username ? String(creds.username) : undefined
+  if (!allowAnonymous && username === undefined) return { ok: false, problem: { key: 'no-user', subs: {} } }
+
+  const options: BrokerOptions = {
+    protocols,
+    maxConnections: ints.maxConnections,
+    maxPacketSize: ints.maxPacketSize,
+    maxInflight: ints.maxInflight,
+    maxQueuedMessages: ints.maxQueuedMessages,
+    maxKeepalive: ints.maxKeepalive,
+    maximumQoS: ints.maximumQoS as QoS,
+    retainAvailable: bool(config.retainAvailable, true),
+    authenticate: new NodeAuthenticator(username, creds.password ? String(creds.password) : '', allowAnonymous),
+  }
+  const persistenceDir = typeof config.persistenceDir === 'string' ? config.persistenceDir.trim() : ''
+  return { ok: true, port: ints.port as number, host, options, persistenceDir }
+}

@@ -1,0 +1,52 @@
+import { COLOR, intIn } from '../shared/editor-util'
+import { DEFAULTS, LIMITS, TYPE } from './types'
+
+const limit = (key: string): ReturnType<typeof intIn> => {
+  const l = LIMITS.find(([k]) => k === key)
+  return l ? intIn(l[1], l[2]) : undefined
+}
+
+RED.nodes.registerType(TYPE, {
+  category: 'network',
+  color: COLOR,
+  defaults: {
+    name: { value: DEFAULTS.name },
+    port: { value: DEFAULTS.port, required: true, validate: limit('port') },
+    host: { value: DEFAULTS.host, validate: (v) => /^[\w.:-]*$/.test(String(v ?? '')) },
+    mqtt31: { value: DEFAULTS.mqtt31 },
+    mqtt311: { value: DEFAULTS.mqtt311 },
+    mqtt5: {
+      value: DEFAULTS.mqtt5,
+      // At least one protocol version must stay allowed.
+      validate: function (v) { return v === true || this.mqtt31 === true || this.mqtt311 === true },
+    },
+    allowAnonymous: { value: DEFAULTS.allowAnonymous },
+    maxConnections: { value: DEFAULTS.maxConnections, validate: limit('maxConnections') },
+    maxPacketSize: { value: DEFAULTS.maxPacketSize, validate: limit('maxPacketSize') },
+    maxInflight: { value: DEFAULTS.maxInflight, validate: limit('maxInflight') },
+    maxQueuedMessages: { value: DEFAULTS.maxQueuedMessages, validate: limit('maxQueuedMessages') },
+    maxKeepalive: { value: DEFAULTS.maxKeepalive, validate: limit('maxKeepalive') },
+    maximumQoS: { value: DEFAULTS.maximumQoS, validate: limit('maximumQoS') },
+    retainAvailable: { value: DEFAULTS.retainAvailable },
+    persistenceDir: { value: DEFAULTS.persistenceDir },
+  },
+  credentials: {
+    username: { type: 'text' },
+    password: { type: 'password' },
+  },
+  inputs: 1,
+  outputs: 1,
+  icon: 'hearth-broker.svg',
+  paletteLabel () { return this._('hearth-broker.paletteLabel') },
+  label () { return this.name || `${this._('hearth-broker.paletteLabel')} :${String(this.port)}` },
+  labelStyle () { return this.name ? 'node_label_italic' : '' },
+  inputLabels () { return this._('hearth-broker.label.commands') },
+  outputLabels () { return this._('hearth-broker.label.events') },
+  oneditprepare () {
+    const anonymous = $('#node-input-allowAnonymous')
+    const hint = $('#hearth-broker-anonymous-hint')
+    const update = (): void => { hint.toggle(!anonymous.is(':checked')) }
+    anonymous.on('change', update)
+    update()
+  },
+})

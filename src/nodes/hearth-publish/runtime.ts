@@ -1,0 +1,128 @@
+import type { Message, MessageProperties, QoS } from '../../broker/types'
+import type { ConnectionApi, ConnectionUser } from '../hearth-connection/api'
+import { parseIntIn } from '../hearth-broker/types'
+import { encodePayload } from '../shared/payload'
+import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
+import { setStatus } from '../shared/status'
+import { isValidTopicName } from '../shared/topics'
+import { TYPE, type PublishNodeConfig } from './types'
+
+/** A publish failure with a catalog key under `hearth-publish.errors.`. */
+class PublishError extends Error {
+  constructor (readonly key: string, readonly subs: Record<string, string | number> = {}) { super(key) }
+}
+
+/** Reason codes the broker answers a refused publish with. */
+const REASONS: Record<number, string> = { 0x87: 'not-authorised', 0x90: 'invalid-topic', 0x97: 'quota-exceeded', 0x95: 'too-large', 0x9a: 'retain-unsupported', 0x9b: 'qos-unsupported' }
+
+function userProperties (value: unknown): Record<string, string> | undefined {
+  let v = value
+  if (typeof v === 'string') {
+    if (v.trim() === '') return undefined
+    try { v = JSON.parse(v) } catch { throw new PublishError('bad-user-properties') }
+  }
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'object' || Array.isArray(v)) throw new PublishError('bad-user-properties')
+  const out: Record<string, string> = {}
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x !== undefined && x !== null) out[k] = typeof x === 'string' ? x : JSON.stringify(x)
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+/** The node's value when it sets one, else the msg's (as core: the node wins). */
+function pick (nodeValue: unknown, msgValue: unknown): unknown {
+  return nodeValue !== undefined && nodeValue !== '' ? nodeValue : msgValue
+}
+
+/** MQTT 5 properties from the node or the msg. */
+function properties (config: PublishNodeConfig, msg: NodeMessage): MessageProperties | undefined {
+  const p: MessageProperties = {}
+  const contentType = pick(config.contentType, msg.contentType)
+  if (typeof contentType === 'string' && contentType !== '') p.contentType = contentType
+  const responseTopic = pick(config.responseTopic, msg.responseTopic)
+  if (responseTopic !== undefined && responseTopic !== '') {
+    if (!isValidTopicName(responseTopic)) throw new PublishError('invalid-response-topic', { topic: String(responseTopic) })
+    p.responseTopic = responseTopic
+  }
+  const correlation = pick(config.correlationData, msg.correlationData)
+  if (correlation !== undefined && correlation !== '') p.correlationData = Buffer.isBuffer(correlation) ? correlation : Buffer.from(String(correlation), 'utf8')
+  const user = userProperties(pick(config.userProperties, msg.userProperties))
+  if (user) p.userProperties = user
+  const expiry = pick(config.messageExpiryInterval, msg.messageExpiryInterval)
+  if (expiry !== undefined && expiry !== '') {
+    const n = parseIntIn(expiry, 0, 4294967295)
+    if (n === undefined) throw new PublishError('bad-expiry', { value: String(expiry) })
+    p.messageExpiryInterval = n
+  }
+  const pfi = msg.payloadFormatIndicator
+  if (pfi === true || pfi === false) p.payloadFormatIndicator = pfi
+  return Object.keys(p).length > 0 ? p : undefined
+}
+
+/** Build the MQTT message for `msg`, or throw a PublishError saying what is wrong. */
+export function buildMessage (config: PublishNodeConfig, msg: NodeMessage, v5: boolean): Message {
+  const topic = pick(config.topic, msg.topic)
+  if (!isValidTopicName(topic)) throw new PublishError('invalid-topic', { topic: String(topic ?? '') })
+  const qosValue = pick(config.qos, msg.qos) ?? 0
+  const qos = Number(qosValue)
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new PublishError('invalid-qos', { qos: String(qosValue) })
+  const retainValue = pick(config.retain, msg.retain)
+  const message: Message = { topic, payload: encodePayload(msg.payload), qos: qos as QoS, retain: retainValue === true || retainValue === 'true' }
+  if (v5) {
+    const props = properties(config, msg)
+    if (props) message.properties = props
+  }
+  return message
+}
+
+const nodeInit: NodeInitializer = (RED: NodeAPI) => {
+  function HearthPublishNode (this: Node, config: PublishNodeConfig & { id: string, type: string }): void {
+    RED.nodes.createNode(this, config)
+    const node = this
+    const conn = RED.nodes.getNode(config.connection) as ConnectionApi | null
+    if (!conn) {
+      setStatus(node, 'error', RED._('hearth-publish.errors.no-connection'))
+      node.error(RED._('hearth-publish.errors.no-connection'))
+      node.on('input', (_msg, _send, done: DoneFn) => done(new Error(RED._('hearth-publish.errors.no-connection'))))
+      return
+    }
+    if (config.topic !== '' && config.topic !== undefined && !isValidTopicName(config.topic)) {
+      const text = RED._('hearth-publish.errors.invalid-topic', { topic: config.topic })
+      setStatus(node, 'error', text)
+      node.error(text)
+    }
+    const user: ConnectionUser = { id: node.id, onState: (state, text) => setStatus(node, state, text) }
+    conn.register(user)
+
+    const fail = (err: PublishError | (Error & { reasonCode?: number })): Error => {
+      if (err instanceof PublishError) return new Error(RED._(`hearth-publish.errors.${err.key}`, err.subs))
+      const code = err.reasonCode
+      if (code !== undefined) {
+        const key = REASONS[code] ?? 'refused'
+        return new Error(RED._(`hearth-publish.errors.${key}`, { code: `0x${code.toString(16)}`, reason: err.message }))
+      }
+      return err
+    }
+
+    node.on('input', (msg: NodeMessage, _send, done: DoneFn) => {
+      let message: Message
+      try {
+        message = buildMessage(config, msg, conn.protocolVersion === 5)
+      } catch (err) {
+        done(fail(err as PublishError))
+        return
+      }
+      // Resolves once the broker accepted it: for QoS 1/2, stored and acknowledged.
+      conn.publish(message).then(() => done(), (err: Error) => done(fail(err)))
+    })
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      conn.deregister(user, removed).catch(() => {}).finally(() => done())
+    })
+  }
+
+  RED.nodes.registerType(TYPE, HearthPublishNode)
+}
+
+export default nodeInit

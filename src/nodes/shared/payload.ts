@@ -1,0 +1,50 @@
+import { isUtf8 } from 'node:buffer'
+
+import type { OutputFormat } from './formats'
+
+export { OUTPUT_FORMATS, type OutputFormat } from './formats'
+
+/**
+ * Encode `msg.payload` for publishing: Buffer as is, string as UTF-8, object as JSON,
+ * number or boolean as its text, null or undefined as an empty payload.
+ */
+export function encodePayload (value: unknown): Buffer {
+  if (value === null || value === undefined) return Buffer.alloc(0)
+  if (Buffer.isBuffer(value)) return value
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return Buffer.from(String(value), 'utf8')
+  return Buffer.from(JSON.stringify(value), 'utf8')
+}
+
+export type Decoded = { ok: true, value: unknown } | { ok: false, reason: 'invalid-json' | 'not-utf8' }
+
+/**
+ * Decode a received payload. `auto` gives parsed JSON when the payload is JSON, a string when it
+ * is UTF-8 text, and the Buffer otherwise; `json` fails on anything that is not JSON.
+ */
+export function decodePayload (payload: Buffer, format: OutputFormat): Decoded {
+  switch (format) {
+    case 'buffer': return { ok: true, value: payload }
+    case 'base64': return { ok: true, value: payload.toString('base64') }
+    case 'string': return { ok: true, value: payload.toString('utf8') }
+    case 'json': {
+      if (!isUtf8(payload)) return { ok: false, reason: 'not-utf8' }
+      try {
+        return { ok: true, value: JSON.parse(payload.toString('utf8')) }
+      } catch {
+        return { ok: false, reason: 'invalid-json' }
+      }
+    }
+    default: {
+      if (payload.length === 0) return { ok: true, value: '' }
+      if (!isUtf8(payload)) return { ok: true, value: payload }
+      const text = payload.toString('utf8')
+      try {
+        return { ok: true, value: JSON.parse(text) }
+      } catch {
+        return { ok: true, value: text }
+      }
+    }
+  }
+}
