@@ -76,6 +76,7 @@ const TOOLS: Record<string, { path: string, pkg: string }> = {
   mosquitto_sub: { path: '/usr/bin/mosquitto_sub', pkg: 'mosquitto-clients' },
   mosquitto: { path: MOSQUITTO_BROKER, pkg: 'mosquitto' },
   python3: { path: '/usr/bin/python3', pkg: 'python3' },
+  stdbuf: { path: '/usr/bin/stdbuf', pkg: 'coreutils' },
 }
 
 export function requireTool (name: keyof typeof TOOLS & string): string {
