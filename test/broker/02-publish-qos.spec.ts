@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict'
+import type { IPublishPacket, QoS } from 'mqtt-packet'
+import { VERSIONS, assertServing, spec, uniqueId, useHarness, type TestBroker, type TestClient } from '../helpers'
+
+describe('02 publish and QoS', function () {
+  const h = useHarness()
+
+  for (const v of VERSIONS) {
+    describe(`protocol level ${v}`, function () {
+      async function pair (b: TestBroker, filter: string, qos: QoS) {
+        const sub = await b.connect({ protocolVersion: v })
+        assert.deepEqual(await sub.subscribe(filter, qos), [qos])
+        const pub = await b.connect({ protocolVersion: v })
+        return { sub, pub }
+      }
+
+      it(`${spec(v, ['3.3.1-2', '2.3.1-5', '4.3.1-1'], ['3.3.1-2', '2.2.1-2', '4.3.1-1'])} QoS 0: delivered once with QoS 0, DUP 0 and no packet identifier`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'q0/#', 2)
+        await pub.publish('q0/a', 'zero', { qos: 0 })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.topic, 'q0/a')
+        assert.equal(m.payload.toString(), 'zero')
+        assert.equal(m.qos, 0)
+        assert.equal(m.dup, false)
+        assert.equal(m.messageId, undefined)
+        await sub.expectNothing(100, 'publish')
+      })
+
+      it(`${spec(v, ['3.3.4-1', '2.3.1-6', '4.3.2-2'], ['3.3.4-1', '2.2.1-5', '4.3.2-4'])} QoS 1 inbound: PUBACK carries the PUBLISH's packet identifier`, async function () {
+        const b = await h.broker()
+        const pub = await b.connect({ protocolVersion: v })
+        pub.send({ cmd: 'publish', topic: 'q1/a', payload: Buffer.from('x'), qos: 1, messageId: 4242, retain: false, dup: false })
+        const ack = await pub.next('puback')
+        assert.equal(ack.messageId, 4242)
+        if (v === 5) assert.ok([0x00, 0x10].includes(ack.reasonCode ?? 0), 'Success or No matching subscribers [MQTT-3.4.2-1]')
+      })
+
+      it(`${spec(v, ['2.3.1-1', '2.3.1-4', '4.3.2-1'], ['2.2.1-3', '2.2.1-4', '4.3.2-1', '4.3.2-2'])} QoS 1 outbound: the subscriber gets QoS 1, DUP 0, a non-zero packet identifier`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'q1/#', 1)
+        await pub.publish('q1/a', 'one', { qos: 1 })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.qos, 1)
+        assert.equal(m.dup, false)
+        assert.ok(m.messageId && m.messageId > 0)
+        assert.equal(m.payload.toString(), 'one')
+        await sub.ack(m)
+      })
+
+      it(`${spec(v, ['2.3.1-2', '2.3.1-4'], ['2.2.1-3', '2.2.1-4'])} unacknowledged outbound QoS 1/2 messages use distinct packet identifiers`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'ids/#', 2)
+        for (let i = 0; i < 10; i++) await pub.publish(`ids/${i}`, String(i), { qos: (1 + (i % 2)) as QoS })
+        const got = await sub.publishes(10)
+        const ids = got.map(p => p.messageId)
+        assert.equal(new Set(ids).size, 10, `identifiers ${ids.join(',')}`)
+        assert.ok(ids.every(id => id !== undefined && id > 0 && id <= 65535))
+      })
+
+      it(`${spec(v, ['4.3.2-2'], ['4.3.2-5'])} QoS 1: after PUBACK, the same packet identifier is a new message (even with DUP set)`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'again/#', 1)
+        await pub.publish('again/a', 'first', { qos: 1, messageId: 9 })
+        await pub.publish('again/a', 'second', { qos: 1, messageId: 9, dup: true })
+        const got = await sub.publishes(2)
+        assert.deepEqual(got.map(p => p.payload.toString()), ['first', 'second'])
+      })
+
+      it(`${spec(v, ['4.3.3-2'], ['4.3.3-8', '4.3.3-11'])} QoS 2 inbound: PUBREC then, on PUBREL, PUBCOMP with the same packet identifier`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'q2/#', 2)
+        pub.send({ cmd: 'publish', topic: 'q2/a', payload: Buffer.from('two'), qos: 2, messageId: 77, retain: false, dup: false })
+        const rec = await pub.next('pubrec')
+        assert.equal(rec.messageId, 77)
+        pub.send({ cmd: 'pubrel', messageId: 77 })
+        const comp = await pub.next('pubcomp')
+        assert.equal(comp.messageId, 77)
+        if (v === 5) assert.equal(comp.reasonCode ?? 0, 0, 'PUBCOMP Success [MQTT-3.7.2-1]')
+        const m = await sub.waitFor('publish')
+        assert.equal(m.qos, 2)
+        assert.equal(m.payload.toString(), 'two')
+      })
+
+      it(`${spec(v, ['4.3.3-2'], ['4.3.3-10'])} QoS 2 exactly once: a PUBLISH resent with DUP before PUBREL gets another PUBREC and is not delivered twice`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'eo/#', 2)
+        const p = { cmd: 'publish' as const, topic: 'eo/a', payload: Buffer.from('once'), qos: 2 as QoS, messageId: 5, retain: false, dup: false }
+        pub.send(p)
+        assert.equal((await pub.next('pubrec')).messageId, 5)
+        pub.send({ ...p, dup: true })
+        assert.equal((await pub.next('pubrec')).messageId, 5)
+        pub.send({ ...p, dup: true })
+        assert.equal((await pub.next('pubrec')).messageId, 5)
+        pub.send({ cmd: 'pubrel', messageId: 5 })
+        await pub.next('pubcomp')
+        const m = await sub.waitFor('publish')
+        assert.equal(m.payload.toString(), 'once')
+        await sub.ack(m)
+        await sub.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, ['4.3.3-2'], ['4.3.3-12'])} QoS 2: after PUBCOMP the same packet identifier starts a new message`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'eo2/#', 2)
+        await pub.publish('eo2/a', 'first', { qos: 2, messageId: 3 })
+        await pub.publish('eo2/a', 'second', { qos: 2, messageId: 3 })
+        const got = await sub.publishes(2)
+        assert.deepEqual(got.map(p => p.payload.toString()), ['first', 'second'])
+      })
+
+      it(`${spec(v, ['4.3.3-1', '2.3.1-6'], ['4.3.3-1', '4.3.3-2', '4.3.3-4', '2.2.1-5'])} QoS 2 outbound: PUBLISH QoS 2 DUP 0, on PUBREC the broker sends PUBREL (flags 0010) with the same identifier`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'out2/#', 2)
+        await pub.publish('out2/a', 'x', { qos: 2 })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.qos, 2)
+        assert.equal(m.dup, false)
+        sub.send({ cmd: 'pubrec', messageId: m.messageId })
+        const rel = await sub.next('pubrel')
+        assert.equal(rel.messageId, m.messageId)
+        sub.send({ cmd: 'pubcomp', messageId: m.messageId })
+        await sub.expectNothing(150)
+      })
+
+      it(`${spec(v, ['4.4.0-1'], ['4.4.0-1'])} an unacknowledged QoS 1 message is not resent on the same connection`, async function () {
+        const b = await h.broker({ tickInterval: 50 })
+        const { sub, pub } = await pair(b, 'nore/#', 1)
+        await pub.publish('nore/a', 'x', { qos: 1 })
+        await sub.waitFor('publish')
+        await sub.expectNothing(600, 'publish')
+      })
+
+      it(`${spec(v, ['3.3.1-3'], ['3.3.1-3'])} the outgoing DUP flag is set only for retransmissions: an incoming DUP=1 is forwarded with DUP 0`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'dup/#', 1)
+        await pub.publish('dup/a', 'x', { qos: 1, dup: true })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.dup, false)
+      })
+
+      it(`${spec(v, ['3.8.4-6'], ['3.8.4-8'])} delivered QoS = min(published QoS, granted QoS), for all nine combinations`, async function () {
+        const b = await h.broker()
+        const pub = await b.connect({ protocolVersion: v })
+        const subs: TestClient[] = []
+        for (const sq of [0, 1, 2] as QoS[]) {
+          const s = await b.connect({ protocolVersion: v })
+          assert.deepEqual(await s.subscribe(`min/${sq}/#`, sq), [sq])
+          subs.push(s)
+        }
+        for (const sq of [0, 1, 2] as QoS[]) {
+          for (const pq of [0, 1, 2] as QoS[]) {
+            await pub.publish(`min/${sq}/p${pq}`, `${pq}`, { qos: pq })
+            const m = await subs[sq].waitFor('publish', p => p.topic === `min/${sq}/p${pq}`)
+            assert.equal(m.qos, Math.min(pq, sq), `published ${pq}, granted ${sq}`)
+            await subs[sq].ack(m)
+          }
+        }
+      })
+
+      it(`${spec(v, ['4.6.0-5', '4.6.0-6'], ['4.6.0-5', '4.6.0-6'])} messages from one client on one topic and QoS reach a subscriber in the order sent (QoS 0, 1 and 2 streams)`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'ord/#', 2)
+        sub.autoAck = true
+        const N = 60
+        for (const q of [0, 1, 2] as QoS[]) {
+          for (let i = 0; i < N; i++) {
+            pub.send({ cmd: 'publish', topic: `ord/${q}`, payload: Buffer.from(String(i)), qos: q, messageId: q ? pub.packetId() : undefined, retain: false, dup: false })
+          }
+        }
+        const got = await sub.publishes(3 * N, 5000)
+        for (const q of [0, 1, 2]) {
+          const seq = got.filter(p => p.topic === `ord/${q}`).map(p => Number(p.payload.toString()))
+          assert.deepEqual(seq, Array.from({ length: N }, (_, i) => i), `QoS ${q} order`)
+        }
+      })
+
+      it(`${spec(v, ['3.3.2-3'], ['3.3.2-3'])} the topic name delivered is the published one, matching the subscriber's filter`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'sport/+/score', 0)
+        await pub.publish('sport/tennis/score', '15-0')
+        const m = await sub.waitFor('publish')
+        assert.equal(m.topic, 'sport/tennis/score')
+      })
+
+      it(`${spec(v, ['3.3.1-9'], ['3.3.1-12'])} a live message is delivered with RETAIN 0 even when published with RETAIN 1`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'live/#', 0)
+        await pub.publish('live/a', 'r', { qos: 1, retain: true })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.retain, false)
+        b.broker.clearRetained('#')
+      })
+
+      it('a publisher receives its own message when subscribed (no No Local by default)', async function () {
+        const b = await h.broker()
+        const c = await b.connect({ protocolVersion: v })
+        await c.subscribe('self/#', 1)
+        await c.publish('self/a', 'me', { qos: 1 })
+        const m = await c.waitFor('publish')
+        assert.equal(m.payload.toString(), 'me')
+      })
+
+      it('a large (1 MB) payload is delivered intact', async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'big', 1)
+        const payload = Buffer.alloc(1024 * 1024)
+        for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff
+        await pub.publish('big', payload, { qos: 1 })
+        const m = await sub.waitFor('publish', undefined, 5000)
+        assert.ok(Buffer.compare(m.payload as Buffer, payload) === 0)
+      })
+
+      it('a zero-length payload is delivered as a zero-length payload', async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'empty', 1)
+        await pub.publish('empty', Buffer.alloc(0), { qos: 1 })
+        const m = await sub.waitFor('publish')
+        assert.equal(m.payload.length, 0)
+      })
+
+      describe('topic name validation', function () {
+        const cases: Array<[string, string, string[], string[]]> = [
+          ['a single-level wildcard', 'a/+/b', ['3.3.2-2', '4.7.1-1'], ['3.3.2-2', '4.7.0-1']],
+          ['a multi-level wildcard', 'a/#', ['3.3.2-2', '4.7.1-1'], ['3.3.2-2', '4.7.0-1']],
+          ['a lone +', '+', ['3.3.2-2'], ['3.3.2-2']],
+          ['a null character', 'a\u0000b', ['4.7.3-2', '1.5.3-2'], ['4.7.3-2', '1.5.4-2']],
+          ['zero length (and no Topic Alias)', '', ['4.7.3-1'], ['4.7.3-1']],
+        ]
+        for (const [what, topic, r4, r5] of cases) {
+          it(`${spec(v, r4, r5)} a PUBLISH whose topic name contains ${what} closes the connection and is not delivered; the broker keeps serving`, async function () {
+            const b = await h.broker()
+            const watcher = await b.connect({ protocolVersion: v })
+            await watcher.subscribe('#', 0)
+            const pub = await b.connect({ protocolVersion: v })
+            pub.send({ cmd: 'publish', topic, payload: Buffer.from('bad'), qos: 1, messageId: 1, retain: false, dup: false })
+            await pub.expectErrorClose([0x81, 0x82, 0x90])
+            await watcher.expectNothing(100, 'publish')
+            await assertServing(b, v)
+          })
+        }
+
+        it(`${spec(v, ['4.7.3-4'], ['4.7.3-4'])} topic names are not normalised: case, trailing slash, spaces and U+FEFF are significant`, async function () {
+          const b = await h.broker()
+          const sub = await b.connect({ protocolVersion: v })
+          await sub.subscribe('Norm/A', 0)
+          const pub = await b.connect({ protocolVersion: v })
+          for (const t of ['norm/a', 'Norm/A/', 'Norm/A ', '\uFEFFNorm/A', 'Norm/A']) await pub.publish(t, t)
+          const m = await sub.waitFor('publish')
+          assert.equal(m.topic, 'Norm/A')
+          await sub.expectNothing(100, 'publish')
+        })
+
+        it(`${spec(v, ['1.5.3-3'], ['1.5.4-3'])} a topic containing U+FEFF (EF BB BF) is delivered with it intact`, async function () {
+          const b = await h.broker()
+          const topic = 'bom/\uFEFFx'
+          const { sub, pub } = await pair(b, topic, 0)
+          await pub.publish(topic, 'x')
+          const m = await sub.waitFor('publish')
+          assert.equal(m.topic, topic)
+        })
+
+        it(`${spec(v, ['4.7.3-3'], ['4.7.3-3'])} a 65535-byte topic name is accepted and delivered`, async function () {
+          const b = await h.broker()
+          const topic = 'long/' + 'x'.repeat(65535 - 5)
+          const { sub, pub } = await pair(b, 'long/+', 0)
+          await pub.publish(topic, 'x', { qos: 1 })
+          const m: IPublishPacket = await sub.waitFor('publish')
+          assert.equal(m.topic.length, 65535)
+        })
+      })
+
+      it('a client that publishes to a topic nobody subscribes gets its acknowledgements normally', async function () {
+        const b = await h.broker()
+        const pub = await b.connect({ protocolVersion: v, clientId: uniqueId('lonely') })
+        const a1 = await pub.publish('nobody/here', 'x', { qos: 1 })
+        assert.equal(a1?.cmd, 'puback')
+        if (v === 5 && a1?.cmd === 'puback') assert.ok([0x00, 0x10].includes(a1.reasonCode ?? 0))
+        const a2 = await pub.publish('nobody/here', 'x', { qos: 2 })
+        assert.equal(a2?.cmd, 'pubcomp')
+      })
+    })
+  }
+})
