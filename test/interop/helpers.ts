@@ -191,7 +191,6 @@ export interface TargetOptions {
 
 function loadHearth (): typeof import('../../src/broker') {
   // Loaded lazily so HEARTH_INTEROP_TARGET=mosquitto works without the broker module.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../src/broker') as typeof import('../../src/broker')
 }
 

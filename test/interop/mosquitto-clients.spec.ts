@@ -19,7 +19,7 @@ interface SubMsg {
   responseTopic: string, userProperties: string, subscriptionId: string
 }
 
-export function parseSubOutput (out: string): SubMsg[] {
+function parseSubOutput (out: string): SubMsg[] {
   const msgs: SubMsg[] = []
   for (const line of out.split('\n')) {
     if (!line.startsWith('MSG|')) continue
