@@ -31,6 +31,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
   function HearthBrokerNode (this: BrokerNode, config: BrokerNodeConfig & { id: string, type: string }): void {
     RED.nodes.createNode(this, config)
     const node = this
+    node.broker = undefined
     let detach: (() => void) | undefined
     let statusTimer: NodeJS.Timeout | undefined
     let closing = false

@@ -1,7 +1,6 @@
 import type { LocalClient } from '../../broker'
 import type { DeliveredMessage, Message, SubscriptionOptions } from '../../broker/types'
 import type { BrokerNode } from '../hearth-broker/runtime'
-import { TYPE as BROKER_TYPE } from '../hearth-broker/types'
 import type { Node, NodeAPI, NodeInitializer } from '../shared/red'
 import { parseConnection } from './options'
 import { SubscriptionTable } from './subscriptions'
@@ -14,6 +13,15 @@ type ConnectionNode = Node<ConnectionNodeCredentials> & { -readonly [K in keyof 
 const RETRY = { noBroker: 500, brokerDown: 2000, refused: 5000, lost: 1000 }
 /** Longest wait for the close message before disconnecting anyway. */
 const CLOSE_TIMEOUT_MS = 2000
+
+/**
+ * Is `n` a running broker node? Checked by shape, not by type name, so any node that owns a
+ * core Broker the same way (`ready` and `broker`) can serve connections.
+ */
+function isBrokerNode (n: unknown): n is BrokerNode {
+  const b = n as Partial<BrokerNode> | null
+  return !!b && typeof b.ready?.then === 'function' && 'broker' in b
+}
 
 /** An Error carrying the broker's reason code, as the core rejects with. */
 type CodedError = Error & { reasonCode?: number }
@@ -70,8 +78,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         settleReady()
         return
       }
-      const brokerNode = RED.nodes.getNode(config.broker) as BrokerNode | null
-      if (!brokerNode || brokerNode.type !== BROKER_TYPE) {
+      const brokerNode = RED.nodes.getNode(config.broker)
+      if (!isBrokerNode(brokerNode)) {
         setState('waiting', RED._('hearth-connection.status.no-broker'))
         return retry(RETRY.noBroker)
       }

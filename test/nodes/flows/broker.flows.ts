@@ -1,0 +1,21 @@
+// Flows for hearth-broker.spec.ts. Regular nodes sit on tab f1 (a node without z is a config node).
+
+export interface BrokerOptions { [key: string]: unknown }
+
+/** A broker node wired to a helper node that records its output. */
+export function brokerFlow (options: BrokerOptions = {}, id = 'broker'): object[] {
+  return [
+    { id: 'f1', type: 'tab', label: 'broker' },
+    { id, type: 'hearth-broker', z: 'f1', x: 100, y: 100, name: '', port: 0, host: '127.0.0.1', wires: [['events']], ...options },
+    { id: 'events', type: 'helper', z: 'f1', x: 100, y: 100, wires: [] },
+  ]
+}
+
+/** The broker with a catch node that reports errors raised by done(err). */
+export function brokerWithCatch (options: BrokerOptions = {}): object[] {
+  return [
+    ...brokerFlow(options),
+    { id: 'catch', type: 'catch', z: 'f1', x: 100, y: 100, scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1', x: 100, y: 100, wires: [] },
+  ]
+}

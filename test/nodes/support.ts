@@ -1,0 +1,103 @@
+// Shared setup for the node specs: Node-RED 4.1 through node-red-node-test-helper, the BUILT nodes
+// (nodes/*.js, as shipped), MQTT.js network clients and small waiting helpers.
+import net from 'node:net'
+import path from 'node:path'
+import helper from 'node-red-node-test-helper'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+
+helper.init(require.resolve('node-red-4'))
+
+const root = path.join(__dirname, '..', '..')
+const builtNode = (type: string): unknown => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(path.join(root, 'nodes', `${type}.js`)) as { default?: unknown }
+  return mod.default ?? mod
+}
+
+/** The four Hearth node modules, as built. */
+export const hearthNodes = ['hearth-broker', 'hearth-connection', 'hearth-publish', 'hearth-subscribe'].map(builtNode)
+
+const coreNodes = path.join(path.dirname(require.resolve('node-red-4/package.json')), 'node_modules/@node-red/nodes/core/common')
+/** Core catch and complete nodes, to observe done() as users do. */
+export const catchNode: unknown = require(path.join(coreNodes, '25-catch.js'))
+export const completeNode: unknown = require(path.join(coreNodes, '24-complete.js'))
+
+export { helper }
+
+/** A port that is free right now (bound on 127.0.0.1 then released). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Hold a port with a plain TCP server; returns the server (close it after). */
+export async function occupyPort (): Promise<net.Server> {
+  const server = net.createServer((s) => s.destroy())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
+
+/**
+ * Connect an MQTT.js client and wait for CONNACK. `onMessage` is attached before connecting, so
+ * messages a persistent session delivers right after CONNACK are not missed.
+ */
+export async function connectClient (port: number, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer, packet: any) => void): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  if (onMessage) client.on('message', onMessage)
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve())
+    client.once('error', reject)
+  })
+  return client
+}
+
+export async function endClient (client: MqttClient | undefined): Promise<void> {
+  if (client) await client.endAsync(true)
+}
+
+/** Poll until `check` returns a truthy value (or throw after `ms`). */
+export async function waitFor<T> (check: () => T | undefined | false | null, ms = 3000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = check()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Collect the messages a helper node receives. */
+export function collect (id: string): Array<Record<string, any>> {
+  const out: Array<Record<string, any>> = []
+  helper.getNode(id).on('input', (msg: Record<string, any>) => { out.push(msg) })
+  return out
+}
+
+/** The most recent status a node set, through the helper's spy. */
+export function lastStatus (id: string): { fill?: string, shape?: string, text?: string } | undefined {
+  const n = helper.getNode(id)
+  const calls = n.status.getCalls() as Array<{ args: [Record<string, string>] }>
+  return calls.length ? calls[calls.length - 1].args[0] : undefined
+}
+
+/** Every error a node reported, as text. */
+export function errors (id: string): string[] {
+  const n = helper.getNode(id)
+  return (n.error.getCalls() as Array<{ args: unknown[] }>).map((c) => String(c.args[0] instanceof Error ? c.args[0].message : c.args[0]))
+}
+
+/** Send `msg` into a node and resolve with the message a wired helper node receives next. */
+export function nextMessage (id: string, ms = 3000): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no message on ${id}`)), ms)
+    helper.getNode(id).once('input', (msg: Record<string, any>) => { clearTimeout(timer); resolve(msg) })
+  })
+}
+
+/** The error text of a message from a Catch node (Node-RED prefixes "Error: "). */
+export function caughtText (msg: Record<string, any>): string {
+  return String(msg.error?.message ?? '').replace(/^Error: /, '')
+}
