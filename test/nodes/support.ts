@@ -101,3 +101,15 @@ export function nextMessage (id: string, ms = 3000): Promise<Record<string, any>
 export function caughtText (msg: Record<string, any>): string {
   return String(msg.error?.message ?? '').replace(/^Error: /, '')
 }
+
+/**
+ * A 'sink' node type whose messages outlive a redeploy (helper nodes are replaced on each
+ * deploy): every message it receives is pushed to `sink`.
+ */
+export const sink: Array<Record<string, any>> = []
+export function sinkNode (RED: any): void {
+  RED.nodes.registerType('sink', function (this: any, config: object) {
+    RED.nodes.createNode(this, config)
+    this.on('input', (msg: Record<string, any>, _send: unknown, done: () => void) => { sink.push(msg); done() })
+  })
+}
