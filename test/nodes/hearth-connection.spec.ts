@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { MqttClient } from 'mqtt'
 import mqtt from 'mqtt'
 import { flow, helperNode, publish, subscribe, tab, broker, connection } from './flows/client.flows'
-import { collect, connectClient, endClient, errors, freePort, hearthNodes, helper, lastStatus, sink, sinkNode, waitFor } from './support'
+import { collect, connectClient, endClient, errors, freePort, hearthNodes, helper, unloadClean, lastStatus, sink, sinkNode, waitFor } from './support'
 
 const nodes = [...hearthNodes, sinkNode]
 
@@ -20,7 +20,7 @@ describe('hearth-connection config node', function () {
   afterEach(async function () {
     await Promise.all(clients.map(endClient))
     clients = []
-    await helper.unload()
+    await unloadClean()
   })
 
   it('connects in-process on its first user, as hearth-<id>, and disconnects after its last', async function () {

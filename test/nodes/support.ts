@@ -113,3 +113,32 @@ export function sinkNode (RED: any): void {
     this.on('input', (msg: Record<string, any>, _send: unknown, done: () => void) => { sink.push(msg); done() })
   })
 }
+
+/**
+ * An 'acl-broker' node type: a real core broker (the built dist/broker) with an authoriser that
+ * refuses publishing under `secret/`, shaped like a hearth-broker node (`ready`, `broker`), so a
+ * connection node can use it. No listener: in-process clients only.
+ */
+export function aclBrokerNode (RED: any): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const core = require(path.join(root, 'dist/broker/index.js')) as typeof import('../../src/broker')
+  RED.nodes.registerType('acl-broker', function (this: any, config: object) {
+    RED.nodes.createNode(this, config)
+    const broker = core.createBroker({
+      authorize: { authorizePublish: (_c, topic) => !topic.startsWith('secret/'), authorizeSubscribe: () => true },
+    })
+    this.broker = broker
+    this.ready = broker.ready
+    this.on('close', (_removed: boolean, done: () => void) => { broker.close().then(done, done) })
+  })
+}
+
+/**
+ * Unload the flows, first forgetting the retained messages of broker node `id`: its memory state
+ * outlives a redeploy by design, and each test starts from an empty broker.
+ */
+export async function unloadClean (id = 'broker'): Promise<void> {
+  const n = helper.getNode(id)
+  n?.broker?.clearRetained('#')
+  await helper.unload()
+}
