@@ -10,8 +10,8 @@ import type mqtt from 'mqtt-packet'
 import { ClientBase } from './client-base'
 import type { BrokerCore, Ticking } from './core'
 import { RC, ProtocolError, reasonName } from './errors'
-import { createParser, PacketTooLargeError, BadUtf8Error, type PacketParser } from './parser'
-import { encodePublish, generate } from './encode'
+import { createParser, PacketTooLargeError, BadUtf8Error, ParsedProtocolError, type PacketParser } from './parser'
+import { encodeAck, encodePublish, generate } from './encode'
 import { dispatch } from './handlers'
 import type { RoutedMessage } from './message'
 import type { QoS } from './types'
@@ -115,6 +115,7 @@ export class Connection extends ClientBase implements Ticking {
       return
     }
     if (err instanceof PacketTooLargeError) { this.disconnect(RC.PACKET_TOO_LARGE, err.message); return } // [MQTT-3.1.2-24]
+    if (err instanceof ParsedProtocolError) { this.disconnect(RC.PROTOCOL_ERROR, err.message); return }
     if (err instanceof BadUtf8Error) { this.disconnect(RC.MALFORMED_PACKET, err.message); return } // [MQTT-1.5.4-1]
     this.disconnect(RC.MALFORMED_PACKET, err.message) // [MQTT-4.13.1-1]
   }
@@ -146,6 +147,11 @@ export class Connection extends ClientBase implements Ticking {
   }
 
   sendPacket (packet: mqtt.Packet): void {
+    const cmd = packet.cmd
+    if ((cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp') && !packet.reasonCode && packet.properties === undefined) {
+      this.write(encodeAck(cmd, packet.messageId ?? 0))
+      return
+    }
     const buf = generate(packet, this.protocolVersion)
     if (buf.length > this.maxPacketSize) return // never exceed the client's maximum [MQTT-3.1.2-24]
     this.write(buf)

@@ -6,6 +6,7 @@
  */
 import mqtt from 'mqtt-packet'
 import type { RoutedMessage } from './message'
+import { userPropertyOrder } from './parser'
 import type { MessageProperties, QoS } from './types'
 
 type PublishProps = MessageProperties & { topicAlias?: number, subscriptionIdentifier?: number | number[] }
@@ -27,8 +28,63 @@ function encodeRaw (topic: string, msg: RoutedMessage, qos: QoS, retain: boolean
     dup: false,
     messageId: qos > 0 ? (packetId || 1) : undefined,
   }
-  if (v5 && properties !== undefined) packet.properties = properties as mqtt.IPublishPacket['properties']
+  if (v5 && properties !== undefined) {
+    const order = properties.userProperties !== undefined ? userPropertyOrder.get(properties.userProperties) : undefined
+    if (order !== undefined) {
+      const { userProperties: _omit, ...rest } = properties
+      packet.properties = rest as mqtt.IPublishPacket['properties']
+      return insertUserProperties(generate(packet, 5), qos, order)
+    }
+    packet.properties = properties as mqtt.IPublishPacket['properties']
+  }
   return generate(packet, v5 ? 5 : 4)
+}
+
+function varint (n: number): Buffer {
+  const out: number[] = []
+  do {
+    let b = n % 128
+    n = Math.floor(n / 128)
+    if (n > 0) b |= 0x80
+    out.push(b)
+  } while (n > 0)
+  return Buffer.from(out)
+}
+
+function readVarint (buf: Buffer, at: number): { value: number, next: number } {
+  let value = 0
+  let mul = 1
+  let i = at
+  for (;;) {
+    const b = buf[i++]
+    value += (b & 0x7f) * mul
+    mul *= 128
+    if ((b & 0x80) === 0) return { value, next: i }
+  }
+}
+
+/** Append user properties in their original wire order to an encoded MQTT 5 PUBLISH [MQTT-3.3.2-18]. */
+function insertUserProperties (buf: Buffer, qos: QoS, pairs: Array<[string, string]>): Buffer {
+  const rem = readVarint(buf, 1)
+  let i = rem.next
+  i += 2 + buf.readUInt16BE(i)
+  if (qos > 0) i += 2
+  const plen = readVarint(buf, i)
+  const propsEnd = plen.next + plen.value
+  const extra = Buffer.concat(pairs.map(([k, v]) => {
+    const kb = Buffer.from(k, 'utf8')
+    const vb = Buffer.from(v, 'utf8')
+    const e = Buffer.allocUnsafe(5 + kb.length + vb.length)
+    e[0] = 0x26
+    e.writeUInt16BE(kb.length, 1)
+    kb.copy(e, 3)
+    e.writeUInt16BE(vb.length, 3 + kb.length)
+    vb.copy(e, 5 + kb.length)
+    return e
+  }))
+  const newPlen = varint(plen.value + extra.length)
+  const newRem = varint(rem.value - (plen.next - i) + newPlen.length + extra.length)
+  return Buffer.concat([buf.subarray(0, 1), newRem, buf.subarray(rem.next, i), newPlen, buf.subarray(plen.next, propsEnd), extra, buf.subarray(propsEnd)])
 }
 
 /** Offset of the packet identifier in an encoded QoS 1/2 PUBLISH. */
@@ -81,4 +137,19 @@ export function encodePublish (msg: RoutedMessage, qos: QoS, retain: boolean, v5
   const buf = encodeRaw(topic, msg, qos, retain, true, props, packetId)
   if (dup) buf[0] |= DUP
   return buf
+}
+
+const ACK_HEADER: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 }
+
+/**
+ * PUBACK / PUBREC / PUBREL / PUBCOMP with reason 0x00 and no properties: the short two-byte form,
+ * valid on every protocol level [MQTT-3.4.2-1] and the one some MQTT 5 clients insist on.
+ */
+export function encodeAck (cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number): Buffer {
+  const b = Buffer.allocUnsafe(4)
+  b[0] = ACK_HEADER[cmd]
+  b[1] = 2
+  b[2] = packetId >> 8
+  b[3] = packetId & 0xff
+  return b
 }

@@ -9,6 +9,17 @@ import { isUtf8 } from 'node:buffer'
 
 export class PacketTooLargeError extends Error {}
 export class BadUtf8Error extends Error {}
+/** A well-formed packet that breaks a rule: MQTT 5 reason 0x82. */
+export class ParsedProtocolError extends Error {}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const constants = require('mqtt-packet/constants') as { propertiesCodes: Record<number, string>, propertiesTypes: Record<string, string> }
+
+/**
+ * User properties in wire order, for the messages whose order the object form cannot hold (a
+ * name repeated after another name). The encoder writes them back in this order [MQTT-3.3.2-18].
+ */
+export const userPropertyOrder = new WeakMap<object, Array<[string, string]>>()
 
 interface BufferListLike {
   length: number
@@ -22,6 +33,10 @@ interface ParserInternals {
   _pos: number
   _parseLength (): boolean
   _parseString (): string | null
+  _parseVarByteNum (): number | false
+  _parseByte (): number | undefined
+  _parseByType (type: string): unknown
+  _parseProperties (): Record<string, unknown> | false
   _emitError (err: Error): void
   error: Error | null
 }
@@ -59,5 +74,64 @@ export function createParser (maxPacketSize: number): PacketParser {
     }
     return s
   }
+  p._parseProperties = parseProperties
   return parser
+}
+
+/**
+ * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
+ * a Protocol Error [MQTT-2.2.2-?], and user properties keep their order [MQTT-3.3.2-18].
+ */
+function parseProperties (this: ParserInternals): Record<string, unknown> | false {
+  const length = this._parseVarByteNum()
+  if (length === false) return false
+  const end = this._pos + length
+  const result: Record<string, unknown> = {}
+  let user: Record<string, string | string[]> | undefined
+  let pairs: Array<[string, string]> | undefined
+  let interleaved = false
+  let last: string | undefined
+  while (this._pos < end) {
+    const code = this._parseByte()
+    const name = code === undefined ? undefined : constants.propertiesCodes[code]
+    if (name === undefined) {
+      this._emitError(new Error(code === undefined ? 'Cannot parse property code type' : `Unknown property 0x${code.toString(16)}`))
+      return false
+    }
+    const value = this._parseByType(constants.propertiesTypes[name])
+    if (value === null || value === undefined || value === -1) {
+      if (!this.error) this._emitError(new Error(`Cannot parse property ${name}`))
+      return false
+    }
+    if (name === 'userProperties') {
+      const pair = value as { name: string | null, value: string | null }
+      if (pair.name === null || pair.value === null) { if (!this.error) this._emitError(new Error('Cannot parse user property')); return false }
+      user ??= Object.create(null) as Record<string, string | string[]>
+      ;(pairs ??= []).push([pair.name, pair.value])
+      const prev = user[pair.name]
+      if (prev === undefined) user[pair.name] = pair.value
+      else {
+        if (last !== pair.name) interleaved = true
+        if (Array.isArray(prev)) prev.push(pair.value)
+        else user[pair.name] = [prev, pair.value]
+      }
+      last = pair.name
+      continue
+    }
+    if (name in result) {
+      if (name !== 'subscriptionIdentifier') {
+        this._emitError(new ParsedProtocolError(`property ${name} appears more than once`))
+        return false
+      }
+      const prev = result[name]
+      result[name] = Array.isArray(prev) ? [...prev, value] : [prev, value]
+      continue
+    }
+    result[name] = value
+  }
+  if (user !== undefined) {
+    result.userProperties = user
+    if (interleaved && pairs !== undefined) userPropertyOrder.set(user, pairs)
+  }
+  return result
 }

@@ -261,7 +261,10 @@ export class DecodeError extends Error {}
 
 /** Reads the fields of one record body, with bounds checks. */
 export class Reader {
-  constructor (private readonly b: Buffer, public pos: number, private readonly end: number) {}
+  constructor (private b: Buffer, public pos: number, private end: number) {}
+
+  /** Point this reader at another record (one Reader serves a whole recovery). */
+  reset (b: Buffer, pos: number, end: number): this { this.b = b; this.pos = pos; this.end = end; return this }
 
   private need (n: number): void {
     if (this.pos + n > this.end) throw new DecodeError('record body too short')

@@ -60,6 +60,7 @@ export async function recover (fd: number, state: LiveState): Promise<RecoveryRe
   let records = 0
   let headerEnd = 0
   let problem: string | undefined
+  const r = new Reader(buf, 0, 0)
 
   /** Make buf hold the file bytes [off, off + need). False at end of file. */
   async function fill (need: number): Promise<boolean> {
@@ -103,7 +104,7 @@ export async function recover (fd: number, state: LiveState): Promise<RecoveryRe
       break
     }
     const type = buf[p + RECORD_HEADER_BYTES]
-    const r = new Reader(buf, p + RECORD_HEADER_BYTES + 1, p + total)
+    r.reset(buf, p + RECORD_HEADER_BYTES + 1, p + total)
     try {
       if (records === 0) {
         if (type !== REC.HEADER) throw new DecodeError('the file does not start with a header record')
