@@ -1,0 +1,369 @@
+import assert from 'node:assert/strict'
+import type { IPublishPacket } from 'mqtt-packet'
+import { VERSIONS, sleep, spec, uniqueId, useHarness, type ConnectOptions, type TestBroker, type TestClient } from '../helpers'
+
+describe('06 sessions', function () {
+  const h = useHarness()
+
+  for (const v of VERSIONS) {
+    describe(`protocol level ${v}`, function () {
+      /** Options for a persistent session: CleanSession 0 (3.1.1) / Clean Start 0 + a Session Expiry (5). */
+      function persistent (clientId: string, extra: ConnectOptions = {}): ConnectOptions {
+        return { protocolVersion: v, clientId, clean: false, ...(v === 5 ? { properties: { sessionExpiryInterval: 60 } } : {}), ...extra }
+      }
+
+      async function goOffline (c: TestClient): Promise<void> {
+        c.disconnect()
+        await c.closed
+        await sleep(20)
+      }
+
+      async function offlineSubscriber (b: TestBroker, filter: string, qos: 0 | 1 | 2) {
+        const id = uniqueId('s')
+        const c = await b.connect(persistent(id))
+        await c.subscribe(filter, qos)
+        await goOffline(c)
+        return id
+      }
+
+      it(`${spec(v, ['3.1.2-4', '3.1.2-5', '3.2.2-2'], ['3.1.2-5', '3.1.2-23', '3.2.2-3', '4.5.0-1'])} QoS 1 and 2 messages for an offline persistent session are stored and delivered when it resumes, with Session Present 1`, async function () {
+        const b = await h.broker()
+        const id = await offlineSubscriber(b, 'off/#', 2)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('off/1', 'one', { qos: 1 })
+        await pub.publish('off/2', 'two', { qos: 2 })
+        const c = await b.connect(persistent(id))
+        assert.equal(c.connack!.sessionPresent, true)
+        c.autoAck = true
+        const got = await c.publishes(2)
+        assert.deepEqual(got.map(m => [m.topic, m.qos]), [['off/1', 1], ['off/2', 2]])
+      })
+
+      it(`${spec(v, ['3.1.2-4'], ['3.1.2-5'])} subscriptions survive in the session: after resuming, new messages arrive without subscribing again`, async function () {
+        const b = await h.broker()
+        const id = await offlineSubscriber(b, 'keep/#', 1)
+        const c = await b.connect(persistent(id))
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('keep/a', 'live', { qos: 1 })
+        assert.equal((await c.waitFor('publish')).payload.toString(), 'live')
+      })
+
+      it(`${spec(v, ['3.1.2-6', '3.2.2-1'], ['3.1.2-4', '3.2.2-2'])} a clean session/Clean Start discards the stored session: no queued messages, no subscriptions`, async function () {
+        const b = await h.broker()
+        const id = await offlineSubscriber(b, 'disc/#', 1)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('disc/a', 'queued', { qos: 1 })
+        const c = await b.connect({ protocolVersion: v, clientId: id, clean: true })
+        assert.equal(c.connack!.sessionPresent, false)
+        await pub.publish('disc/b', 'after', { qos: 1 })
+        await c.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, ['3.1.2-6', '3.2.2-3'], ['3.1.2-4', '3.1.2-6', '3.2.2-3'])} state from a clean session is not reused: reconnecting with CleanSession 0 finds no session`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect({ protocolVersion: v, clientId: id, clean: true })
+        await c1.subscribe('cs/#', 1)
+        await goOffline(c1)
+        const c2 = await b.connect(persistent(id))
+        assert.equal(c2.connack!.sessionPresent, false)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('cs/a', 'x', { qos: 1 })
+        await c2.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, ['4.4.0-1', '3.3.1-1', '2.3.1-3'], ['4.4.0-1', '3.3.1-1', '2.2.1-3'])} an unacknowledged QoS 1 message is resent on resume with DUP 1 and its original packet identifier`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect(persistent(id))
+        await c1.subscribe('dup/#', 1)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('dup/a', 'unacked', { qos: 1 })
+        const first = await c1.waitFor('publish')
+        assert.equal(first.dup, false)
+        c1.destroy()
+        await c1.closed
+        const c2 = await b.connect(persistent(id))
+        assert.equal(c2.connack!.sessionPresent, true)
+        const again = await c2.waitFor('publish')
+        assert.equal(again.payload.toString(), 'unacked')
+        assert.equal(again.dup, true)
+        assert.equal(again.messageId, first.messageId)
+        assert.equal(again.qos, 1)
+        c2.send({ cmd: 'puback', messageId: again.messageId })
+        await c2.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, ['4.4.0-1', '3.3.1-1'], ['4.4.0-1', '3.3.1-1'])} an unacknowledged QoS 2 PUBLISH (no PUBREC yet) is resent on resume with DUP 1`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect(persistent(id))
+        await c1.subscribe('dup2/#', 2)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('dup2/a', 'x', { qos: 2 })
+        const first = await c1.waitFor('publish')
+        c1.destroy()
+        await c1.closed
+        const c2 = await b.connect(persistent(id))
+        const again = await c2.waitFor('publish')
+        assert.equal(again.dup, true)
+        assert.equal(again.messageId, first.messageId)
+        await c2.ack(again)
+      })
+
+      it(`${spec(v, ['4.4.0-1', '4.3.3-1'], ['4.4.0-1', '4.3.3-6'])} after PUBREC, the resume resends PUBREL (same identifier), never the PUBLISH`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect(persistent(id))
+        await c1.subscribe('rel/#', 2)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('rel/a', 'x', { qos: 2 })
+        const m = await c1.waitFor('publish')
+        c1.send({ cmd: 'pubrec', messageId: m.messageId })
+        await c1.waitFor('pubrel')
+        c1.destroy()
+        await c1.closed
+        const c2 = await b.connect(persistent(id))
+        const rel = await c2.next('pubrel')
+        assert.equal(rel.messageId, m.messageId)
+        c2.send({ cmd: 'pubcomp', messageId: m.messageId })
+        await c2.expectNothing(200)
+      })
+
+      it(`${spec(v, ['4.3.3-2', '4.4.0-1'], ['4.3.3-10', '4.4.0-1'])} inbound QoS 2 state survives a reconnect: the resent PUBLISH (DUP) is acknowledged and not delivered twice`, async function () {
+        const b = await h.broker()
+        const watcher = await b.connect({ protocolVersion: v })
+        await watcher.subscribe('in2/#', 2)
+        watcher.autoAck = true
+        const id = uniqueId()
+        const p1 = await b.connect(persistent(id))
+        const pkt = { cmd: 'publish' as const, topic: 'in2/a', payload: Buffer.from('once'), qos: 2 as const, messageId: 11, retain: false, dup: false }
+        p1.send(pkt)
+        await p1.next('pubrec')
+        p1.destroy()
+        await p1.closed
+        const p2 = await b.connect(persistent(id))
+        assert.equal(p2.connack!.sessionPresent, true)
+        p2.send({ ...pkt, dup: true })
+        assert.equal((await p2.next('pubrec')).messageId, 11)
+        p2.send({ cmd: 'pubrel', messageId: 11 })
+        assert.equal((await p2.next('pubcomp')).messageId, 11)
+        const got = await watcher.waitFor('publish')
+        assert.equal(got.payload.toString(), 'once')
+        await watcher.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, ['4.4.0-1', '4.6.0-6'], ['4.4.0-1', '4.6.0-5'])} several unacknowledged messages are resent in their original order`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect(persistent(id))
+        await c1.subscribe('ro/#', 1)
+        const pub = await b.connect({ protocolVersion: v })
+        for (let i = 0; i < 5; i++) await pub.publish('ro/a', String(i), { qos: 1 })
+        const first = await c1.publishes(5)
+        c1.destroy()
+        await c1.closed
+        const c2 = await b.connect(persistent(id))
+        c2.autoAck = true
+        const again = await c2.publishes(5)
+        assert.deepEqual(again.map(m => m.payload.toString()), ['0', '1', '2', '3', '4'])
+        assert.deepEqual(again.map(m => m.messageId), first.map(m => m.messageId))
+        assert.ok(again.every(m => m.dup))
+      })
+
+      it(`${spec(v, ['4.6.0-6'], ['4.6.0-5'])} messages queued while offline come after the resent in-flight ones, all in publish order`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c1 = await b.connect(persistent(id))
+        await c1.subscribe('mix/#', 1)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('mix/a', '0', { qos: 1 })
+        await c1.waitFor('publish')
+        c1.destroy()
+        await c1.closed
+        for (let i = 1; i < 4; i++) await pub.publish('mix/a', String(i), { qos: 1 })
+        const c2 = await b.connect(persistent(id))
+        c2.autoAck = true
+        const got = await c2.publishes(4)
+        assert.deepEqual(got.map(m => m.payload.toString()), ['0', '1', '2', '3'])
+        assert.deepEqual(got.map(m => m.dup), [true, false, false, false])
+      })
+
+      it(`${spec(v, ['3.1.4-2', '3.1.2-4'], ['3.1.4-3', '3.1.2-5'])} a takeover with CleanSession 0 keeps the session: Session Present 1 and its subscriptions`, async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const old = await b.connect(persistent(id))
+        await old.subscribe('to/#', 1)
+        const neu = await b.connect(persistent(id))
+        assert.equal(neu.connack!.sessionPresent, true)
+        await old.expectClosed()
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('to/a', 'x', { qos: 1 })
+        assert.equal((await neu.waitFor('publish')).topic, 'to/a')
+      })
+
+      it('the offline queue is bounded by maxQueuedMessages: the excess is dropped and counted (stats and messageDropped events)', async function () {
+        const b = await h.broker({ maxQueuedMessages: 5 })
+        const drops: string[] = []
+        b.broker.on('messageDropped', d => drops.push(d.reason))
+        const id = await offlineSubscriber(b, 'bound/#', 1)
+        const before = b.broker.stats().dropped
+        const pub = await b.connect({ protocolVersion: v })
+        for (let i = 0; i < 12; i++) await pub.publish('bound/a', String(i), { qos: 1 })
+        assert.equal(b.broker.stats().dropped - before, 7)
+        assert.deepEqual(drops, Array(7).fill('queue-full'))
+        const c = await b.connect(persistent(id))
+        c.autoAck = true
+        const got = await c.publishes(5)
+        const seq = got.map(m => Number(m.payload.toString()))
+        assert.deepEqual([...seq].sort((a, z) => a - z), seq, 'what is kept is delivered in order')
+        await c.expectNothing(200, 'publish')
+      })
+
+      it(`${spec(v, null, null, '§4.1 QoS 0 messages need not be stored')} QoS 0 subscriptions of an offline session never cause more than the queue bound to be kept`, async function () {
+        const b = await h.broker({ maxQueuedMessages: 3 })
+        const id = await offlineSubscriber(b, 'q0off/#', 0)
+        const pub = await b.connect({ protocolVersion: v })
+        for (let i = 0; i < 10; i++) await pub.publish('q0off/a', String(i), { qos: 1 })
+        const c = await b.connect(persistent(id))
+        await sleep(200)
+        const got = c.drain().filter(p => p.cmd === 'publish') as IPublishPacket[]
+        assert.ok(got.length <= 3, `${got.length} delivered`)
+        assert.ok(got.every(m => m.qos === 0))
+      })
+
+      it('broker.clients() lists connected clients with their session facts', async function () {
+        const b = await h.broker()
+        const id = uniqueId()
+        const c = await b.connect(persistent(id, { keepalive: 30 }))
+        await c.subscribe('info/#', 1)
+        const info = b.broker.clients().find(x => x.clientId === id)
+        assert.ok(info)
+        assert.equal(info.protocolVersion, v)
+        assert.equal(info.kind, 'network')
+        assert.equal(info.cleanStart, false)
+        assert.equal(info.keepalive, 30)
+        assert.equal(info.subscriptions, 1)
+      })
+    })
+  }
+
+  describe('MQTT 5 Session Expiry Interval', function () {
+    const opts = (clientId: string, expiry?: number, clean = false) => ({
+      protocolVersion: 5 as const, clientId, clean, ...(expiry !== undefined ? { properties: { sessionExpiryInterval: expiry } } : {}),
+    })
+
+    it('[MQTT-3.1.2-23] Session Expiry Interval absent (0): the session ends with the connection, Clean Start 0 then finds none', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id))
+      await c1.subscribe('se0/#', 1)
+      c1.disconnect()
+      await c1.closed
+      await sleep(20)
+      const c2 = await b.connect(opts(id))
+      assert.equal(c2.connack!.sessionPresent, false)
+      const pub = await b.connect({ protocolVersion: 5 })
+      await pub.publish('se0/a', 'x', { qos: 1 })
+      await c2.expectNothing(200, 'publish')
+    })
+
+    it('[MQTT-3.1.2-23] a session with Session Expiry 1 s is kept for that long and then discarded', async function () {
+      const b = await h.broker({ tickInterval: 50 })
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 1))
+      await c1.subscribe('se1/#', 1)
+      c1.disconnect()
+      await c1.closed
+      await sleep(300)
+      const c2 = await b.connect(opts(id, 1))
+      assert.equal(c2.connack!.sessionPresent, true, 'still there after 0.3 s')
+      c2.disconnect()
+      await c2.closed
+      await sleep(1600)
+      const c3 = await b.connect(opts(id, 1))
+      assert.equal(c3.connack!.sessionPresent, false, 'gone after 1.6 s')
+    })
+
+    it('(MQTT 5 §3.14.2.2.2) a DISCONNECT may lower the Session Expiry Interval to 0: the session ends at once', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 60))
+      await c1.subscribe('sd/#', 1)
+      c1.disconnect(0, { sessionExpiryInterval: 0 })
+      await c1.closed
+      await sleep(50)
+      const c2 = await b.connect(opts(id, 60))
+      assert.equal(c2.connack!.sessionPresent, false)
+    })
+
+    it('(MQTT 5 §3.14.2.2.2) a DISCONNECT may set a different non-zero Session Expiry Interval (60 -> 1): it applies', async function () {
+      const b = await h.broker({ tickInterval: 50 })
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 60))
+      c1.disconnect(0, { sessionExpiryInterval: 1 })
+      await c1.closed
+      await sleep(1600)
+      const c2 = await b.connect(opts(id, 60))
+      assert.equal(c2.connack!.sessionPresent, false)
+    })
+
+    it('(MQTT 5 §3.14.2.2.2) Session Expiry 0 in CONNECT then non-zero in DISCONNECT is a Protocol Error: DISCONNECT 0x82, no session kept', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id))
+      await c1.subscribe('pe/#', 1)
+      c1.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } })
+      const d = await c1.expectClosed()
+      assert.equal(d?.reasonCode, 0x82)
+      const c2 = await b.connect(opts(id, 60))
+      assert.equal(c2.connack!.sessionPresent, false)
+    })
+
+    it('(MQTT 5 §3.1.2.11.2) maxSessionExpiryInterval caps the interval and CONNACK tells the client the value used', async function () {
+      const b = await h.broker({ maxSessionExpiryInterval: 5 })
+      const c = await b.connect(opts(uniqueId(), 3600))
+      assert.equal(c.connack!.properties?.sessionExpiryInterval, 5)
+    })
+
+    it('[MQTT-3.1.2-4][MQTT-3.2.2-2] Clean Start 1 with a Session Expiry discards the old session but keeps the new one', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 60))
+      await c1.subscribe('cs5/old', 1)
+      c1.disconnect()
+      await c1.closed
+      const c2 = await b.connect(opts(id, 60, true))
+      assert.equal(c2.connack!.sessionPresent, false)
+      await c2.subscribe('cs5/new', 1)
+      c2.disconnect()
+      await c2.closed
+      const pub = await b.connect({ protocolVersion: 5 })
+      await pub.publish('cs5/old', 'old', { qos: 1 })
+      await pub.publish('cs5/new', 'new', { qos: 1 })
+      const c3 = await b.connect(opts(id, 60))
+      assert.equal(c3.connack!.sessionPresent, true)
+      const m = await c3.waitFor('publish')
+      assert.equal(m.payload.toString(), 'new')
+      await c3.expectNothing(150, 'publish')
+    })
+
+    it('[MQTT-3.3.2-5] a queued message whose Message Expiry passes while the session is offline is never delivered', async function () {
+      const b = await h.broker({ tickInterval: 50 })
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 60))
+      await c1.subscribe('exp/#', 1)
+      c1.disconnect()
+      await c1.closed
+      const pub = await b.connect({ protocolVersion: 5 })
+      await pub.publish('exp/a', 'short', { qos: 1, properties: { messageExpiryInterval: 1 } })
+      await pub.publish('exp/b', 'long', { qos: 1, properties: { messageExpiryInterval: 100 } })
+      await sleep(1300)
+      const c2 = await b.connect(opts(id, 60))
+      const m = await c2.waitFor('publish')
+      assert.equal(m.payload.toString(), 'long')
+      assert.ok((m.properties?.messageExpiryInterval ?? 0) <= 99, 'the remaining lifetime is sent [MQTT-3.3.2-6]')
+      await c2.expectNothing(200, 'publish')
+    })
+  })
+})
