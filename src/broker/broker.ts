@@ -10,7 +10,7 @@ import { LocalClient } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
 import { brokerPublish } from './operations'
 import { RC } from './errors'
-import { matchTopic, validTopicName, validTopicFilter } from './topics'
+import { validTopicName, validTopicFilter } from './topics'
 import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message } from './types'
 
 export interface ListenOptions { port?: number, host?: string }
@@ -140,7 +140,7 @@ export class Broker {
   /** Retained messages whose topic matches `filter`. */
   retained (filter = '#'): Message[] {
     if (!validTopicFilter(filter)) throw new RangeError(`invalid topic filter '${filter}'`)
-    return this.core.retained.match(filter).map(m => ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true, properties: m.properties }))
+    return this.core.matchRetained(filter).map(m => ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true, properties: m.properties }))
   }
 
   /** Delete the retained messages whose topic matches `filter`; returns how many. */
@@ -148,8 +148,7 @@ export class Broker {
     if (!validTopicFilter(filter)) throw new RangeError(`invalid topic filter '${filter}'`)
     let n = 0
     for (const m of this.core.retained.match(filter)) {
-      if (!matchTopic(filter, m.topic) && filter !== '#') continue
-      if (this.core.retained.delete(m.topic)) { this.core.persistence.deleteRetained(m.topic); n++ }
+      if (this.core.deleteRetained(m.topic)) n++
     }
     return n
   }

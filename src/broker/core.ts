@@ -83,6 +83,8 @@ export class BrokerCore {
   readonly ticking = new Set<Ticking>()
   /** Sessions without a client that wait for expiry or a delayed will. */
   readonly waiting = new Set<Session>()
+  /** Topics of retained messages that carry a Message Expiry Interval, purged by the timer. */
+  private readonly expiringRetained = new Set<string>()
   readonly persistence: Persistence
   readonly authn: Authenticator
   readonly authz: Authorizer
@@ -135,6 +137,11 @@ export class BrokerCore {
   private tick (): void {
     const now = Date.now()
     for (const t of this.ticking) t.tick(now)
+    for (const topic of this.expiringRetained) {
+      const m = this.retained.get(topic)
+      if (m === undefined || m.expiresAt === undefined) { this.expiringRetained.delete(topic); continue }
+      if (m.expiresAt <= now) this.deleteRetained(topic)
+    }
     for (const s of this.waiting) {
       if (s.willAt !== undefined && s.willAt <= now) this.fireWill(s)
       if (s.expireAt !== undefined && s.expireAt <= now) this.expireSession(s)
@@ -236,12 +243,32 @@ export class BrokerCore {
   storeRetained (msg: RoutedMessage): void {
     if (!msg.retain || !this.opts.retainAvailable) return
     if (msg.payload.length === 0) {
-      if (this.retained.delete(msg.topic)) this.persistence.deleteRetained(msg.topic)
+      this.deleteRetained(msg.topic)
       return
     }
     // the retained copy carries RETAIN=1 on every delivery; enc caches are per variant, so share msg
     this.retained.set(msg)
+    if (msg.expiresAt !== undefined) this.expiringRetained.add(msg.topic)
     this.persistence.setRetained({ topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: true, properties: msg.properties, expiresAt: msg.expiresAt })
+  }
+
+  deleteRetained (topic: string): boolean {
+    this.expiringRetained.delete(topic)
+    if (!this.retained.delete(topic)) return false
+    this.persistence.deleteRetained(topic)
+    return true
+  }
+
+  /** Retained messages matching `filter`, without those whose Message Expiry passed [MQTT-3.3.2-5]. */
+  matchRetained (filter: string): RoutedMessage[] {
+    const list = this.retained.match(filter)
+    if (this.expiringRetained.size === 0) return list
+    const now = Date.now()
+    return list.filter(m => {
+      if (m.expiresAt === undefined || m.expiresAt > now) return true
+      this.deleteRetained(m.topic)
+      return false
+    })
   }
 
   /** Load what persistence holds: retained messages and sessions with their queues. */
@@ -250,6 +277,7 @@ export class BrokerCore {
     for (const r of state.retained) {
       if (r.expiresAt !== undefined && r.expiresAt <= now) { this.persistence.deleteRetained(r.topic); continue }
       this.retained.set({ ...r, retain: true, expiresAt: r.expiresAt, origin: undefined, enc: undefined })
+      if (r.expiresAt !== undefined) this.expiringRetained.add(r.topic)
     }
     for (const st of state.sessions) {
       const s = new Session(st.clientId)

@@ -213,7 +213,7 @@ export class Router {
 
   /** Send the retained messages matching a new subscription [MQTT-3.3.1-6, MQTT-3.3.1-8]. */
   deliverRetained (sub: Subscription): void {
-    const list = this.core.retained.match(sub.filter)
+    const list = this.core.matchRetained(sub.filter)
     for (const m of list) {
       const qos = m.qos < sub.qos ? m.qos : sub.qos
       this.deliver(sub.session, m, qos, true, sub.subId !== undefined ? [sub.subId] : undefined)

@@ -50,6 +50,7 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
     if (w.retain && !core.opts.retainAvailable) { refuse(conn, RC.RETAIN_NOT_SUPPORTED, 'retain not supported'); return } // [MQTT-3.2.2-13]
     const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload ?? '')
     const wp = v5 ? w.properties : undefined
+    if (wp?.responseTopic !== undefined && !validTopicName(wp.responseTopic)) { refuse(conn, RC.PROTOCOL_ERROR, 'invalid will Response Topic'); return } // [MQTT-3.1.3-?]
     if (wp?.payloadFormatIndicator && !isValidUtf8(payload)) { refuse(conn, RC.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8'); return }
     will = { topic, payload, qos: wqos, retain: !!w.retain, properties: appProperties(wp), delayInterval: wp?.willDelayInterval }
   }

@@ -27,6 +27,8 @@ export function handlePublish (conn: Connection, packet: mqtt.IPublishPacket): v
         topic = known
       }
     }
+    // The Response Topic is a topic name: no wildcards [MQTT-3.3.2-14]
+    if (props.responseTopic !== undefined && !validTopicName(props.responseTopic)) throw new ProtocolError(RC.PROTOCOL_ERROR, 'invalid Response Topic')
     // A client must not send a Subscription Identifier in PUBLISH [MQTT-3.3.4-6]
     if (props.subscriptionIdentifier !== undefined) throw new ProtocolError(RC.PROTOCOL_ERROR, 'PUBLISH must not carry a subscription identifier')
   }
