@@ -2,6 +2,7 @@
 export { Broker, createBroker, type ListenOptions, type ListenResult } from './broker'
 export { LocalClient } from './local-client'
 export { MemoryPersistence } from './persistence'
+export { FilePersistence, type FilePersistenceOptions } from './persistence-file'
 export type { Persistence, PersistedState, StoredMessage, StoredSession, StoredOutgoing, OutgoingState } from './persistence'
 export { allowAllAuthenticator, allowAllAuthorizer, UserTableAuthenticator } from './auth'
 export type { Authenticator, Authorizer, AuthenticateRequest, AuthenticateResult, AuthClient } from './auth'

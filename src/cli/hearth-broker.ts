@@ -4,7 +4,7 @@
  * The JSON file may hold any broker option plus port and host (and users: {name: password}).
  */
 import { readFileSync } from 'node:fs'
-import { createBroker, UserTableAuthenticator, type BrokerOptions } from '../broker'
+import { createBroker, UserTableAuthenticator, FilePersistence, type BrokerOptions } from '../broker'
 
 interface CliConfig extends Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'> {
   port?: number
@@ -12,13 +12,18 @@ interface CliConfig extends Omit<BrokerOptions, 'persistence' | 'authenticate' |
   users?: Record<string, string>
   allowAnonymous?: boolean
   persistenceDir?: string
+  /** 'always' (fsync before every acknowledgement, the default) or 'periodic'. */
+  persistenceSync?: 'always' | 'periodic'
+  /** Milliseconds between flushes with persistenceSync 'periodic'. */
+  persistenceFlushInterval?: number
 }
 
-const USAGE = `usage: hearth-broker [--port 1883] [--host 0.0.0.0] [--config broker.json] [--persistence-dir DIR]
+const USAGE = `usage: hearth-broker [--port 1883] [--host 0.0.0.0] [--config broker.json] [--persistence-dir DIR] [--persistence-sync always|periodic]
   --port N              TCP port (default 1883; 0 picks a free port)
   --host ADDR           bind address (default all interfaces)
   --config FILE         JSON file with broker options (see README)
   --persistence-dir DIR keep retained messages and sessions on disk in DIR
+  --persistence-sync M  'always' (fsync before each acknowledgement, default) or 'periodic'
   --help                this text`
 
 export function parseArgs (argv: string[]): { config: CliConfig, help: boolean } {
@@ -50,6 +55,12 @@ export function parseArgs (argv: string[]): { config: CliConfig, help: boolean }
         break
       }
       case '--persistence-dir': config.persistenceDir = value(); break
+      case '--persistence-sync': {
+        const v = value()
+        if (v !== 'always' && v !== 'periodic') throw new Error(`--persistence-sync must be 'always' or 'periodic', got ${v}`)
+        config.persistenceSync = v
+        break
+      }
       case '--help': help = true; break
       default: throw new Error(`unknown argument ${a}`)
     }
@@ -57,8 +68,13 @@ export function parseArgs (argv: string[]): { config: CliConfig, help: boolean }
   return { config: { ...file, ...config }, help }
 }
 
-async function loadPersistence (dir: string): Promise<BrokerOptions['persistence']> {
-  throw new Error(`disk persistence (${dir}) is not available in this build`)
+function filePersistence (dir: string, syncMode: 'always' | 'periodic' | undefined, flushInterval: number | undefined): BrokerOptions['persistence'] {
+  return new FilePersistence({
+    dir,
+    syncMode,
+    flushInterval,
+    onWarning: (m: string, err?: Error) => process.stderr.write(`hearth-broker: warning: ${m}${err ? ': ' + err.message : ''}\n`),
+  })
 }
 
 export async function main (argv: string[]): Promise<void> {
@@ -71,10 +87,10 @@ export async function main (argv: string[]): Promise<void> {
     return
   }
   if (parsed.help) { process.stdout.write(USAGE + '\n'); return }
-  const { port = 1883, host, users, allowAnonymous, persistenceDir, ...options } = parsed.config
+  const { port = 1883, host, users, allowAnonymous, persistenceDir, persistenceSync, persistenceFlushInterval, ...options } = parsed.config
   let broker
   try {
-    const persistence = persistenceDir ? await loadPersistence(persistenceDir) : undefined
+    const persistence = persistenceDir ? filePersistence(persistenceDir, persistenceSync, persistenceFlushInterval) : undefined
     broker = createBroker({
       ...options,
       persistence,
