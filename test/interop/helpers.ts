@@ -127,7 +127,8 @@ export class Children {
       err: '',
       exited: false,
       exit: new Promise(resolve => {
-        proc.once('exit', (code, signal) => { child.exited = true; resolve({ code, signal }) })
+        // 'close', not 'exit': stdout/stderr may still deliver data after 'exit'
+        proc.once('close', (code, signal) => { child.exited = true; resolve({ code, signal }) })
         proc.once('error', (e) => { child.err += `spawn error: ${e.message}\n`; child.exited = true; resolve({ code: -1, signal: null }) })
       }),
       waitOut: async (re, ms) => {

@@ -216,6 +216,7 @@ for (const version of [4, 5] as const) {
         assert.equal(first.connack.sessionPresent, false, 'no session existed yet')
         await first.client.subscribeAsync(topic, { qos: 1 })
         await first.client.endAsync()
+        await sleep(300) // let the broker finish the DISCONNECT before anything else happens
 
         const { client: pub } = await connect()
         const sent = ['q1-a', 'q1-b', 'q1-c', 'q1-d', 'q1-e']
@@ -240,6 +241,7 @@ for (const version of [4, 5] as const) {
         const first = await connect({ clientId, ...persistent() })
         await first.client.subscribeAsync(topic, { qos: 1 })
         await first.client.endAsync()
+        await sleep(300) // let the broker finish the DISCONNECT before anything else happens
         const { client: pub } = await connect()
         await pub.publishAsync(topic, 'lost with the session', { qos: 1 })
 
@@ -261,7 +263,7 @@ for (const version of [4, 5] as const) {
           const first = await connect({ clientId, clean: false, properties: { sessionExpiryInterval: 0 } })
           await first.client.subscribeAsync(uniq('interop/x'), { qos: 1 })
           await first.client.endAsync()
-          await sleep(100)
+          await sleep(300) // let the broker finish the DISCONNECT before reconnecting
           const second = await connect({ clientId, clean: false, properties: { sessionExpiryInterval: 0 } })
           assert.equal(second.connack.sessionPresent, false)
         })
@@ -272,6 +274,7 @@ for (const version of [4, 5] as const) {
           const first = await connect({ clientId, ...persistent() })
           await first.client.subscribeAsync(topic, { qos: 1 })
           await first.client.endAsync()
+          await sleep(300) // let the broker finish the DISCONNECT before anything else happens
           const { client: pub } = await connect()
           await pub.publishAsync(topic, 'short-lived', { qos: 1, properties: { messageExpiryInterval: 1 } })
           await pub.publishAsync(topic, 'long-lived', { qos: 1, properties: { messageExpiryInterval: 600 } })

@@ -250,6 +250,7 @@ def scenario_session(args, out, conns):
     first.subscribe(args.base, 1)
     first.close()
     conns.remove(first)
+    time.sleep(0.3)  # let the broker finish the DISCONNECT before publishing
     pub = Conn(args, "paho-p-%d" % args.nonce)
     conns.append(pub)
     pub.connect()
