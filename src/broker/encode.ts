@@ -18,7 +18,35 @@ export function generate (packet: mqtt.Packet, protocolVersion: number): Buffer 
   return mqtt.generate(packet, { protocolVersion } as Parameters<typeof mqtt.generate>[1])
 }
 
+/**
+ * The common case by hand: a PUBLISH without MQTT 5 properties. Byte for byte what mqtt-packet
+ * generates, without its per-call setup; everything else goes through mqtt-packet.
+ */
+function encodePlain (topic: string, payload: Buffer, qos: QoS, retain: boolean, v5: boolean, packetId: number): Buffer {
+  const topicLen = Buffer.byteLength(topic, 'utf8')
+  const rem = 2 + topicLen + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length
+  const remBytes = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4
+  const buf = Buffer.allocUnsafe(1 + remBytes + rem)
+  buf[0] = 0x30 | (qos << 1) | (retain ? 1 : 0)
+  let i = 1
+  let n = rem
+  do {
+    let b = n & 0x7f
+    n >>>= 7
+    if (n > 0) b |= 0x80
+    buf[i++] = b
+  } while (n > 0)
+  buf[i++] = topicLen >> 8
+  buf[i++] = topicLen & 0xff
+  i += buf.write(topic, i, 'utf8')
+  if (qos > 0) { buf[i++] = packetId >> 8; buf[i++] = packetId & 0xff }
+  if (v5) buf[i++] = 0
+  payload.copy(buf, i)
+  return buf
+}
+
 function encodeRaw (topic: string, msg: RoutedMessage, qos: QoS, retain: boolean, v5: boolean, properties: PublishProps | undefined, packetId: number): Buffer {
+  if (!v5 || properties === undefined) return encodePlain(topic, msg.payload, qos, retain, v5, qos > 0 ? (packetId || 1) : 0)
   const packet: mqtt.IPublishPacket = {
     cmd: 'publish',
     topic,
