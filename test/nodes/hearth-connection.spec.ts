@@ -38,6 +38,19 @@ describe('hearth-connection config node', function () {
     await waitFor(() => helper.getNode('broker').broker.clients().length === 0, 3000, 'the local client to leave')
   })
 
+  it('reconnects to the new broker node when only the broker is redeployed', async function () {
+    const port = await freePort()
+    await helper.load(nodes, flow([publish()], { broker: { port } }))
+    await brokerPort()
+    await waitFor(() => lastStatus('pub')?.text === 'node-red:common.status.connected')
+    const before = helper.getNode('broker')
+    await helper.setFlows(flow([publish()], { broker: { port, name: 'renamed' } }), 'nodes')
+    const after = helper.getNode('broker')
+    assert.notEqual(after, before)
+    assert.equal(await brokerPort(), port)
+    await waitFor(() => after.broker?.clients().some((c: { clientId: string }) => c.clientId === 'hearth-conn'), 5000, 'the connection on the new broker')
+  })
+
   it('shares one broker connection among all its users', async function () {
     await helper.load(nodes, flow([publish(), subscribe({ topic: 'x' }, 'sub1'), subscribe({ topic: 'y' }, 'sub2'), helperNode('out')]))
     await brokerPort()

@@ -76,17 +76,23 @@ export function collect (id: string): Array<Record<string, any>> {
   return out
 }
 
-/** The most recent status a node set, through the helper's spy. */
-export function lastStatus (id: string): { fill?: string, shape?: string, text?: string } | undefined {
+type SpyCall = { thisValue: unknown, args: any[] }
+
+/** Calls of a spied Node method made by node `id` (the helper spies on the shared prototype). */
+function callsOf (id: string, method: 'status' | 'error'): SpyCall[] {
   const n = helper.getNode(id)
-  const calls = n.status.getCalls() as Array<{ args: [Record<string, string>] }>
+  return (n[method].getCalls() as SpyCall[]).filter((c) => c.thisValue === n)
+}
+
+/** The most recent status node `id` set, through the helper's spy. */
+export function lastStatus (id: string): { fill?: string, shape?: string, text?: string } | undefined {
+  const calls = callsOf(id, 'status')
   return calls.length ? calls[calls.length - 1].args[0] : undefined
 }
 
-/** Every error a node reported, as text. */
+/** Every error node `id` reported, as text. */
 export function errors (id: string): string[] {
-  const n = helper.getNode(id)
-  return (n.error.getCalls() as Array<{ args: unknown[] }>).map((c) => String(c.args[0] instanceof Error ? c.args[0].message : c.args[0]))
+  return callsOf(id, 'error').map((c) => String(c.args[0] instanceof Error ? c.args[0].message : c.args[0]))
 }
 
 /** Send `msg` into a node and resolve with the message a wired helper node receives next. */
@@ -141,4 +147,22 @@ export async function unloadClean (id = 'broker'): Promise<void> {
   const n = helper.getNode(id)
   n?.broker?.clearRetained('#')
   await helper.unload()
+}
+
+/**
+ * Put back the Node methods and the logger the test helper wraps in sinon spies: the spies record
+ * every call, which dominates a 300k-message burst. Status and error checks stop working after this.
+ */
+export function unspy (nodeIds: string[]): void {
+  const h = helper as unknown as { _NodePrototype: Record<string, any>, _logSpy?: { restore (): void } }
+  for (const m of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send', 'receive']) {
+    const wrapped = h._NodePrototype[m]?.wrappedMethod
+    if (typeof wrapped === 'function') h._NodePrototype[m] = wrapped
+  }
+  h._logSpy?.restore()
+  // Node-RED copies Node.prototype.send onto each wired node when it is created.
+  for (const id of nodeIds) {
+    const n = helper.getNode(id)
+    if (Object.prototype.hasOwnProperty.call(n, 'send') && n.send.wrappedMethod) n.send = h._NodePrototype.send
+  }
 }
