@@ -1,0 +1,141 @@
+// End-to-end support: pack Hearth with npm, install the tarball into a fresh Node-RED userDir as the
+// palette manager does, run Node-RED as a real process, and drive it through the admin API.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+export const root = path.join(__dirname, '..', '..')
+
+/** The Node-RED runtimes the package is tested on. */
+export interface Runtime { name: string, node: string, redJs: string }
+export const RUNTIMES: Runtime[] = [
+  { name: 'Node-RED 4.1 on Node 20', node: '/usr/bin/node', redJs: path.join(root, 'node_modules/node-red-4/red.js') },
+  { name: 'Node-RED 5 on Node 22', node: path.join(root, 'node_modules/node/bin/node'), redJs: path.join(root, 'node_modules/node-red/red.js') },
+]
+
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+export function tempDir (prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+/** `npm pack` the repo (already built by `npm run build`) into `dir`; returns the tarball path. */
+export async function packTarball (dir: string): Promise<string> {
+  for (const f of ['nodes/hearth-broker.js', 'dist/broker/index.js']) {
+    if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run npm run build first`)
+  }
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root, maxBuffer: 16 << 20 })
+  const [info] = JSON.parse(stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
+  return path.join(dir, info.filename)
+}
+
+/** A fresh userDir with the tarball installed by `npm install`, as Node-RED's palette manager does. */
+export async function makeUserDir (tarball: string): Promise<string> {
+  const userDir = tempDir('hearth-e2e-')
+  writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, version: '0.0.1' }))
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-update-notifier', tarball], { cwd: userDir, maxBuffer: 16 << 20 })
+  return userDir
+}
+
+export interface NodeRed {
+  port: number
+  proc: ChildProcess
+  /** Every line Node-RED printed. */
+  log: string[]
+  /** Milliseconds from spawn to "Started flows". */
+  startupMs: number
+  url (p: string): string
+  stop (): Promise<void>
+}
+
+/** Start Node-RED with settings for tests: loopback only, no online catalogue, a fixed credential secret. */
+export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeRed> {
+  const port = await freePort()
+  const settings = path.join(userDir, 'settings.js')
+  writeFileSync(settings, `module.exports = ${JSON.stringify({
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    credentialSecret: 'hearth-e2e',
+    editorTheme: { palette: { catalogues: [] }, tours: false },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+  })}\n`)
+  const started = Date.now()
+  const proc = spawn(rt.node, [rt.redJs, '--settings', settings, '--userDir', userDir], { cwd: userDir, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const log: string[] = []
+  const onData = (chunk: Buffer): void => { log.push(...chunk.toString().split('\n').filter((l) => l.trim() !== '')) }
+  proc.stdout?.on('data', onData)
+  proc.stderr?.on('data', onData)
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 60000
+  while (!log.some((l) => l.includes('Started flows'))) {
+    if (proc.exitCode !== null) throw new Error(`Node-RED exited with ${proc.exitCode}:\n${log.join('\n')}`)
+    if (Date.now() > deadline) throw new Error(`Node-RED did not start:\n${log.join('\n')}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const startupMs = Date.now() - started
+  return {
+    port,
+    proc,
+    log,
+    startupMs,
+    url: (p: string) => `http://127.0.0.1:${port}${p}`,
+    async stop () {
+      if (proc.exitCode !== null) return
+      proc.kill('SIGINT')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** POST /flows with a full deploy; resolves when Node-RED has started the new flows. */
+export async function deploy (red: NodeRed, flows: object[]): Promise<void> {
+  const before = red.log.filter((l) => l.includes('Started flows')).length
+  const res = await fetch(red.url('/flows'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
+    body: JSON.stringify(flows),
+  })
+  if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows: ${res.status} ${await res.text()}`)
+  await waitFor(() => red.log.filter((l) => l.includes('Started flows')).length > before, 20000, 'flows to start')
+}
+
+export async function waitFor<T> (check: () => T | undefined | false | null, ms = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = check()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Resident set size of a process, in MiB (Linux). */
+export function rssMiB (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return Math.round(kb / 1024)
+}
+
+/** Error and warning lines Node-RED logged (from index `from` on). */
+export function problems (red: NodeRed, from = 0): string[] {
+  return red.log.slice(from).filter((l) => /\[(error|warn)\]/.test(l))
+}
+
+export function removeDir (dir: string | undefined): void {
+  if (dir) rmSync(dir, { recursive: true, force: true })
+}
