@@ -336,6 +336,38 @@ describe('FilePersistence (file store)', function () {
       for (const s of r.state.sessions) assert.equal(s.outgoing.length, 1)
       await r.p.close()
     })
+    it('close() during a compaction abandons it cleanly: no .tmp left, one log, nothing lost', async () => {
+      const dir = await tempDir()
+      const { p, warnings } = await openStore(dir, { compactThreshold: 1024 * 1024, compactRatio: 0.5 })
+      for (let i = 0; i < 3000; i++) p.setRetained(msg(`a/${i}`, Buffer.alloc(1000, 3)))
+      await p.sync() // the file is past the threshold: a compaction starts right after this flush
+      const compacting = (p as unknown as { compaction: Promise<void> | null }).compaction !== null
+      p.setRetained(msg('a/last', 'made during the compaction'))
+      await p.close()
+      assert.ok(compacting, 'a compaction was running at close()')
+      assert.deepEqual(warnings, [])
+      const files = (await readdir(dir)).sort()
+      assert.equal(files.filter(n => n.endsWith('.tmp')).length, 0, files.join(', '))
+      assert.equal(files.filter(n => n.endsWith('.log')).length, 1, files.join(', '))
+      const r = await openStore(dir)
+      assert.deepEqual(r.warnings, [])
+      assert.equal(r.state.retained.length, 3001)
+      await r.p.close()
+    })
+
+    it('changes made while closed are ignored with one warning; sync() returns undefined', async () => {
+      const dir = await tempDir()
+      const o = await openStore(dir)
+      await o.p.close()
+      o.p.setRetained(msg('late', 'x'))
+      o.p.saveSession({ clientId: 'late', protocolVersion: 5, expiryInterval: 10, subscriptions: [] })
+      assert.equal(o.p.sync(), undefined)
+      assert.equal(o.warnings.length, 1)
+      assert.match(o.warnings[0], /not open/)
+      const st = await o.p.open()
+      assert.deepEqual(st, { retained: [], sessions: [] })
+      await o.p.close()
+    })
   })
 
   describe('group commit and sync modes', () => {
