@@ -166,9 +166,11 @@ describe('11 in-process (local) clients', function () {
         const local = await b.local({ protocolVersion: v })
         const box = inbox(local)
         await local.subscribe([{ topic: 'lu/a', qos: 0 }])
-        assert.deepEqual(await local.unsubscribe(['lu/a', 'lu/none']), [0x00, 0x11])
         const pub = await b.connect({ protocolVersion: v })
-        await pub.publish('lu/a', 'x', { qos: 1 })
+        await pub.publish('lu/a', 'before', { qos: 1 })
+        assert.equal((await box.next()).payload.toString(), 'before')
+        assert.deepEqual(await local.unsubscribe(['lu/a', 'lu/none']), [0x00, 0x11])
+        await pub.publish('lu/a', 'after', { qos: 1 })
         await box.nothing()
       })
 
@@ -176,6 +178,30 @@ describe('11 in-process (local) clients', function () {
         const b = await h.broker({ maximumQoS: 1 })
         const local = await b.local({ protocolVersion: v })
         assert.deepEqual(await local.subscribe([{ topic: 'lm/a', qos: 2 }]), [1])
+      })
+
+      it(`${spec(v, ['3.3.4-1', '4.3.1-1'], ['3.3.4-1', '4.3.1-1'])} local to local: messages delivered at QoS 0 arrive (QoS 0 subscription, QoS 0 and QoS 1 publishes)`, async function () {
+        const b = await h.broker()
+        const sub = await b.local({ protocolVersion: v })
+        const box = inbox(sub)
+        await sub.subscribe([{ topic: 'll0/#', qos: 0 }])
+        const pub = await b.local({ protocolVersion: v })
+        await pub.publish({ topic: 'll0/a', payload: Buffer.from('q0'), qos: 0, retain: false })
+        await pub.publish({ topic: 'll0/b', payload: Buffer.from('q1'), qos: 1, retain: false })
+        const got = [await box.next(), await box.next()]
+        assert.deepEqual(got.map(m => [m.topic, m.qos]), [['ll0/a', 0], ['ll0/b', 0]])
+      })
+
+      it(`${spec(v, ['3.8.4-6'], ['3.8.4-8'])} local to local: QoS 1 and 2 deliveries arrive at min(published, granted)`, async function () {
+        const b = await h.broker()
+        const sub = await b.local({ protocolVersion: v })
+        const box = inbox(sub)
+        await sub.subscribe([{ topic: 'll2/#', qos: 2 }])
+        const pub = await b.local({ protocolVersion: v })
+        await pub.publish({ topic: 'll2/a', payload: Buffer.from('x'), qos: 1, retain: false })
+        await pub.publish({ topic: 'll2/b', payload: Buffer.from('y'), qos: 2, retain: false })
+        const got = [await box.next(), await box.next()]
+        assert.deepEqual(got.map(m => [m.topic, m.qos]), [['ll2/a', 1], ['ll2/b', 2]])
       })
 
       it('local and network clients are listed together by broker.clients() with their kind', async function () {
@@ -250,9 +276,12 @@ describe('11 in-process (local) clients', function () {
       const b = await h.broker()
       const local = await b.local({ protocolVersion: 5 })
       const box = inbox(local)
-      await local.subscribe([{ topic: 'lnl/#', qos: 0, nl: true }])
-      await local.publish({ topic: 'lnl/a', payload: Buffer.from('mine'), qos: 0, retain: false })
+      await local.subscribe([{ topic: 'lnl/#', qos: 1, nl: true }])
+      await local.publish({ topic: 'lnl/a', payload: Buffer.from('mine'), qos: 1, retain: false })
       await box.nothing()
+      const other = await b.local({ protocolVersion: 5 })
+      await other.publish({ topic: 'lnl/a', payload: Buffer.from('theirs'), qos: 1, retain: false })
+      assert.equal((await box.next()).payload.toString(), 'theirs')
     })
 
     it('[MQTT-3.3.1-11][MQTT-3.3.1-13] Retain Handling 2 and Retain As Published work for local subscriptions', async function () {
