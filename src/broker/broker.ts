@@ -113,7 +113,7 @@ export class Broker {
     if (rc !== RC.SUCCESS) throw Object.assign(new Error(`connection refused: 0x${rc.toString(16)}`), { reasonCode: rc })
     client.sessionPresent = ctx.sessionPresent
     // Deliver what the session holds once the caller has had a chance to add its listeners.
-    setImmediate(() => { if (!ep.closed && ep.session !== null) activate(core, ep) })
+    activate(core, ep, true)
     return client
   }
 

@@ -155,12 +155,17 @@ export async function runConnect (ctx: ConnectContext): Promise<number> {
   return RC.SUCCESS
 }
 
-/** After CONNACK: mark the client active, resend what the session owes, and announce it. */
-export function activate (core: BrokerCore, client: ClientBase): void {
+/**
+ * After CONNACK: mark the client active, resend what the session owes, and announce it.
+ * `resumeLater` defers the resend to the next turn of the event loop (in-process clients, whose
+ * caller adds its listeners after connecting); meanwhile new QoS 1/2 messages queue behind.
+ */
+export function activate (core: BrokerCore, client: ClientBase, resumeLater = false): void {
   const s = client.session
   if (s === null) return
   client.active = true
-  core.router.resume(s)
+  if (resumeLater) setImmediate(() => { if (client.session === s && client.active) core.router.resume(s) })
+  else core.router.resume(s)
   core.emit('clientConnected', client.info())
 }
 

@@ -246,6 +246,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.state === ConnState.Closed) return
     const wasActive = this.state === ConnState.Active
     this.state = ConnState.Closed
+    this.active = false
     this.core.ticking.delete(this)
     this.inbox.length = 0
     this.closeReason = reason

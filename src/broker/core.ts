@@ -187,7 +187,6 @@ export class BrokerCore {
     const s = c.session
     if (s === null) return
     c.session = null
-    c.active = false
     if (s.client === c) s.client = null
     if (this.clients.get(c.clientId) === c) this.clients.delete(c.clientId)
     const will = publishWill ? c.will : undefined

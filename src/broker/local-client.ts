@@ -42,6 +42,7 @@ export class LocalEndpoint extends ClientBase {
   end (reason: string, reasonCode: number, publishWill: boolean): void {
     if (this.closed) return
     const wasActive = this.active
+    this.active = false
     this.closed = true
     if (this.session !== null) this.core.detach(this, publishWill)
     if (wasActive) this.core.emit('clientDisconnected', { clientId: this.clientId, reason, reasonCode, username: this.username })

@@ -28,7 +28,6 @@ interface BufferListLike {
 
 /** The internals of mqtt-packet's Parser that we extend (mqtt-packet 9.x). */
 interface ParserInternals {
-  packet: { length: number }
   _list: BufferListLike
   _pos: number
   _parseLength (): boolean
@@ -39,6 +38,8 @@ interface ParserInternals {
   _parseProperties (): Record<string, unknown> | false
   _emitError (err: Error): void
   error: Error | null
+  _propCalls?: number
+  packet: { length: number, cmd?: string }
 }
 
 export type PacketParser = mqtt.Parser
@@ -51,7 +52,15 @@ export function createParser (maxPacketSize: number): PacketParser {
     const before = this._list.length
     const ok = parseLength.call(this)
     if (ok) {
-      const headerBytes = 1 + (before - this._list.length)
+      const lenBytes = before - this._list.length
+      const headerBytes = 1 + lenBytes
+      const v = this.packet.length
+      // The Remaining Length uses the fewest bytes that can hold it [MQTT-1.5.5-1]
+      if (lenBytes !== (v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4)) {
+        this._emitError(new Error('Remaining Length is not minimally encoded'))
+        return false
+      }
+      ;(this as unknown as { _propCalls: number })._propCalls = 0
       if (this.packet.length + headerBytes > maxPacketSize) {
         this._emitError(new PacketTooLargeError(`packet of ${this.packet.length + headerBytes} bytes exceeds the maximum of ${maxPacketSize}`))
         return false
@@ -82,7 +91,27 @@ export function createParser (maxPacketSize: number): PacketParser {
  * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
  * a Protocol Error [MQTT-2.2.2-?], and user properties keep their order [MQTT-3.3.2-18].
  */
+/** Properties a client may send, per packet (MQTT 5 section 2.2.2.2); CONNECT's second set is the will's. */
+const ALLOWED: Record<string, Set<string>> = {
+  connect: new Set(['sessionExpiryInterval', 'receiveMaximum', 'maximumPacketSize', 'topicAliasMaximum', 'requestResponseInformation',
+    'requestProblemInformation', 'userProperties', 'authenticationMethod', 'authenticationData']),
+  will: new Set(['willDelayInterval', 'payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData', 'userProperties']),
+  publish: new Set(['payloadFormatIndicator', 'messageExpiryInterval', 'topicAlias', 'responseTopic', 'correlationData', 'userProperties',
+    'subscriptionIdentifier', 'contentType']),
+  puback: new Set(['reasonString', 'userProperties']),
+  pubrec: new Set(['reasonString', 'userProperties']),
+  pubrel: new Set(['reasonString', 'userProperties']),
+  pubcomp: new Set(['reasonString', 'userProperties']),
+  subscribe: new Set(['subscriptionIdentifier', 'userProperties']),
+  unsubscribe: new Set(['userProperties']),
+  disconnect: new Set(['sessionExpiryInterval', 'reasonString', 'userProperties', 'serverReference']),
+  auth: new Set(['authenticationMethod', 'authenticationData', 'reasonString', 'userProperties']),
+}
+
 function parseProperties (this: ParserInternals): Record<string, unknown> | false {
+  const call = this._propCalls = (this._propCalls ?? 0) + 1
+  const cmd = this.packet.cmd ?? ''
+  const allowed = ALLOWED[cmd === 'connect' && call > 1 ? 'will' : cmd]
   const length = this._parseVarByteNum()
   if (length === false) return false
   const end = this._pos + length
@@ -98,7 +127,21 @@ function parseProperties (this: ParserInternals): Record<string, unknown> | fals
       this._emitError(new Error(code === undefined ? 'Cannot parse property code type' : `Unknown property 0x${code.toString(16)}`))
       return false
     }
-    const value = this._parseByType(constants.propertiesTypes[name])
+    if (allowed !== undefined && !allowed.has(name)) {
+      this._emitError(new Error(`property ${name} is not allowed in ${cmd}`)) // malformed (MQTT 5 section 2.2.2.2)
+      return false
+    }
+    const type = constants.propertiesTypes[name]
+    let value: unknown
+    if (type === 'byte') {
+      const raw = this._parseByte()
+      if (raw === undefined) { this._emitError(new Error(`Cannot parse property ${name}`)); return false }
+      // Boolean-like byte properties are 0 or 1; anything else is a Protocol Error
+      if (raw > 1) { this._emitError(new ParsedProtocolError(`property ${name} must be 0 or 1`)); return false }
+      value = raw === 1
+    } else {
+      value = this._parseByType(type)
+    }
     if (value === null || value === undefined || value === -1) {
       if (!this.error) this._emitError(new Error(`Cannot parse property ${name}`))
       return false

@@ -34,6 +34,19 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
   }
   const props = packet.properties
   const v5 = version === 5
+  // 3.x: a password needs a user name [MQTT-3.1.2-22]
+  if (!v5 && packet.password !== undefined && packet.username === undefined) {
+    conn.close('password without user name', RC.MALFORMED_PACKET)
+    return
+  }
+  if (packet.will && ((packet.will.qos ?? 0) as number) > 2) { // Will QoS 3 is malformed [MQTT-3.1.2-14]
+    conn.close('will QoS 3', RC.MALFORMED_PACKET)
+    return
+  }
+  if (v5 && props?.authenticationData !== undefined && props.authenticationMethod === undefined) {
+    refuse(conn, RC.PROTOCOL_ERROR, 'Authentication Data without Authentication Method') // MQTT 5 section 3.1.2.11.10
+    return
+  }
   if (v5 && props) {
     if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) { // [MQTT-3.1.2-?] 0 is a Protocol Error
       refuse(conn, RC.PROTOCOL_ERROR, 'Receive Maximum and Maximum Packet Size must not be 0')

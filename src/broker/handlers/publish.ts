@@ -10,6 +10,9 @@ export function handlePublish (conn: Connection, packet: mqtt.IPublishPacket): v
   const core = conn.core
   const v5 = conn.protocolVersion === 5
   const qos = packet.qos as QoS
+  // DUP must be 0 for QoS 0 [MQTT-3.3.1-2]; QoS 1/2 need a non-zero packet identifier [MQTT-2.2.1-3]
+  if (qos === 0 && packet.dup) throw new ProtocolError(RC.MALFORMED_PACKET, 'DUP set on a QoS 0 PUBLISH')
+  if (qos > 0 && !packet.messageId) throw new ProtocolError(RC.MALFORMED_PACKET, 'packet identifier 0')
   if (qos > core.opts.maximumQoS) throw new ProtocolError(RC.QOS_NOT_SUPPORTED, `QoS ${qos} is not supported`) // [MQTT-3.2.2-11]
   if (packet.retain && !core.opts.retainAvailable) throw new ProtocolError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported') // [MQTT-3.2.2-14]
   let topic: string = packet.topic

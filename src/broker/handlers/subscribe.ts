@@ -6,6 +6,7 @@ import type { QoS, SubscriptionOptions } from '../types'
 
 export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket): Promise<void> | void {
   const v5 = conn.protocolVersion === 5
+  if (!packet.messageId) throw new ProtocolError(RC.MALFORMED_PACKET, 'packet identifier 0') // [MQTT-2.2.1-3]
   // At least one topic filter [MQTT-3.8.3-3]
   if (packet.subscriptions.length === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'SUBSCRIBE without topic filters')
   const subId = v5 ? packet.properties?.subscriptionIdentifier : undefined

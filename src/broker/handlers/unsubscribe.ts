@@ -4,6 +4,7 @@ import { RC, ProtocolError } from '../errors'
 import { unsubscribe } from '../operations'
 
 export function handleUnsubscribe (conn: Connection, packet: mqtt.IUnsubscribePacket): void {
+  if (!packet.messageId) throw new ProtocolError(RC.MALFORMED_PACKET, 'packet identifier 0') // [MQTT-2.2.1-3]
   // At least one topic filter [MQTT-3.10.3-2]
   if (packet.unsubscriptions.length === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters')
   const codes = unsubscribe(conn.core, conn, packet.unsubscriptions)

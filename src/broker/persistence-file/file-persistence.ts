@@ -20,46 +20,16 @@ import {
   encodeUpdateOutgoing, encodeRemoveOutgoing, encodeIncoming,
 } from './codec'
 import { LiveState, copyMessage, copySession, type Snapshot } from './live-state'
-import { recover, FormatVersionError } from './recovery'
-import {
-  openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, ftruncate, acquireLock,
-} from './fs-util'
+import { openLog, logPath } from './log-files'
+import type { FilePersistenceOptions, FilePersistenceStats } from './options'
 
-export interface FilePersistenceOptions {
-  /** Directory for the store; created if missing. One directory per broker. */
-  dir: string
-  /**
-   * 'always' (default): `sync()` resolves only after an fdatasync, so whatever the broker
-   * acknowledges survives a power loss. 'periodic': `sync()` never waits; records still reach
-   * the OS right away (they survive a crash of the process) but are fdatasync'd only every
-   * `flushInterval` ms, so a power loss or OS crash can lose that much acknowledged work.
-   */
-  syncMode?: 'always' | 'periodic'
-  /** Milliseconds between fdatasyncs in 'periodic' mode. Default 1000. */
-  flushInterval?: number
-  /** Called for recovered corruption and I/O failures. Default: process.emitWarning. */
-  onWarning?: (msg: string, err?: Error) => void
-  /** The log is compacted only once it is at least this many bytes. Default 8 MiB. */
-  compactThreshold?: number
-  /** ...and at least this many times the size of the live state. Default 2. */
-  compactRatio?: number
-}
-
-export interface FilePersistenceStats {
-  generation: number
-  fileBytes: number
-  liveBytes: number
-  writes: number
-  syncs: number
-  compactions: number
-}
+export type { FilePersistenceOptions, FilePersistenceStats } from './options'
+import { openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, acquireLock } from './fs-util'
 
 interface Waiter { resolve: () => void, reject: (err: Error) => void }
 
 class Aborted extends Error {}
 
-const LOG_RE = /^hearth-(\d+)\.log$/
-const TMP_RE = /^hearth-\d+\.log\.tmp$/
 const SNAPSHOT_CHUNK = 1024 * 1024
 const REPAIR_RETRY_MS = 1000
 
@@ -113,7 +83,7 @@ export class FilePersistence implements Persistence {
     this.compactRatio = options.compactRatio ?? 2
   }
 
-  private file (gen: number): string { return path.join(this.dir, `hearth-${gen}.log`) }
+  private file (gen: number): string { return logPath(this.dir, gen) }
   private get lockPath (): string { return path.join(this.dir, 'hearth.lock') }
 
   stats (): FilePersistenceStats {
@@ -136,7 +106,10 @@ export class FilePersistence implements Persistence {
       } catch (err) {
         throw new Error(`FilePersistence: cannot use directory ${this.dir}: ${asError(err).message}`, { cause: err })
       }
-      await this.load()
+      const log = await openLog(this.dir, this.state, this.warn)
+      this.fd = log.fd
+      this.gen = log.gen
+      this.pos = log.pos
     } catch (err) {
       await closeQuiet(this.fd)
       this.fd = null
@@ -160,63 +133,6 @@ export class FilePersistence implements Persistence {
     const result = this.state.toPersisted()
     this.maybeCompact()
     return result
-  }
-
-  private async load (): Promise<void> {
-    const names = await fs.promises.readdir(this.dir)
-    const gens = names.map(n => LOG_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null).map(m => Number(m[1])).sort((a, b) => a - b)
-    for (const n of names) if (TMP_RE.test(n)) await unlinkQuiet(path.join(this.dir, n)) // an interrupted compaction
-    if (gens.length === 0) {
-      await this.createFile(1)
-      return
-    }
-    const gen = gens[gens.length - 1]
-    const file = this.file(gen)
-    this.fd = await openFile(file, 'r+')
-    this.gen = gen
-    let res
-    try {
-      res = await recover(this.fd, this.state)
-    } catch (err) {
-      if (err instanceof FormatVersionError) throw new Error(`FilePersistence: cannot read ${file}: ${err.message}`)
-      throw new Error(`FilePersistence: cannot read ${file}: ${asError(err).message}`, { cause: err })
-    }
-    this.pos = res.goodEnd
-    if (res.problem !== undefined) {
-      this.warn(`FilePersistence: ${file}: ${res.problem}. Kept the ${Math.max(0, res.records - 1)} valid records before it ` +
-        `(${res.goodEnd} bytes); dropped the remaining ${res.size - res.goodEnd} bytes.`)
-      if (res.headerEnd === 0) {
-        // Nothing valid at all: start the file over.
-        const w = new RecordBuffer()
-        encodeHeader(w, gen)
-        const header = w.take() as Buffer
-        await ftruncate(this.fd, 0)
-        await writeAll(this.fd, header, 0)
-        this.pos = header.length
-      } else {
-        await ftruncate(this.fd, res.goodEnd)
-      }
-      await fdatasync(this.fd)
-    }
-    for (const g of gens) if (g !== gen) await unlinkQuiet(this.file(g)) // superseded by a finished compaction
-  }
-
-  /** A new, empty log file for `gen`, made durable before use. */
-  private async createFile (gen: number): Promise<void> {
-    const file = this.file(gen)
-    const w = new RecordBuffer()
-    encodeHeader(w, gen)
-    const header = w.take() as Buffer
-    const fd = await openFile(file + '.tmp', 'w')
-    try {
-      await writeAll(fd, header, 0)
-      await fdatasync(fd)
-    } finally { await closeQuiet(fd) }
-    await fs.promises.rename(file + '.tmp', file)
-    await fsyncDir(this.dir)
-    this.fd = await openFile(file, 'r+')
-    this.gen = gen
-    this.pos = header.length
   }
 
   async close (): Promise<void> {
