@@ -22,9 +22,9 @@ import {
 import { LiveState, copyMessage, copySession, type Snapshot } from './live-state'
 import { openLog, logPath } from './log-files'
 import type { FilePersistenceOptions, FilePersistenceStats } from './options'
+import { openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, acquireLock } from './fs-util'
 
 export type { FilePersistenceOptions, FilePersistenceStats } from './options'
-import { openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, acquireLock } from './fs-util'
 
 interface Waiter { resolve: () => void, reject: (err: Error) => void }
 
