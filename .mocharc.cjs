@@ -7,6 +7,7 @@ module.exports = {
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
     'test/interop/*.spec.ts',
+    'test/crash/*.spec.ts',
     'test/nodes/*.spec.ts',
     'test/e2e/*.spec.ts',
     'test/editor/*.spec.ts',

@@ -77,7 +77,10 @@ export interface Persistence {
 
 function copyMessage (m: StoredMessage): StoredMessage {
   const c: StoredMessage = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
-  if (m.properties) c.properties = { ...m.properties }
+  if (m.properties) {
+    c.properties = { ...m.properties }
+    if (m.properties.userProperties) c.properties.userProperties = { ...m.properties.userProperties }
+  }
   if (m.expiresAt !== undefined) c.expiresAt = m.expiresAt
   return c
 }
@@ -99,7 +102,11 @@ export class MemoryPersistence implements Persistence {
       sessions.push({
         ...s.meta,
         subscriptions: s.meta.subscriptions.map(x => ({ ...x })),
-        outgoing: [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(o => ({ ...o, message: copyMessage(o.message) })),
+        outgoing: [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(o => ({
+          ...o,
+          message: copyMessage(o.message),
+          subscriptionIdentifiers: o.subscriptionIdentifiers ? [...o.subscriptionIdentifiers] : undefined,
+        })),
         incoming: [...s.incoming],
       })
     }
@@ -119,7 +126,11 @@ export class MemoryPersistence implements Persistence {
   deleteSession (clientId: string): void { this.sessions.delete(clientId) }
 
   addOutgoing (clientId: string, outgoing: StoredOutgoing): void {
-    this.sessions.get(clientId)?.outgoing.set(outgoing.seq, { ...outgoing, message: copyMessage(outgoing.message) })
+    this.sessions.get(clientId)?.outgoing.set(outgoing.seq, {
+      ...outgoing,
+      message: copyMessage(outgoing.message),
+      subscriptionIdentifiers: outgoing.subscriptionIdentifiers ? [...outgoing.subscriptionIdentifiers] : undefined,
+    })
   }
 
   updateOutgoing (clientId: string, seq: number, packetId: number | undefined, state: StoredOutgoing['state']): void {
