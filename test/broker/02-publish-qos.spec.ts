@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { IPublishPacket, QoS } from 'mqtt-packet'
-import { VERSIONS, assertServing, spec, uniqueId, useHarness, type TestBroker, type TestClient } from '../helpers'
+import { VERSIONS, assertServing, sleep, spec, uniqueId, useHarness, type TestBroker, type TestClient } from '../helpers'
 
 describe('02 publish and QoS', function () {
   const h = useHarness()
@@ -100,6 +100,21 @@ describe('02 publish and QoS', function () {
         await sub.expectNothing(200, 'publish')
       })
 
+      it(`${spec(v, ['4.3.3-2'], ['4.3.3-10'])} QoS 2 exactly once: a second PUBLISH with the same unreleased packet identifier (even without DUP) is not delivered again`, async function () {
+        const b = await h.broker()
+        const { sub, pub } = await pair(b, 'eo3/#', 2)
+        sub.autoAck = true
+        const p = { cmd: 'publish' as const, topic: 'eo3/a', payload: Buffer.from('once'), qos: 2 as QoS, messageId: 8, retain: false, dup: false }
+        pub.send(p)
+        await pub.next('pubrec')
+        pub.send(p)
+        assert.equal((await pub.next('pubrec')).messageId, 8)
+        pub.send({ cmd: 'pubrel', messageId: 8 })
+        await pub.next('pubcomp')
+        await sub.waitFor('publish')
+        await sub.expectNothing(200, 'publish')
+      })
+
       it(`${spec(v, ['4.3.3-2'], ['4.3.3-12'])} QoS 2: after PUBCOMP the same packet identifier starts a new message`, async function () {
         const b = await h.broker()
         const { sub, pub } = await pair(b, 'eo2/#', 2)
@@ -191,6 +206,56 @@ describe('02 publish and QoS', function () {
         assert.equal(m.retain, false)
         b.broker.clearRetained('#')
       })
+
+      if (v === 5) {
+        it('[MQTT-4.4.0-2] a PUBACK with a failure reason code (0x80) completes the message: it is not resent on resume', async function () {
+          const b = await h.broker()
+          const id = uniqueId()
+          const props = { sessionExpiryInterval: 60 }
+          const s1 = await b.connect({ protocolVersion: 5, clientId: id, clean: false, properties: props })
+          await s1.subscribe('fail/#', 1)
+          const pub = await b.connect({ protocolVersion: 5 })
+          await pub.publish('fail/a', 'x', { qos: 1 })
+          const m = await s1.waitFor('publish')
+          s1.send({ cmd: 'puback', messageId: m.messageId, reasonCode: 0x80 })
+          await sleep(50)
+          s1.destroy()
+          await s1.closed
+          const s2 = await b.connect({ protocolVersion: 5, clientId: id, clean: false, properties: props })
+          await s2.expectNothing(300, 'publish')
+        })
+
+        it('[MQTT-4.3.3-4][MQTT-4.4.0-2] a PUBREC with a failure reason code ends the QoS 2 flow: no PUBREL, no resend on resume', async function () {
+          const b = await h.broker()
+          const id = uniqueId()
+          const props = { sessionExpiryInterval: 60 }
+          const s1 = await b.connect({ protocolVersion: 5, clientId: id, clean: false, properties: props })
+          await s1.subscribe('fail2/#', 2)
+          const pub = await b.connect({ protocolVersion: 5 })
+          await pub.publish('fail2/a', 'x', { qos: 2 })
+          const m = await s1.waitFor('publish')
+          s1.send({ cmd: 'pubrec', messageId: m.messageId, reasonCode: 0x80 })
+          await s1.expectNothing(200, 'pubrel')
+          s1.destroy()
+          await s1.closed
+          const s2 = await b.connect({ protocolVersion: 5, clientId: id, clean: false, properties: props })
+          await s2.expectNothing(300)
+        })
+
+        it('[MQTT-3.3.4-9] a PUBREC with a failure code frees the Receive Maximum slot: the next message is sent', async function () {
+          const b = await h.broker()
+          const sub = await b.connect({ protocolVersion: 5, properties: { receiveMaximum: 1 } })
+          await sub.subscribe('slot/#', 2)
+          const pub = await b.connect({ protocolVersion: 5 })
+          await pub.publish('slot/a', '1', { qos: 2 })
+          await pub.publish('slot/a', '2', { qos: 2 })
+          const m1 = await sub.waitFor('publish')
+          await sub.expectNothing(150, 'publish')
+          sub.send({ cmd: 'pubrec', messageId: m1.messageId, reasonCode: 0x80 })
+          const m2 = await sub.waitFor('publish')
+          assert.equal(m2.payload.toString(), '2')
+        })
+      }
 
       it('a publisher receives its own message when subscribed (no No Local by default)', async function () {
         const b = await h.broker()

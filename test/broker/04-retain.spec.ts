@@ -209,6 +209,29 @@ describe('04 retained messages', function () {
       assert.equal(n.retain, false)
     })
 
+    it('[MQTT-3.3.4-3] a retained message sent because of a subscription carries that subscription\'s identifier', async function () {
+      const { sub } = await withRetained()
+      await sub.subscribe('rh/#', 1, { subscriptionIdentifier: 12 })
+      const m = await sub.waitFor('publish')
+      assert.equal(m.retain, true)
+      assert.deepEqual([m.properties?.subscriptionIdentifier].flat(), [12])
+    })
+
+    it('[MQTT-3.3.2-4][MQTT-3.3.2-15][MQTT-3.3.2-16][MQTT-3.3.2-17][MQTT-3.3.2-20] a retained message keeps its properties for later subscribers', async function () {
+      const b = await h.broker()
+      const pub = await b.connect({ protocolVersion: 5 })
+      const properties = { payloadFormatIndicator: true, contentType: 'text/plain', responseTopic: 'r/t', correlationData: Buffer.from([1, 2]), userProperties: { a: '1', b: ['x', 'y'] } }
+      await pub.publish('rp/a', 'hi', { qos: 1, retain: true, properties })
+      const sub = await b.connect({ protocolVersion: 5 })
+      await sub.subscribe('rp/a', 1)
+      const m = await sub.waitFor('publish')
+      assert.equal(m.properties?.payloadFormatIndicator, true)
+      assert.equal(m.properties?.contentType, 'text/plain')
+      assert.equal(m.properties?.responseTopic, 'r/t')
+      assert.deepEqual(m.properties?.correlationData, Buffer.from([1, 2]))
+      assert.deepEqual({ ...m.properties?.userProperties }, { a: '1', b: ['x', 'y'] })
+    })
+
     it('(MQTT 5 §3.2.2.3.5) with retainAvailable false, CONNACK says Retain Available 0 and a retained PUBLISH gets DISCONNECT 0x9A', async function () {
       const b = await h.broker({ retainAvailable: false })
       const c = await b.connect({ protocolVersion: 5 })

@@ -348,6 +348,54 @@ describe('06 sessions', function () {
       await c3.expectNothing(150, 'publish')
     })
 
+    it('[MQTT-3.3.4-3] a message queued for an offline session carries the Subscription Identifier when delivered', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect(opts(id, 60))
+      await c1.subscribe('qsid/#', 1, { subscriptionIdentifier: 77 })
+      c1.disconnect()
+      await c1.closed
+      const pub = await b.connect({ protocolVersion: 5 })
+      await pub.publish('qsid/a', 'x', { qos: 1 })
+      const c2 = await b.connect(opts(id, 60))
+      const m = await c2.waitFor('publish')
+      assert.deepEqual([m.properties?.subscriptionIdentifier].flat(), [77])
+    })
+
+    it('[MQTT-3.3.4-9] messages held back by Receive Maximum survive a reconnect, and the new connection\'s Receive Maximum applies', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const c1 = await b.connect({ ...opts(id, 60), properties: { sessionExpiryInterval: 60, receiveMaximum: 1 } })
+      await c1.subscribe('rmr/#', 1)
+      const pub = await b.connect({ protocolVersion: 5 })
+      for (let i = 0; i < 6; i++) await pub.publish('rmr/a', String(i), { qos: 1 })
+      await c1.waitFor('publish')
+      c1.destroy()
+      await c1.closed
+      const c2 = await b.connect({ ...opts(id, 60), properties: { sessionExpiryInterval: 60, receiveMaximum: 3 } })
+      const first = await c2.publishes(3)
+      await c2.expectNothing(150, 'publish')
+      assert.deepEqual(first.map(m => m.payload.toString()), ['0', '1', '2'])
+      assert.equal(first[0].dup, true)
+      c2.autoAck = true
+      for (const m of first) c2.send({ cmd: 'puback', messageId: m.messageId })
+      const rest = await c2.publishes(3)
+      assert.deepEqual(rest.map(m => m.payload.toString()), ['3', '4', '5'])
+    })
+
+    it('[MQTT-3.1.4-4][MQTT-3.1.2-4] a takeover with Clean Start 1 discards the session of the connection it replaces', async function () {
+      const b = await h.broker()
+      const id = uniqueId()
+      const old = await b.connect(opts(id, 60))
+      await old.subscribe('tcs/#', 1)
+      const neu = await b.connect(opts(id, 60, true))
+      assert.equal(neu.connack!.sessionPresent, false)
+      await old.expectClosed()
+      const pub = await b.connect({ protocolVersion: 5 })
+      await pub.publish('tcs/a', 'x', { qos: 1 })
+      await neu.expectNothing(200, 'publish')
+    })
+
     it('[MQTT-3.3.2-5] a queued message whose Message Expiry passes while the session is offline is never delivered', async function () {
       const b = await h.broker({ tickInterval: 50 })
       const id = uniqueId()
