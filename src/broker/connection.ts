@@ -1,7 +1,7 @@
 /*
  * A network connection: any duplex stream (TCP, TLS, WebSocket) speaking MQTT. It parses with
  * mqtt-packet, serialises packet handling when a handler has to wait, batches writes per tick
- * (cork, then uncork on the next tick), bounds what it buffers toward a slow socket, and is
+ * (one write per tick of everything queued), bounds what it buffers toward a slow socket, and is
  * checked by the broker's shared timer for the connect timeout and keepalive.
  */
 import type { Duplex } from 'node:stream'
@@ -28,7 +28,10 @@ export class Connection extends ClientBase implements Ticking {
   private readonly parser: PacketParser
   private busy = false
   private inbox: mqtt.Packet[] = []
-  private corked = false
+  /** Packets written during this tick, sent as one buffer on the next (see flush). */
+  private outq: Buffer[] = []
+  private outBytes = 0
+  private flushScheduled = false
   private paused = false
   /** Set when the client sent DISCONNECT: no will unless reason 0x04 [MQTT-3.14.4-3]. */
   willOnClose = true
@@ -130,20 +133,31 @@ export class Connection extends ClientBase implements Ticking {
 
   // ---- writing -------------------------------------------------------------------------
 
+  /**
+   * Queue a packet; everything written in one tick goes out as one write on the next. (Plain
+   * batching rather than cork(): a corked socket kept its bytes in the stream's buffer while a
+   * heavy reader kept the event loop busy.)
+   */
   write (buf: Buffer): void {
     if (this.state === ConnState.Closed && !this.stream.writable) return
-    if (!this.corked) {
-      this.corked = true
-      this.stream.cork()
-      process.nextTick(uncork, this)
-    }
-    this.stream.write(buf)
+    this.outq.push(buf)
+    this.outBytes += buf.length
     this.core.stats.bytesSent += buf.length
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      process.nextTick(flush, this)
+    }
   }
 
-  uncork (): void {
-    this.corked = false
-    this.stream.uncork()
+  /** Write what this tick queued, as one buffer. */
+  flush (): void {
+    this.flushScheduled = false
+    const q = this.outq
+    if (q.length === 0) return
+    const data = q.length === 1 ? q[0] : Buffer.concat(q, this.outBytes)
+    this.outq = []
+    this.outBytes = 0
+    if (!this.stream.destroyed && this.stream.writable) this.stream.write(data)
   }
 
   sendPacket (packet: mqtt.Packet): void {
@@ -213,7 +227,7 @@ export class Connection extends ClientBase implements Ticking {
   }
 
   writable (): boolean {
-    return this.stream.writableLength < this.core.opts.maxOutgoingBytes
+    return this.stream.writableLength + this.outBytes < this.core.opts.maxOutgoingBytes
   }
 
   // ---- closing -------------------------------------------------------------------------
@@ -233,7 +247,7 @@ export class Connection extends ClientBase implements Ticking {
   close (reason: string, reasonCode: number | undefined): void {
     if (this.state === ConnState.Closed) return
     this.finish(reason, reasonCode)
-    if (this.corked) this.uncork()
+    this.flush()
     const stream = this.stream
     stream.end()
     const t = setTimeout(() => stream.destroy(), 1000)
@@ -270,7 +284,6 @@ export class Connection extends ClientBase implements Ticking {
   }
 }
 
-function uncork (c: Connection): void {
-  if (c.stream.destroyed) return
-  c.uncork()
+function flush (c: Connection): void {
+  c.flush()
 }
