@@ -37,6 +37,7 @@ describe('hearth-broker node', function () {
     assert.equal(ev.payload.clientId, 'c1')
     assert.equal(ev.payload.protocol, 'MQTT 3.1.1')
     assert.match(ev.payload.address, /^127\.0\.0\.1:\d+$/)
+    await waitFor(() => lastStatus('broker')?.text === 'hearth-broker.status.listening-one', 3000, 'the status to count the client')
   })
 
   it('emits subscribed, unsubscribed and clientDisconnected events with the details', async function () {

@@ -1,9 +1,10 @@
 import { COLOR, intIn } from '../shared/editor-util'
 import { DEFAULTS, LIMITS, TYPE } from './types'
 
+/** Validator for a numeric option; empty means the default (as the runtime reads it), except for the port. */
 const limit = (key: string): ReturnType<typeof intIn> => {
   const l = LIMITS.find(([k]) => k === key)
-  return l ? intIn(l[1], l[2]) : undefined
+  return l ? intIn(l[1], l[2], key !== 'port') : undefined
 }
 
 RED.nodes.registerType(TYPE, {

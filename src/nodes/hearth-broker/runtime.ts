@@ -47,7 +47,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       statusTimer = undefined
       if (!node.broker || closing) return
       const count = node.broker.clients().length
-      setStatus(node, 'ok', RED._('hearth-broker.status.listening', { port: node.port ?? '', count }))
+      setStatus(node, 'ok', RED._(count === 1 ? 'hearth-broker.status.listening-one' : 'hearth-broker.status.listening', { port: node.port ?? '', count }))
     }
     const schedulePaint = (): void => {
       if (!statusTimer && !closing) statusTimer = setTimeout(paint, STATUS_DELAY_MS)

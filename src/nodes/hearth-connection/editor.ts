@@ -44,6 +44,7 @@ RED.nodes.registerType(TYPE, {
     username: { type: 'text' },
     password: { type: 'password' },
   },
+  paletteLabel () { return this._('hearth-connection.paletteLabel') },
   label () {
     if (this.name) return this.name
     const broker = typeof this.broker === 'string' ? RED.nodes.node(this.broker) : null

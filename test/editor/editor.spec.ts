@@ -1,0 +1,137 @@
+// Editor: the Hearth nodes in Node-RED 5's editor, in headless Debian Chromium driven by
+// playwright-core. Palette, every edit dialog with its fields, the help sidebar, and no console
+// errors. Screenshots go to test-artifacts/ (git-ignored).
+import assert from 'node:assert/strict'
+import { mkdirSync, symlinkSync, mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { echoFlow } from '../e2e/flows'
+import { deploy, freePort, removeDir, root, RUNTIMES, startNodeRed, type NodeRed } from '../e2e/support'
+
+const artifacts = path.join(root, 'test-artifacts')
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** A userDir with Hearth (this checkout, built) linked into node_modules. */
+function linkedUserDir (): string {
+  const userDir = mkdtempSync(path.join(os.tmpdir(), 'hearth-editor-'))
+  mkdirSync(path.join(userDir, 'node_modules/@hearth'), { recursive: true })
+  symlinkSync(root, path.join(userDir, 'node_modules/@hearth/node-red-mqtt'), 'dir')
+  writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'editor-test', private: true }))
+  return userDir
+}
+
+const IDS = { broker: 'e2e0000000000002', connection: 'e2e0000000000003', subscribe: 'e2e0000000000004', publish: 'e2e0000000000006' }
+
+describe('editor: Hearth nodes in headless Chromium', function () {
+  this.timeout(90000)
+  let userDir: string
+  let red: NodeRed
+  let browser: Browser
+  let page: Page
+  const consoleErrors: string[] = []
+
+  before(async function () {
+    mkdirSync(artifacts, { recursive: true })
+    userDir = linkedUserDir()
+    red = await startNodeRed(RUNTIMES[1], userDir)
+    await deploy(red, echoFlow(await freePort(), 'editor'))
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS })
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()) })
+    page.on('pageerror', (e) => consoleErrors.push(String(e)))
+    await page.goto(red.url('/'))
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="hearth-broker"]', { timeout: 30000 })
+    await page.waitForFunction(() => (window as any).RED?.nodes?.node('e2e0000000000002') != null)
+  })
+
+  after(async function () {
+    await browser?.close()
+    await red?.stop()
+    removeDir(userDir)
+  })
+
+  it('the palette shows the Hearth nodes under network, and the editor knows all four types', async function () {
+    for (const type of ['hearth-broker', 'hearth-publish', 'hearth-subscribe']) {
+      const label = await page.locator(`.red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-label`).innerText()
+      assert.match(label.replace(/\s+/g, ' '), /^mqtt (broker|publish|subscribe)$/)
+    }
+    const types = await page.evaluate(() => ['hearth-broker', 'hearth-connection', 'hearth-publish', 'hearth-subscribe'].map((t) => (window as any).RED.nodes.getType(t)?.category))
+    assert.deepEqual(types, ['network', 'config', 'network', 'network'])
+    // Every deployed node passes the editor's validation (no red triangle).
+    const valid = await page.evaluate(`Object.values(${JSON.stringify(IDS)}).map((id) => RED.nodes.node(id).valid)`)
+    assert.deepEqual(valid, [true, true, true, true])
+    await page.screenshot({ path: path.join(artifacts, 'editor-flow.png') })
+  })
+
+  const dialogs: Array<[string, string, string[]]> = [
+    ['broker', IDS.broker, ['#node-input-port', '#node-input-host', '#node-input-mqtt5', '#node-input-allowAnonymous', '#node-input-username', '#node-input-password', '#node-input-maximumQoS', '#node-input-retainAvailable', '#node-input-maxConnections', '#node-input-maxPacketSize', '#node-input-maxInflight', '#node-input-maxQueuedMessages', '#node-input-maxKeepalive']],
+    ['subscribe', IDS.subscribe, ['#node-input-connection', '#node-input-dynamic', '#node-input-topic', '#node-input-qos', '#node-input-datatype', '#node-input-nl', '#node-input-rap', '#node-input-rh']],
+    ['publish', IDS.publish, ['#node-input-connection', '#node-input-topic', '#node-input-qos', '#node-input-retain', '#node-input-contentType', '#node-input-responseTopic', '#node-input-userProperties', '#node-input-messageExpiryInterval']],
+  ]
+  for (const [name, id, fields] of dialogs) {
+    it(`the ${name} edit dialog opens with its fields and labels`, async function () {
+      await page.evaluate((nodeId) => { const R = (window as any).RED; R.editor.edit(R.nodes.node(nodeId)) }, id)
+      await page.waitForSelector(fields[0], { state: 'visible' })
+      for (const f of fields) assert.equal(await page.locator(f).count(), 1, f)
+      // Labels come from the message catalog: no raw keys left in the dialog.
+      const text = await page.locator('.red-ui-tray-body').innerText()
+      assert.doesNotMatch(text, /hearth-(broker|publish|subscribe|connection)\.[a-z]/)
+      await page.screenshot({ path: path.join(artifacts, `dialog-${name}.png`) })
+      await page.click('#node-dialog-cancel')
+      await page.waitForSelector(fields[0], { state: 'detached' })
+    })
+  }
+
+  it('the connection config dialog lists the broker node and its sections', async function () {
+    await page.evaluate((nodeId) => { (window as any).RED.editor.editConfig('', 'hearth-connection', nodeId) }, IDS.connection)
+    await page.waitForSelector('#node-config-input-broker', { state: 'visible' })
+    assert.equal(await page.locator('#node-config-input-broker').inputValue(), IDS.broker)
+    for (const f of ['#node-config-input-clientId', '#node-config-input-protocolVersion', '#node-config-input-keepalive', '#node-config-input-clean', '#node-config-input-sessionExpiry', '#node-config-input-username', '#node-config-input-password', '#node-config-input-birthTopic', '#node-config-input-closeTopic', '#node-config-input-willTopic', '#node-config-input-willDelay']) {
+      assert.equal(await page.locator(f).count(), 1, f)
+    }
+    assert.equal(await page.locator('#node-config-input-brokerType option[value="external"]').isDisabled(), true)
+    const text = await page.locator('.red-ui-tray-body').last().innerText()
+    assert.doesNotMatch(text, /hearth-connection\.[a-z]/)
+    await page.screenshot({ path: path.join(artifacts, 'dialog-connection.png') })
+    await page.click('#node-config-dialog-cancel')
+    await page.waitForSelector('#node-config-input-broker', { state: 'detached' })
+  })
+
+  it('the editor validates fields: a wildcard in a publish topic, a bad filter, a bad port', async function () {
+    // A string, so the transpiler adds no helpers that the page does not have.
+    const valid = await page.evaluate(`(() => {
+      const def = (t) => RED.nodes.getType(t).defaults
+      return {
+        pubWildcard: def('hearth-publish').topic.validate.call({}, 'a/+'),
+        pubOk: def('hearth-publish').topic.validate.call({}, 'a/b'),
+        subBad: def('hearth-subscribe').topic.validate.call({ dynamic: false }, 'a/#/b'),
+        subShared: def('hearth-subscribe').topic.validate.call({ dynamic: false }, '$share/g/a/+'),
+        portBad: def('hearth-broker').port.validate.call({}, '70000'),
+        portOk: def('hearth-broker').port.validate.call({}, '1883'),
+      }
+    })()`)
+    assert.deepEqual(valid, { pubWildcard: false, pubOk: true, subBad: false, subShared: true, portBad: false, portOk: true })
+  })
+
+  const helpPhrases: Array<[string, string]> = [
+    ['hearth-broker', 'A full redeploy closes the listener'],
+    ['hearth-connection', 'shared by the'],
+    ['hearth-publish', 'once it was stored and acknowledged'],
+    ['hearth-subscribe', 'Receives the messages published'],
+  ]
+  for (const [type, phrase] of helpPhrases) {
+    it(`the help sidebar shows ${type}'s help`, async function () {
+      await page.evaluate(`RED.sidebar.help.show(${JSON.stringify(type)})`)
+      await page.waitForFunction(`[...document.querySelectorAll('.red-ui-help')].some((e) => e.offsetParent !== null && e.textContent.includes(${JSON.stringify(phrase)}))`, undefined, { timeout: 10000 })
+      const visible = page.locator('.red-ui-help:visible')
+      assert.match(await visible.first().innerText(), /Details/)
+      if (type !== 'hearth-connection') assert.ok((await visible.locator('dl.message-properties').count()) > 0)
+      await page.screenshot({ path: path.join(artifacts, `help-${type}.png`) })
+    })
+  }
+
+  it('logged no console errors', function () {
+    assert.deepEqual(consoleErrors, [])
+  })
+})
