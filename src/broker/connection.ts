@@ -52,27 +52,30 @@ export class Connection extends ClientBase implements Ticking {
     super()
     this.createdAt = this.lastActivity = Date.now()
     this.parser = createParser(core.opts.maxPacketSize)
-    this.parser.on('packet', (p: mqtt.Packet) => this.onPacket(p))
-    this.parser.on('error', (err: Error) => this.onParseError(err))
-    stream.on('data', (buf: Buffer) => this.onData(buf))
-    stream.on('error', (err: Error) => this.finish(`socket error: ${err.message}`, undefined))
-    stream.on('end', () => this.finish('connection closed by client', undefined))
-    stream.on('close', () => this.finish('connection closed', undefined))
-    stream.on('drain', () => { if (this.session !== null && this.active) core.router.pump(this.session) })
+    // Shared listener functions find their connection through a tag, rather than closures per connection.
+    ;(this.parser as unknown as Tagged)[CONN] = this
+    ;(stream as unknown as Tagged)[CONN] = this
+    this.parser.on('packet', onParserPacket)
+    this.parser.on('error', onParserError)
+    stream.on('data', onStreamData)
+    stream.on('error', onStreamError)
+    stream.on('end', onStreamEnd)
+    stream.on('close', onStreamClose)
+    stream.on('drain', onStreamDrain)
     core.ticking.add(this)
   }
 
   override remoteAddress (): string | undefined { return (this.stream as Socket).remoteAddress }
   override remotePort (): number | undefined { return (this.stream as Socket).remotePort }
 
-  private onData (buf: Buffer): void {
+  onData (buf: Buffer): void {
     if (this.state === ConnState.Closed) return
     this.core.stats.bytesReceived += buf.length
     this.lastActivity = Date.now()
     this.parser.parse(buf)
   }
 
-  private onPacket (packet: mqtt.Packet): void {
+  onPacket (packet: mqtt.Packet): void {
     if (this.state === ConnState.Closed) return
     if (this.busy) {
       this.inbox.push(packet)
@@ -104,7 +107,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.paused && this.inbox.length === 0 && this.state !== ConnState.Closed) { this.paused = false; this.stream.resume() }
   }
 
-  private onParseError (err: Error): void {
+  onParseError (err: Error): void {
     if (this.state === ConnState.Closed) return
     if (this.state === ConnState.AwaitConnect) {
       if (err.message === 'Invalid protocol version') {
@@ -256,7 +259,7 @@ export class Connection extends ClientBase implements Ticking {
   }
 
   /** The connection is over: detach from the session once, publish the will if due, report it. */
-  private finish (reason: string, reasonCode: number | undefined): void {
+  finish (reason: string, reasonCode: number | undefined): void {
     if (this.state === ConnState.Closed) return
     const wasActive = this.state === ConnState.Active
     this.state = ConnState.Closed
@@ -286,4 +289,19 @@ export class Connection extends ClientBase implements Ticking {
 
 function flush (c: Connection): void {
   c.flush()
+}
+
+const CONN = Symbol('hearth.connection')
+interface Tagged { [CONN]: Connection }
+const conn = (x: unknown): Connection => (x as Tagged)[CONN]
+
+function onParserPacket (this: unknown, p: mqtt.Packet): void { conn(this).onPacket(p) }
+function onParserError (this: unknown, err: Error): void { conn(this).onParseError(err) }
+function onStreamData (this: unknown, buf: Buffer): void { conn(this).onData(buf) }
+function onStreamError (this: unknown, err: Error): void { conn(this).finish(`socket error: ${err.message}`, undefined) }
+function onStreamEnd (this: unknown): void { conn(this).finish('connection closed by client', undefined) }
+function onStreamClose (this: unknown): void { conn(this).finish('connection closed', undefined) }
+function onStreamDrain (this: unknown): void {
+  const c = conn(this)
+  if (c.session !== null && c.active) c.core.router.pump(c.session)
 }
