@@ -266,6 +266,23 @@ describe('08 topic aliases, flow control, maximum packet size', function () {
       assert.equal(m.topic, 'mpo/b')
     })
 
+    it('[MQTT-3.1.2-24][MQTT-3.14.2-3][MQTT-3.14.2-4][MQTT-3.4.2-2] with a tiny Maximum Packet Size, acks and the error DISCONNECT are still sent, without Reason String or User Properties that would not fit', async function () {
+      const b = await h.broker()
+      const max = 24
+      const c = await b.connect({ protocolVersion: 5, properties: { maximumPacketSize: max } })
+      c.send({ cmd: 'publish', topic: 'a', payload: Buffer.from([0xff, 0xfe]), qos: 1, messageId: 1, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
+      const ack = await c.next()
+      assert.ok(ack.cmd === 'puback' || ack.cmd === 'disconnect', `got ${ack.cmd}`)
+      if (ack.cmd === 'puback') {
+        assert.equal(ack.reasonCode, 0x99)
+        c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'again', clean: true, keepalive: 0 })
+        const d = await c.expectClosed()
+        assert.ok(d, 'the protocol error is reported with a DISCONNECT that fits')
+        assert.equal(d.reasonCode, 0x82)
+      }
+      for (const p of c.received) assert.ok(((p as Raw).rawLength ?? 0) <= max, `${p.cmd} of ${(p as Raw).rawLength} bytes exceeds ${max}`)
+    })
+
     for (const v of VERSIONS) {
       it(`${spec(v, null, ['3.2.2-15'], '§3.2.2.3.6 / §4.13')} a packet larger than the broker's maxPacketSize closes the connection${v === 5 ? ' with DISCONNECT 0x95' : ''}; nothing is delivered`, async function () {
         const b = await h.broker({ maxPacketSize: 1024 })
