@@ -42,7 +42,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
     page.on('pageerror', (e) => consoleErrors.push(String(e)))
     await page.goto(red.url('/'))
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="hearth-broker"]', { timeout: 30000 })
-    await page.waitForFunction(() => (window as any).RED?.nodes?.node('e2e0000000000002') != null)
+    await page.waitForFunction(() => (globalThis as any).RED?.nodes?.node('e2e0000000000002') != null)
   })
 
   after(async function () {
@@ -56,7 +56,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
       const label = await page.locator(`.red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-label`).innerText()
       assert.match(label.replace(/\s+/g, ' '), /^mqtt (broker|publish|subscribe)$/)
     }
-    const types = await page.evaluate(() => ['hearth-broker', 'hearth-connection', 'hearth-publish', 'hearth-subscribe'].map((t) => (window as any).RED.nodes.getType(t)?.category))
+    const types = await page.evaluate(() => ['hearth-broker', 'hearth-connection', 'hearth-publish', 'hearth-subscribe'].map((t) => (globalThis as any).RED.nodes.getType(t)?.category))
     assert.deepEqual(types, ['network', 'config', 'network', 'network'])
     // Every deployed node passes the editor's validation (no red triangle).
     const valid = await page.evaluate(`Object.values(${JSON.stringify(IDS)}).map((id) => RED.nodes.node(id).valid)`)
@@ -71,7 +71,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
   ]
   for (const [name, id, fields] of dialogs) {
     it(`the ${name} edit dialog opens with its fields and labels`, async function () {
-      await page.evaluate((nodeId) => { const R = (window as any).RED; R.editor.edit(R.nodes.node(nodeId)) }, id)
+      await page.evaluate((nodeId) => { const R = (globalThis as any).RED; R.editor.edit(R.nodes.node(nodeId)) }, id)
       await page.waitForSelector(fields[0], { state: 'visible' })
       for (const f of fields) assert.equal(await page.locator(f).count(), 1, f)
       // Labels come from the message catalog: no raw keys left in the dialog.
@@ -84,7 +84,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
   }
 
   it('the connection config dialog lists the broker node and its sections', async function () {
-    await page.evaluate((nodeId) => { (window as any).RED.editor.editConfig('', 'hearth-connection', nodeId) }, IDS.connection)
+    await page.evaluate((nodeId) => { (globalThis as any).RED.editor.editConfig('', 'hearth-connection', nodeId) }, IDS.connection)
     await page.waitForSelector('#node-config-input-broker', { state: 'visible' })
     assert.equal(await page.locator('#node-config-input-broker').inputValue(), IDS.broker)
     for (const f of ['#node-config-input-clientId', '#node-config-input-protocolVersion', '#node-config-input-keepalive', '#node-config-input-clean', '#node-config-input-sessionExpiry', '#node-config-input-username', '#node-config-input-password', '#node-config-input-birthTopic', '#node-config-input-closeTopic', '#node-config-input-willTopic', '#node-config-input-willDelay']) {
