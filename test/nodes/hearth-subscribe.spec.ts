@@ -102,6 +102,22 @@ describe('hearth-subscribe node', function () {
     assert.deepEqual(out2.map((m) => m.topic), ['home/kitchen/temp', 'home/kitchen/hum', 'home'])
   })
 
+  for (const protocolVersion of ['4', '5']) {
+    it(`overlapping filters on one connection (protocol ${protocolVersion}): each node gets each message once`, async function () {
+      await helper.load(nodes, flow([
+        subscribe({ topic: 'a/#' }, 'sub', 'out'), subscribe({ topic: 'a/b' }, 'sub2', 'out2'), helperNode('out'), helperNode('out2'),
+      ], { connection: { protocolVersion } }))
+      const c = await publisher(await ready(['sub', 'sub2']))
+      const out = collect('out')
+      const out2 = collect('out2')
+      await c.publishAsync('a/b', 'once', { qos: 1 })
+      await waitFor(() => out.length === 1 && out2.length === 1)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(out.length, 1)
+      assert.equal(out2.length, 1)
+    })
+  }
+
   it('$share/group/filter: two connections in one group share the messages', async function () {
     await helper.load(nodes, [
       ...flow([subscribe({ topic: '$share/workers/jobs' }, 'sub', 'out'), subscribe({ topic: '$share/workers/jobs', connection: 'conn2' }, 'sub2', 'out'), helperNode('out')]),
