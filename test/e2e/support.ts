@@ -13,7 +13,7 @@ export const root = path.join(__dirname, '..', '..')
 /** The Node-RED runtimes the package is tested on. */
 export interface Runtime { name: string, node: string, redJs: string }
 export const RUNTIMES: Runtime[] = [
-  { name: 'Node-RED 4.1 on Node 20', node: '/usr/bin/node', redJs: path.join(root, 'node_modules/node-red-4/red.js') },
+  { name: 'Node-RED 4.1 on Node 20', node: process.env.HEARTH_SYSTEM_NODE ?? '/usr/bin/node', redJs: path.join(root, 'node_modules/node-red-4/red.js') },
   { name: 'Node-RED 5 on Node 22', node: path.join(root, 'node_modules/node/bin/node'), redJs: path.join(root, 'node_modules/node-red/red.js') },
 ]
 
