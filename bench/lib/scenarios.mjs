@@ -1,0 +1,78 @@
+// The broker scenarios. Each yields the job the generator runs and the metrics the table shows.
+// Windows are end-to-end: deliveries written but not yet counted by a subscriber. They keep every broker
+// busy without letting queues grow without bound (Mosquitto drops QoS>0 messages past 1000 queued per client).
+// QoS 0 subscribers coalesce reads: after a read under 64 KB the socket pauses `ms` before reading again, so a
+// broker that writes one packet per syscall (Mosquitto) does not cost the generator one wake-up per packet.
+// QoS 1/2 subscribers read eagerly: their acks pace the broker (Mosquitto keeps 20 in flight per client).
+const coalesce = ms => ({ ms, minBytes: 65536 })
+
+const msgs = (label, better = 'higher') => ({ key: 'value', label, unit: 'msg/s', better, get: r => r.value })
+
+export const SCENARIOS = [
+  {
+    id: 'fanin',
+    title: 'fan-in QoS0, 4 pub → 1 sub',
+    job: o => ({ kind: 'throughput', pubs: 4, subs: 1, qos: 0, window: 20000, batch: 500, coalesce: coalesce(2) }),
+    metrics: [msgs('fan-in QoS0 4→1, delivered msg/s')]
+  },
+  {
+    id: 'fanout50',
+    title: 'fan-out QoS0, 1 pub → 50 subs',
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 50, qos: 0, window: 50 * 2000, batch: 200, coalesce: coalesce(2) }),
+    metrics: [msgs('fan-out QoS0 1→50, delivered msg/s')]
+  },
+  {
+    id: 'fanout1000',
+    title: 'fan-out QoS0, 1 pub → 1000 subs',
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 200, batch: 20, coalesce: coalesce(50) }),
+    metrics: [msgs('fan-out QoS0 1→1000, delivered msg/s')]
+  },
+  {
+    id: 'qos1',
+    title: 'QoS1 end to end, 1 pub → 1 sub',
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 100 }),
+    metrics: [msgs('QoS1 end to end 1→1, msg/s')]
+  },
+  {
+    id: 'qos2',
+    title: 'QoS2 end to end, 1 pub → 1 sub',
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 2, window: 1000, batch: 20, maxUnacked: 20 }),
+    metrics: [msgs('QoS2 end to end 1→1, msg/s')]
+  },
+  {
+    id: 'retained',
+    title: 'retained burst: 10k retained topics → one `#` subscriber',
+    job: o => ({ kind: 'retained', count: o.retained, timeoutS: 60 }),
+    metrics: [{ key: 'value', label: 'retained burst', unit: 'ms', better: 'lower', get: r => r.value }]
+  },
+  {
+    id: 'latency',
+    title: 'latency at a fixed rate, QoS0 1→1',
+    job: o => ({ kind: 'latency', rate: o.rate, duration: o.latencyDuration }),
+    metrics: [
+      { key: 'p50', label: 'latency p50 at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.p50 },
+      { key: 'p99', label: 'latency p99 at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.p99 }
+    ]
+  },
+  {
+    id: 'conns',
+    title: 'idle connections: connect rate and broker RSS per connection',
+    job: o => ({ kind: 'conns', count: o.conns, concurrency: o.connConcurrency, threads: 2, timeoutS: 120, settleS: o.quick ? 1 : 2 }),
+    metrics: [
+      { key: 'rate', label: 'connect rate', unit: 'conn/s', better: 'higher', get: r => r.value },
+      { key: 'rss', label: 'broker RSS per idle connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB }
+    ]
+  }
+]
+
+// Labels that depend on options.
+export function metricLabel (scenario, metric, o) {
+  if (scenario.id === 'retained') return `retained burst ${fmtCount(o.retained)} → #, time to deliver all`
+  if (scenario.id === 'latency') return metric.label.replace('1k', fmtCount(o.rate))
+  if (scenario.id === 'conns') return `${metric.label} (${fmtCount(o.conns)} conns)`
+  return metric.label
+}
+
+function fmtCount (n) {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n)
+}
