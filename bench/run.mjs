@@ -10,6 +10,7 @@ import { BROKERS, DEFAULT_BROKERS, MOSQUITTO_BIN, spawnWithFds } from './lib/bro
 import { SCENARIOS, metricLabel } from './lib/scenarios.mjs'
 import { summarize, median, resultTable, cpuTable, machineTable, fmt } from './lib/report.mjs'
 import { machineInfo, systemBusySeconds } from './lib/proc.mjs'
+import { selfTest } from './selftest.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const GEN = fileURLToPath(new URL('./gen/gen.mjs', import.meta.url))
@@ -182,6 +183,7 @@ async function main () {
     const why = BROKERS[name].available()
     if (why) { skipped[name] = why; console.log(`skipping ${name}: ${why}`) } else brokers.push(name)
   }
+  selfTest() // the byte-scanning counter against mqtt-packet's encoder, at many read boundaries
   const machine = machineInfo({ mosquittoBin: MOSQUITTO_BIN, nodeBin: opts.node })
   console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}, mosquitto ${machine.mosquitto || '-'}, aedes ${machine.aedes}`)
   console.log(`plan: ${opts.repeats} repeat(s) × [${scenarios.map(s => s.id).join(', ')}] × [${brokers.join(', ')}], ${opts.duration} s windows${wantNodeRed ? ', then Node-RED' : ''}`)

@@ -66,14 +66,18 @@ export const T = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PUBREL: 6, PUBC
 // Streaming scanner over a socket's byte stream.
 // - QoS 0 PUBLISH packets are only counted (this.qos0) and skipped, never copied, unless wantQos0Body.
 // - every other packet is handed to onPacket(b0, buf, bodyStart, bodyEnd, packetStart), whole, in one buffer.
-// A packet split across reads is carried over (copied) only when its content is needed or its header split.
+// A packet split across reads is copied into a buffer of its full size (linear, whatever the read sizes) only when
+// its content is needed; a fixed header split across reads is carried over (at most 4 bytes).
 export class Scanner {
   constructor (onPacket, wantQos0Body = false) {
     this.onPacket = onPacket
-    this.wantQos0Body = wantQos0Body
+    this.skipQos0 = !wantQos0Body
     this.qos0 = 0
-    this.skip = 0
-    this.carry = null
+    this.skip = 0 // bytes still to skip of a counted QoS 0 publish
+    this.head = null // incomplete fixed header carried over
+    this.pkt = null // packet being assembled across reads
+    this.fill = 0
+    this.body = 0
   }
 
   // buf may be a reused read buffer: nothing keeps a reference to it after feed returns.
@@ -83,14 +87,43 @@ export class Scanner {
       if (this.skip >= n) { this.skip -= n; return }
       i = this.skip
       this.skip = 0
+    } else if (this.head !== null) {
+      const carried = this.head.length
+      const h = Buffer.concat([this.head, buf.subarray(0, Math.min(n, 5 - carried))])
+      this.head = null
+      let j = 1
+      let rl = 0
+      let mul = 1
+      let byte
+      do {
+        if (j >= h.length) { this.head = h; return } // still incomplete: all of buf (under 5 bytes) is in h
+        byte = h[j++]
+        rl += (byte & 127) * mul
+        mul *= 128
+      } while (byte & 128)
+      i = j - carried // bytes of buf that belonged to the header
+      if (this.skipQos0 && (h[0] & 0xf6) === 0x30) {
+        this.qos0++
+        if (i + rl > n) { this.skip = i + rl - n; return }
+        i += rl
+      } else {
+        this.pkt = Buffer.allocUnsafe(j + rl)
+        h.copy(this.pkt, 0, 0, j)
+        this.fill = j
+        this.body = j
+      }
     }
-    if (this.carry !== null) {
-      buf = Buffer.concat([this.carry, buf.subarray(i, n)])
-      n = buf.length
-      i = 0
-      this.carry = null
+    if (this.pkt !== null) {
+      const p = this.pkt
+      const k = Math.min(p.length - this.fill, n - i)
+      buf.copy(p, this.fill, i, i + k)
+      this.fill += k
+      i += k
+      if (this.fill < p.length) return
+      this.pkt = null
+      this.onPacket(p[0], p, this.body, p.length, 0)
     }
-    const skipQos0 = !this.wantQos0Body
+    const skipQos0 = this.skipQos0
     while (i < n) {
       const b0 = buf[i]
       let j = i + 1
@@ -98,7 +131,7 @@ export class Scanner {
       let mul = 1
       let byte
       do {
-        if (j >= n) { this.carry = Buffer.from(buf.subarray(i, n)); return }
+        if (j >= n) { this.head = Buffer.from(buf.subarray(i, n)); return }
         byte = buf[j++]
         rl += (byte & 127) * mul
         mul *= 128
@@ -110,7 +143,13 @@ export class Scanner {
         i = end
         continue
       }
-      if (end > n) { this.carry = Buffer.from(buf.subarray(i, n)); return }
+      if (end > n) {
+        this.pkt = Buffer.allocUnsafe(end - i)
+        buf.copy(this.pkt, 0, i, n)
+        this.fill = n - i
+        this.body = j - i
+        return
+      }
       this.onPacket(b0, buf, j, end, i)
       i = end
     }
