@@ -53,18 +53,17 @@ export class Broker {
   /** Serve one MQTT connection over any duplex stream (TCP, TLS, WebSocket). */
   handle (stream: Duplex): void {
     if (this.core.closing) { stream.destroy(); return }
-    const onError = (): void => { /* errors before the connection takes over */ }
-    stream.on('error', onError)
-    const start = (): void => {
-      stream.off('error', onError)
-      if (this.core.closing || stream.destroyed) { stream.destroy(); return }
-      this.connections.add(stream)
-      stream.once('close', () => this.connections.delete(stream))
-      // eslint-disable-next-line no-new
-      new Connection(this.core, stream)
-    }
-    if (this.isReady) start()
-    else this.ready.then(start, () => stream.destroy())
+    if (this.isReady) { this.start(stream); return }
+    stream.on('error', ignoreError) // until the connection takes over
+    this.ready.then(() => { stream.off('error', ignoreError); this.start(stream) }, () => stream.destroy())
+  }
+
+  private start (stream: Duplex): void {
+    if (this.core.closing || stream.destroyed) { stream.destroy(); return }
+    this.connections.add(stream)
+    stream.once('close', () => this.connections.delete(stream))
+    // eslint-disable-next-line no-new
+    new Connection(this.core, stream)
   }
 
   /** Listen for MQTT over TCP. Resolves with the bound address; rejects (never throws) on e.g. EADDRINUSE. */
@@ -189,6 +188,8 @@ export class Broker {
     }
   }
 }
+
+function ignoreError (): void { /* errors before a connection exists are the stream's end */ }
 
 export function createBroker (options: BrokerOptions = {}): Broker {
   return new Broker(options)

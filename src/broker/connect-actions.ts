@@ -73,12 +73,23 @@ const limitSessionExpiry: ConnectStep = (ctx) => {
   return undefined
 }
 
-const authenticate: ConnectStep = async ({ core, client, params }) => {
+function verdictCode (verdict: boolean | AuthenticateResult): number | undefined {
+  if (verdict === true) return undefined
+  if (verdict === false) return RC.BAD_USER_NAME_OR_PASSWORD
+  if (verdict.ok) return undefined
+  return verdict.reasonCode ?? RC.BAD_USER_NAME_OR_PASSWORD
+}
+
+const authenticate: ConnectStep = ({ core, client, params }) => {
   // No enhanced authentication method is supported [MQTT-4.12.0-1]
   if (params.authenticationMethod !== undefined) return RC.BAD_AUTHENTICATION_METHOD
-  let verdict: boolean | AuthenticateResult
+  const failed = (err: unknown): number => {
+    core.warn('authentication failed with an error', params.clientId, err as Error)
+    return RC.UNSPECIFIED_ERROR
+  }
+  let verdict: boolean | AuthenticateResult | Promise<boolean | AuthenticateResult>
   try {
-    verdict = await core.authn.authenticate({
+    verdict = core.authn.authenticate({
       clientId: params.clientId,
       username: params.username,
       password: params.password,
@@ -88,13 +99,11 @@ const authenticate: ConnectStep = async ({ core, client, params }) => {
       certificate: params.certificate,
     })
   } catch (err) {
-    core.warn('authentication failed with an error', params.clientId, err as Error)
-    return RC.UNSPECIFIED_ERROR
+    return failed(err)
   }
-  if (verdict === true) return undefined
-  if (verdict === false) return RC.BAD_USER_NAME_OR_PASSWORD
-  if (verdict.ok) return undefined
-  return verdict.reasonCode ?? RC.BAD_USER_NAME_OR_PASSWORD
+  // A synchronous authenticator keeps the whole CONNECT synchronous.
+  if (verdict instanceof Promise) return verdict.then(verdictCode, failed)
+  return verdictCode(verdict)
 }
 
 const takeOver: ConnectStep = ({ core, params }) => {
@@ -146,10 +155,14 @@ export const connectActions: ConnectStep[] = [
   checkCapacity, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, takeOver, bindSession,
 ]
 
-/** Run the steps. Resolves with 0 and the filled context, or with the refusing reason code. */
-export async function runConnect (ctx: ConnectContext): Promise<number> {
-  for (const step of connectActions) {
-    const rc = await step(ctx)
+/**
+ * Run the steps: 0 when accepted, else the refusing reason code. Synchronous while every step
+ * is; once a step returns a promise the rest follows it.
+ */
+export function runConnect (ctx: ConnectContext, from = 0): number | Promise<number> {
+  for (let i = from; i < connectActions.length; i++) {
+    const rc = connectActions[i](ctx)
+    if (rc instanceof Promise) return rc.then(code => code !== undefined ? code : runConnect(ctx, i + 1))
     if (rc !== undefined) return rc
   }
   return RC.SUCCESS

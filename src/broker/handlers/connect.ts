@@ -95,28 +95,34 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
     sessionPresent: false,
   }
   conn.state = ConnState.Connecting
-  return runConnect(ctx).then(rc => {
-    if (conn.state === ConnState.Closed) { if (rc === 0) core.detach(conn, false); return }
-    if (rc !== RC.SUCCESS) { refuse(conn, rc, `connection refused: 0x${rc.toString(16)}`); return }
-    const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: ctx.sessionPresent }
-    if (v5) {
-      ack.reasonCode = 0
-      const p: NonNullable<mqtt.IConnackPacket['properties']> = {}
-      const o = core.opts
-      if (ctx.assignedClientId !== undefined) p.assignedClientIdentifier = ctx.assignedClientId
-      if (o.receiveMaximum < 65535) p.receiveMaximum = o.receiveMaximum
-      if (o.maximumQoS < 2) p.maximumQoS = o.maximumQoS
-      if (!o.retainAvailable) p.retainAvailable = false
-      if (o.maxPacketSize < MAX_PACKET) p.maximumPacketSize = o.maxPacketSize
-      if (o.topicAliasMaximum > 0) p.topicAliasMaximum = o.topicAliasMaximum
-      if (ctx.serverKeepAlive !== undefined) p.serverKeepAlive = ctx.serverKeepAlive
-      if (ctx.sessionExpiryInterval !== undefined) p.sessionExpiryInterval = ctx.sessionExpiryInterval
-      if (Object.keys(p).length > 0) ack.properties = p
-    } else {
-      ack.returnCode = 0
-    }
+  const rc = runConnect(ctx)
+  if (typeof rc === 'number') { finishConnect(conn, ctx, rc); return }
+  return rc.then(code => finishConnect(conn, ctx, code))
+}
+
+/** Answer CONNECT: refuse, or CONNACK with the MQTT 5 properties that differ from the defaults, then activate. */
+function finishConnect (conn: Connection, ctx: ConnectContext, rc: number): void {
+  const core = conn.core
+  const v5 = conn.protocolVersion === 5
+  if (conn.state === ConnState.Closed) { if (rc === 0) core.detach(conn, false); return }
+  if (rc !== RC.SUCCESS) { refuse(conn, rc, `connection refused: 0x${rc.toString(16)}`); return }
+  if (!v5) {
+    conn.write(Buffer.from([0x20, 2, ctx.sessionPresent ? 1 : 0, 0])) // CONNACK, accepted [MQTT-3.2.2-1..3]
+  } else {
+    const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: ctx.sessionPresent, reasonCode: 0 }
+    const p: NonNullable<mqtt.IConnackPacket['properties']> = {}
+    const o = core.opts
+    if (ctx.assignedClientId !== undefined) p.assignedClientIdentifier = ctx.assignedClientId
+    if (o.receiveMaximum < 65535) p.receiveMaximum = o.receiveMaximum
+    if (o.maximumQoS < 2) p.maximumQoS = o.maximumQoS
+    if (!o.retainAvailable) p.retainAvailable = false
+    if (o.maxPacketSize < MAX_PACKET) p.maximumPacketSize = o.maxPacketSize
+    if (o.topicAliasMaximum > 0) p.topicAliasMaximum = o.topicAliasMaximum
+    if (ctx.serverKeepAlive !== undefined) p.serverKeepAlive = ctx.serverKeepAlive
+    if (ctx.sessionExpiryInterval !== undefined) p.sessionExpiryInterval = ctx.sessionExpiryInterval
+    if (Object.keys(p).length > 0) ack.properties = p
     conn.sendPacket(ack) // CONNACK first [MQTT-3.2.0-1]
-    conn.state = ConnState.Active
-    activate(core, conn)
-  })
+  }
+  conn.state = ConnState.Active
+  activate(core, conn)
 }
