@@ -103,18 +103,18 @@ async function pub () {
 
   function onPacket (c, b0, buf, s) {
     const type = b0 >> 4
+    if (type === T.PUBACK || type === T.PUBCOMP) c.state.acked++
+    else if (type === T.PUBREC) c.acks.push(ACK.PUBREL, (buf[s] << 8) | buf[s + 1])
+  }
+  // after a read: PUBRELs go out first (Client flushes them), then, if acks freed slots, more publishes at once
+  function afterRead (c) {
     const st = c.state
-    if (type === T.PUBACK || type === T.PUBCOMP) {
-      st.acked++
-      if (st.ackBlocked && st.sent - st.acked + st.batch <= st.maxUnacked) {
-        st.ackBlocked = false
-        setImmediate(st.pumpFn)
-      }
-    } else if (type === T.PUBREC) {
-      c.acks.push(ACK.PUBREL, (buf[s] << 8) | buf[s + 1])
+    if (st !== undefined && st.ackBlocked && st.sent - st.acked < st.maxUnacked) {
+      st.ackBlocked = false
+      queueMicrotask(st.pumpFn)
     }
   }
-  const clients = await connectMany(conns.length, i => new Client({ host, port, clientId: conns[i].clientId, onPacket }))
+  const clients = await connectMany(conns.length, i => new Client({ host, port, clientId: conns[i].clientId, onPacket, afterRead }))
 
   if (mode === 'retained') return pubRetained(clients[0], payload)
   if (mode === 'rate') return pubRate(clients[0], conns[0].topic)
@@ -147,7 +147,7 @@ async function pub () {
     const recv = Atomics.load(ctl, K.RECV)
     const t = Date.now()
     if (recv !== lastRecv) { lastRecv = recv; quietSince = t }
-    else if (t - quietSince > 100) {
+    else if (t - quietSince > 500) {
       const out = Atomics.load(ctl, K.SENT) - recv - Atomics.load(ctl, K.LOST)
       if (out > 0) Atomics.add(ctl, K.LOST, out)
       quietSince = t
@@ -160,8 +160,14 @@ async function pub () {
       if (Atomics.load(ctl, K.STOP) === 1) return
       const inflight = Atomics.load(ctl, K.SENT) - Atomics.load(ctl, K.RECV) - Atomics.load(ctl, K.LOST)
       if (inflight + st.batch * fanout > W) return blockOnWindow(st)
-      if (qos > 0 && st.sent - st.acked + st.batch > st.maxUnacked) { st.ackBlocked = true; return }
-      const chunk = st.ring.take(st.batch)
+      let n = st.batch
+      if (qos > 0) {
+        // as many as the free slots allow, down to one: a stop-and-wait client meets Nagle on the broker side
+        const free = st.maxUnacked - (st.sent - st.acked)
+        if (free <= 0) { st.ackBlocked = true; return }
+        if (free < n) n = free
+      }
+      const chunk = st.ring.take(n)
       const m = chunk.length / st.ring.pktLen
       st.sent += m
       Atomics.add(ctl, K.SENT, m * fanout)

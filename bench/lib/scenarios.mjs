@@ -30,7 +30,7 @@ export const SCENARIOS = [
   {
     id: 'qos1',
     title: 'QoS1 end to end, 1 pub → 1 sub',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 100 }),
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 20 }),
     metrics: [msgs('QoS1 end to end 1→1, msg/s')]
   },
   {
