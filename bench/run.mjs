@@ -116,7 +116,7 @@ async function waitQuiet (opts) {
   for (;;) {
     const s0 = systemBusySeconds()
     await sleep(500)
-    const busy = (systemBusySeconds() - s0) / 0.5
+    const busy = (systemBusySeconds() - s0) / 0.5 // a 500 ms sample: 10 ms ticks
     if (busy <= opts.quietCpu || Date.now() >= deadline) {
       if (said) console.log(`    …machine ${busy <= opts.quietCpu ? 'quiet' : 'still busy'} (${(busy * 100).toFixed(0)}% of a core in use)`)
       return busy
@@ -172,6 +172,8 @@ function describe (scenario, r) {
 async function main () {
   const opts = parseArgs(process.argv.slice(2))
   const started = new Date()
+  const t0 = Date.now()
+  const clock = () => { const s = Math.round((Date.now() - t0) / 1000); return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}` }
   const scenarios = SCENARIOS.filter(s => !opts.only || opts.only.includes(s.id))
   const wantNodeRed = opts.nodeRed && (!opts.only || opts.only.includes('nodered'))
   const unknown = (opts.only || []).filter(id => id !== 'nodered' && !SCENARIOS.some(s => s.id === id))
@@ -195,7 +197,7 @@ async function main () {
         // interleaved: A B C, A B C ...; the starting broker rotates with the repeat
         const order = brokers.map((_, i) => brokers[(i + rep - 1) % brokers.length])
         for (const b of order) {
-          const label = `[${rep}/${opts.repeats}] ${scenario.id.padEnd(10)} ${b.padEnd(9)}`
+          const label = `${clock()} [${rep}/${opts.repeats}] ${scenario.id.padEnd(10)} ${b.padEnd(9)}`
           try {
             let r
             for (let attempt = 0; ; attempt++) {
@@ -239,7 +241,7 @@ async function main () {
   let nodeRed = null
   if (wantNodeRed) {
     const { runNodeRedBench } = await import('./node-red.mjs')
-    nodeRed = await runNodeRedBench({ quick: opts.quick, repeats: opts.repeats, log: s => console.log(s) })
+    nodeRed = await runNodeRedBench({ quick: opts.quick, repeats: opts.repeats, log: s => console.log(`${clock()} ${s}`) })
   }
 
   const finished = new Date()

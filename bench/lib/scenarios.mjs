@@ -24,7 +24,7 @@ export const SCENARIOS = [
   {
     id: 'fanout1000',
     title: 'fan-out QoS0, 1 pub → 1000 subs',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 200, batch: 20, coalesce: coalesce(50) }),
+    job: o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 1000, batch: 20, coalesce: coalesce(50) }),
     metrics: [msgs('fan-out QoS0 1→1000, delivered msg/s')]
   },
   {
