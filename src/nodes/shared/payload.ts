@@ -23,6 +23,18 @@ export type Decoded = { ok: true, value: unknown } | { ok: false, reason: 'inval
  * Decode a received payload. `auto` gives parsed JSON when the payload is JSON, a string when it
  * is UTF-8 text, and the Buffer otherwise; `json` fails on anything that is not JSON.
  */
+/** Can `text` be JSON at all? A JSON text starts, after white space, with one of { [ " - 0-9 t f n. */
+function mayBeJson (text: string): boolean {
+  let i = 0
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break
+    i++
+  }
+  const c = text.charCodeAt(i)
+  return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e
+}
+
 export function decodePayload (payload: Buffer, format: OutputFormat): Decoded {
   switch (format) {
     case 'buffer': return { ok: true, value: payload }
@@ -40,6 +52,7 @@ export function decodePayload (payload: Buffer, format: OutputFormat): Decoded {
       if (payload.length === 0) return { ok: true, value: '' }
       if (!isUtf8(payload)) return { ok: true, value: payload }
       const text = payload.toString('utf8')
+      if (!mayBeJson(text)) return { ok: true, value: text } // skip a throwing JSON.parse for plain text
       try {
         return { ok: true, value: JSON.parse(text) }
       } catch {
