@@ -110,6 +110,8 @@ class NodeRed {
   credentialSecret: false,
   nodesDir: [${JSON.stringify(fileURLToPath(new URL('./node-red-nodes', import.meta.url)))}],
   logging: { console: { level: 'warn', metrics: false, audit: false } },
+  // core MQTT nodes retry after 5 s by default; Aedes starts a moment after the flow, so retry sooner
+  mqttReconnectTime: 250,
   editorTheme: { palette: { catalogues: [] }, tours: false },
   diagnostics: { enabled: false },
   telemetry: { enabled: false }

@@ -115,8 +115,8 @@ async function waitQuiet (opts) {
   let said = false
   for (;;) {
     const s0 = systemBusySeconds()
-    await sleep(500)
-    const busy = (systemBusySeconds() - s0) / 0.5 // a 500 ms sample: 10 ms ticks
+    await sleep(300)
+    const busy = (systemBusySeconds() - s0) / 0.3 // a 300 ms sample of 10 ms ticks
     if (busy <= opts.quietCpu || Date.now() >= deadline) {
       if (said) console.log(`    …machine ${busy <= opts.quietCpu ? 'quiet' : 'still busy'} (${(busy * 100).toFixed(0)}% of a core in use)`)
       return busy
