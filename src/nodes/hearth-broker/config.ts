@@ -6,8 +6,17 @@ import { DEFAULTS, LIMITS, parseIntIn, type BrokerNodeConfig, type BrokerNodeCre
 /** A config problem: a catalog key (under `hearth-broker.errors.`) and its substitutions. */
 export interface ConfigProblem { key: string, subs: Record<string, string | number> }
 
+/** Where and how the node keeps its state. */
+export interface PersistenceSettings {
+  enabled: boolean
+  /** The folder override as typed (trimmed); empty for the default folder. */
+  dir: string
+  syncMode: 'always' | 'periodic'
+  flushInterval: number
+}
+
 export type ParsedConfig =
-  | { ok: true, port: number, host: string, options: BrokerOptions, persistenceDir: string }
+  | { ok: true, port: number, host: string, options: BrokerOptions, persistence: PersistenceSettings }
   | { ok: false, problem: ConfigProblem }
 
 /**
@@ -69,6 +78,13 @@ export function parseBrokerConfig (config: Partial<BrokerNodeConfig>, creds: Par
     retainAvailable: bool(config.retainAvailable, true),
     authenticate: new NodeAuthenticator(username, creds.password ? String(creds.password) : '', allowAnonymous),
   }
-  const persistenceDir = typeof config.persistenceDir === 'string' ? config.persistenceDir.trim() : ''
-  return { ok: true, port: ints.port as number, host, options, persistenceDir }
+  const sync = config.persistenceSync === undefined || config.persistenceSync === '' ? DEFAULTS.persistenceSync : config.persistenceSync
+  if (sync !== 'always' && sync !== 'periodic') return { ok: false, problem: { key: 'bad-sync', subs: { value: String(sync) } } }
+  const persistence: PersistenceSettings = {
+    enabled: bool(config.persistence, true),
+    dir: typeof config.persistenceDir === 'string' ? config.persistenceDir.trim() : '',
+    syncMode: sync,
+    flushInterval: ints.persistenceFlushInterval as number,
+  }
+  return { ok: true, port: ints.port as number, host, options, persistence }
 }

@@ -29,7 +29,10 @@ RED.nodes.registerType(TYPE, {
     maxKeepalive: { value: DEFAULTS.maxKeepalive, validate: limit('maxKeepalive') },
     maximumQoS: { value: DEFAULTS.maximumQoS, validate: limit('maximumQoS') },
     retainAvailable: { value: DEFAULTS.retainAvailable },
+    persistence: { value: DEFAULTS.persistence },
     persistenceDir: { value: DEFAULTS.persistenceDir },
+    persistenceSync: { value: DEFAULTS.persistenceSync, validate: (v) => v === undefined || v === '' || v === 'always' || v === 'periodic' },
+    persistenceFlushInterval: { value: DEFAULTS.persistenceFlushInterval, validate: limit('persistenceFlushInterval') },
   },
   credentials: {
     username: { type: 'text' },
@@ -49,5 +52,21 @@ RED.nodes.registerType(TYPE, {
     const update = (): void => { hint.toggle(!anonymous.is(':checked')) }
     anonymous.on('change', update)
     update()
+
+    // Flows saved before these settings existed have none: persistence is on, synced always.
+    const persistence = $('#node-input-persistence')
+    const sync = $('#node-input-persistenceSync')
+    if (this.persistence !== false) persistence.prop('checked', true)
+    if (this.persistenceSync !== 'periodic') sync.val('always')
+    $('#hearth-broker-dir-hint').text(this._('hearth-broker.tip.persistenceDir', { id: this.id }))
+    const updatePersistence = (): void => {
+      const periodic = String(sync.val()) === 'periodic'
+      $('#hearth-broker-persistence-rows').toggle(persistence.is(':checked'))
+      $('#hearth-broker-flush-row').toggle(periodic)
+      $('#hearth-broker-periodic-hint').toggle(periodic)
+    }
+    persistence.on('change', updatePersistence)
+    sync.on('change', updatePersistence)
+    updatePersistence()
   },
 })

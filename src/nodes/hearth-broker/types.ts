@@ -19,11 +19,14 @@ export interface BrokerNodeConfig {
   maxKeepalive: number | string
   maximumQoS: number | string
   retainAvailable: boolean
-  /**
-   * Reserved for disk persistence (a later release). Must stay empty for now: state lives in
-   * memory for the life of the Node-RED process.
-   */
+  /** Keep retained messages and sessions on disk (default on); off keeps them in memory. */
+  persistence: boolean
+  /** The folder for them; empty for `<userDir>/hearth/<node id>/`. Relative paths start at userDir. */
   persistenceDir: string
+  /** 'always': on disk (fsync) before every acknowledgement; 'periodic': flushed every `persistenceFlushInterval` ms. */
+  persistenceSync: 'always' | 'periodic' | ''
+  /** Milliseconds between flushes with 'periodic'. */
+  persistenceFlushInterval: number | string
 }
 
 export interface BrokerNodeCredentials {
@@ -46,7 +49,10 @@ export const DEFAULTS: BrokerNodeConfig = {
   maxKeepalive: 0,
   maximumQoS: 2,
   retainAvailable: true,
+  persistence: true,
   persistenceDir: '',
+  persistenceSync: 'always',
+  persistenceFlushInterval: 1000,
 }
 
 /** Commands the node accepts in `msg.action`. */
@@ -66,6 +72,7 @@ export const LIMITS: ReadonlyArray<readonly [keyof BrokerNodeConfig, number, num
   ['maxQueuedMessages', 0, 10000000],
   ['maxKeepalive', 0, 65535],
   ['maximumQoS', 0, 2],
+  ['persistenceFlushInterval', 10, 3600000],
 ]
 
 /** Parse an integer within [min, max]; undefined when it is not one. */
