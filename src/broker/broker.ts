@@ -8,8 +8,7 @@ import { BrokerCore } from './core'
 import { Connection } from './connection'
 import { LocalClient } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
-import { brokerPublish } from './operations'
-import { RC } from './errors'
+import { RC, reasonError } from './errors'
 import { validTopicName, validTopicFilter } from './topics'
 import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message } from './types'
 
@@ -93,7 +92,7 @@ export class Broker {
     const v = options.protocolVersion ?? 5
     ep.protocolVersion = v
     const clean = options.clean !== false
-    if (options.will && !validTopicName(options.will.topic)) throw Object.assign(new Error('invalid will topic'), { reasonCode: RC.TOPIC_NAME_INVALID })
+    if (options.will && !validTopicName(options.will.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, 'invalid will topic')
     const ctx: ConnectContext = {
       core,
       client: ep,
@@ -109,7 +108,7 @@ export class Broker {
       sessionPresent: false,
     }
     const rc = await runConnect(ctx)
-    if (rc !== RC.SUCCESS) throw Object.assign(new Error(`connection refused: 0x${rc.toString(16)}`), { reasonCode: rc })
+    if (rc !== RC.SUCCESS) throw reasonError(rc, `connection refused: 0x${rc.toString(16)}`)
     client.sessionPresent = ctx.sessionPresent
     // Deliver what the session holds once the caller has had a chance to add its listeners.
     activate(core, ep, true)
@@ -119,8 +118,8 @@ export class Broker {
   /** Publish as the broker itself. */
   async publish (msg: Message): Promise<void> {
     await this.ready
-    if (!validTopicName(msg.topic)) throw Object.assign(new Error(`invalid topic name '${msg.topic}'`), { reasonCode: RC.TOPIC_NAME_INVALID })
-    brokerPublish(this.core, { ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) })
+    if (!validTopicName(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
+    this.core.accept({ ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }, undefined, undefined)
     await this.core.persistence.sync()
   }
 

@@ -14,7 +14,7 @@ import { toRouted, type RoutedMessage } from './message'
 import type { ClientBase } from './client-base'
 import { parseShared } from './topics'
 import type { SubscriptionOptions } from './types'
-import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, ProtocolVersion, QoS, WillMessage } from './types'
+import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, ProtocolVersion, QoS, WillMessage } from './types'
 
 export interface ResolvedOptions {
   maxConnections: number
@@ -231,11 +231,19 @@ export class BrokerCore {
   publishWill (will: WillMessage, clientId: string, username: string | undefined): void {
     Promise.resolve(this.authz.authorizePublish({ clientId, username, kind: 'network' }, will.topic, will.qos)).then(ok => {
       if (!ok) { this.dropped(clientId, will.topic, will.qos, 'not-authorized'); return }
-      const msg = toRouted(will, clientId, Date.now())
-      this.stats.messagesReceived++
-      this.storeRetained(msg)
-      this.router.route(msg, this.sessions.get(clientId))
+      this.accept(will, clientId, this.sessions.get(clientId))
     }, err => this.warn('will authorisation failed', clientId, err as Error))
+  }
+
+  /**
+   * Take an authorised application message in: count it, apply RETAIN, route it. Every publish
+   * (network, in-process, will, the broker's own) goes through here.
+   */
+  accept (msg: Message, origin: string | undefined, originSession: Session | undefined): void {
+    const routed = toRouted(msg, origin, msg.properties?.messageExpiryInterval !== undefined ? Date.now() : 0)
+    this.stats.messagesReceived++
+    this.storeRetained(routed)
+    this.router.route(routed, originSession)
   }
 
   /** Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11]. */

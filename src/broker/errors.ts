@@ -89,3 +89,8 @@ export function reasonName (code: number): string {
   }
   return code === 0 ? 'normal disconnection' : `reason 0x${code.toString(16)}`
 }
+
+/** An Error carrying an MQTT reason code, as in-process clients and the public API reject with. */
+export function reasonError (reasonCode: number, message: string): Error & { reasonCode: number } {
+  return Object.assign(new Error(message), { reasonCode })
+}

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { ClientBase } from './client-base'
 import type { BrokerCore } from './core'
-import { RC, reasonName } from './errors'
+import { RC, reasonError, reasonName } from './errors'
 import type { RoutedMessage } from './message'
 import { acceptPublish, subscribe, unsubscribe } from './operations'
 import { validTopicName } from './topics'
@@ -50,10 +50,6 @@ export class LocalEndpoint extends ClientBase {
   }
 }
 
-function refusal (reasonCode: number, message: string): Error & { reasonCode: number } {
-  return Object.assign(new Error(message), { reasonCode })
-}
-
 export class LocalClient extends EventEmitter {
   readonly endpoint: LocalEndpoint
   sessionPresent = false
@@ -69,10 +65,10 @@ export class LocalClient extends EventEmitter {
   /** Publish. Resolves once the broker accepted it (QoS 1/2: routed and durable). */
   publish (msg: Message): Promise<void> {
     const core = this.core
-    if (!this.connected) return Promise.reject(refusal(RC.UNSPECIFIED_ERROR, 'not connected'))
-    if (!validTopicName(msg.topic)) return Promise.reject(refusal(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`))
-    if (msg.qos > core.opts.maximumQoS) return Promise.reject(refusal(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`))
-    if (msg.retain && !core.opts.retainAvailable) return Promise.reject(refusal(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported'))
+    if (!this.connected) return Promise.reject(reasonError(RC.UNSPECIFIED_ERROR, 'not connected'))
+    if (!validTopicName(msg.topic)) return Promise.reject(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`))
+    if (msg.qos > core.opts.maximumQoS) return Promise.reject(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`))
+    if (msg.retain && !core.opts.retainAvailable) return Promise.reject(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported'))
     const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
     const rc = acceptPublish(core, this.endpoint, m)
     if (typeof rc === 'number') return this.settle(rc, m.qos)
@@ -80,14 +76,14 @@ export class LocalClient extends EventEmitter {
   }
 
   private settle (rc: number, qos: QoS): Promise<void> {
-    if (rc >= 0x80) return Promise.reject(refusal(rc, rc === RC.NOT_AUTHORIZED ? 'not authorised' : `refused: ${reasonName(rc)}`))
+    if (rc >= 0x80) return Promise.reject(reasonError(rc, rc === RC.NOT_AUTHORIZED ? 'not authorised' : `refused: ${reasonName(rc)}`))
     if (qos === 0) return Promise.resolve()
     return this.core.persistence.sync() ?? Promise.resolve()
   }
 
   /** Subscribe; resolves with one granted QoS or reason code (>= 0x80 refused) per request. */
   async subscribe (requests: SubscriptionOptions[]): Promise<number[]> {
-    if (!this.connected) throw refusal(RC.UNSPECIFIED_ERROR, 'not connected')
+    if (!this.connected) throw reasonError(RC.UNSPECIFIED_ERROR, 'not connected')
     const { codes, after } = await subscribe(this.core, this.endpoint, requests)
     after()
     return codes
@@ -95,7 +91,7 @@ export class LocalClient extends EventEmitter {
 
   /** Unsubscribe; resolves with one reason code per filter. */
   async unsubscribe (filters: string[]): Promise<number[]> {
-    if (!this.connected) throw refusal(RC.UNSPECIFIED_ERROR, 'not connected')
+    if (!this.connected) throw reasonError(RC.UNSPECIFIED_ERROR, 'not connected')
     return unsubscribe(this.core, this.endpoint, filters)
   }
 
@@ -108,7 +104,7 @@ export class LocalClient extends EventEmitter {
     if (ep.closed) return
     const s = ep.session
     if (s !== null && options.sessionExpiryInterval !== undefined) {
-      if (s.expiryInterval === 0 && options.sessionExpiryInterval !== 0) throw refusal(RC.PROTOCOL_ERROR, 'Session Expiry Interval was 0 at connect')
+      if (s.expiryInterval === 0 && options.sessionExpiryInterval !== 0) throw reasonError(RC.PROTOCOL_ERROR, 'Session Expiry Interval was 0 at connect')
       s.expiryInterval = Math.min(options.sessionExpiryInterval, this.core.opts.maxSessionExpiryInterval)
     }
     const rc = options.reasonCode ?? 0

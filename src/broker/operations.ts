@@ -4,8 +4,7 @@
  */
 import type { BrokerCore } from './core'
 import type { ClientBase } from './client-base'
-import { RC } from './errors'
-import { toRouted } from './message'
+import { RC, reasonError } from './errors'
 import type { Subscription } from './topic-tree'
 import { parseShared, validTopicFilter } from './topics'
 import type { Message, SubscriptionOptions, QoS } from './types'
@@ -33,19 +32,8 @@ function refuse (core: BrokerCore, c: ClientBase, msg: Message): number {
 }
 
 function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
-  const routed = toRouted(msg, c.clientId, msg.properties?.messageExpiryInterval !== undefined ? Date.now() : 0)
-  core.stats.messagesReceived++
-  core.storeRetained(routed)
-  core.router.route(routed, c.session ?? undefined)
+  core.accept(msg, c.clientId, c.session ?? undefined)
   return RC.SUCCESS
-}
-
-/** Publish as the broker itself (Node-RED node commands, $SYS). */
-export function brokerPublish (core: BrokerCore, msg: Message): void {
-  const routed = toRouted(msg, undefined, Date.now())
-  core.stats.messagesReceived++
-  core.storeRetained(routed)
-  core.router.route(routed, undefined)
 }
 
 /**
@@ -66,7 +54,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
     }
     if (shared && req.nl && c.protocolVersion === 5) {
       // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]
-      throw Object.assign(new Error('No Local set on a shared subscription'), { reasonCode: RC.PROTOCOL_ERROR })
+      throw reasonError(RC.PROTOCOL_ERROR, 'No Local set on a shared subscription')
     }
     const filter = shared ? shared.filter : req.topic
     let verdict: boolean | QoS
