@@ -109,7 +109,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         node.persistenceDir = undefined
         if (err instanceof OptionError) throw err.original
         const e = err instanceof Error ? err : new Error(String(err))
-        const message = e.message.replace(/^FilePersistence: /, '')
+        // The core's message names the folder too: keep only the cause.
+        const message = e.message.replace(/^FilePersistence: /, '').replace(`cannot use directory ${dir}: `, '')
         return failPersistence(isBusy(e) ? 'persistence-in-use' : 'persistence-unusable', { dir, message })
       } finally {
         opening = false
