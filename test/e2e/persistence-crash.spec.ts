@@ -243,7 +243,7 @@ describe('end to end: kill -9 of Node-RED with a persistent hearth-broker node',
     const recovered = red.log.filter((l) => l.includes('damaged or incomplete record'))
     console.log(`      Node-RED 4.1 killed (-9) after ${acks} acknowledgements (${loadMs} ms of load); restarted`)
     for (const line of counts) console.log(`      ${line}`)
-    console.log(`      retained: ${retAcked.size} acknowledged topics, ${retAcked.size - missing.length} back; ` +
+    console.log(`      retained: ${ret.acked.size} acknowledged publishes over ${retAcked.size} topics, ${retAcked.size - missing.length} topics back at their last acknowledged value or later; ` +
       `${recovered.length === 0 ? 'the log ended on a whole record' : 'recovery cut a torn last record (warning logged)'}`)
 
     // A clean stop and start: queue more for the offline subscribers, update retained topics, SIGINT, start.
@@ -269,5 +269,20 @@ describe('end to end: kill -9 of Node-RED with a persistent hearth-broker node',
     assert.equal(after.size, RETAINED_TOPICS)
     for (let i = 0; i < RETAINED_TOPICS; i++) assert.equal(after.get(`ret/${i}`), 1000000 + i)
     assert.deepEqual(red.log.filter((l) => /\[(error|warn)\]/.test(l) && l.includes('hearth')), [])
+  })
+
+  it('an unusable persistence folder: the error names the folder and what to fix; Node-RED keeps running', async function () {
+    assert.ok(red && red.proc.exitCode === null, 'Node-RED runs (started by the previous test)')
+    const port = await freePort()
+    const bad = path.join(userDir!, 'flows.json', 'store') // under a file: cannot be created
+    const flow = brokerFlow(port).map((n) => ((n as { type: string }).type === 'hearth-broker' ? { ...n, persistenceDir: bad } : n))
+    const from = red.log.length
+    await deploy(red, flow)
+    const line = await waitFor(() => red!.log.slice(from).find((l) => l.includes('[error]') && l.includes('hearth-broker')), 5000, 'the error')
+    assert.ok(line.includes(`cannot keep the broker state in ${bad}`), line)
+    console.log(`      ${line.replace(/^.*\[error\] /, '')}`)
+    assert.match(line, /check that Node-RED may create and write this folder, choose another folder, or turn persistence off/)
+    assert.equal((await fetch(red.url('/flows'))).status, 200)
+    assert.equal(red.proc.exitCode, null)
   })
 })
