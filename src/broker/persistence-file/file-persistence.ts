@@ -26,7 +26,8 @@ import { openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, acqui
 
 export type { FilePersistenceOptions, FilePersistenceStats } from './options'
 
-interface Waiter { resolve: () => void, reject: (err: Error) => void }
+/** A sync() caller; `durable` ones also wait for the fdatasync (always mode). */
+interface Waiter { resolve: () => void, reject: (err: Error) => void, durable: boolean }
 
 class Aborted extends Error {}
 
@@ -52,6 +53,8 @@ export class FilePersistence implements Persistence {
   private state = new LiveState()
   private pending = new RecordBuffer()
   private waiters: Waiter[] = []
+  /** A batch is being written (periodic mode's sync() waits for it). */
+  private writing = false
   /** While a compaction runs: copies of the records made since its snapshot. */
   private carry: RecordBuffer | null = null
   /** Bytes were handed to the current file that no completed fdatasync covers. */
@@ -239,10 +242,19 @@ export class FilePersistence implements Persistence {
   // ------------------------------------------------------------------------------ group commit
 
   sync (): Promise<void> | undefined {
-    if (this.fd === null || this.syncMode === 'periodic') return undefined
+    if (this.fd === null) return undefined
+    if (this.syncMode === 'periodic') {
+      // Periodic: wait for the write to reach the operating system (so an acknowledged message
+      // survives a crash of the process), not for the fdatasync.
+      if (this.pending.len === 0 && !this.writing && this.broken === null) return undefined
+      return new Promise<void>((resolve, reject) => {
+        this.waiters.push({ resolve, reject, durable: false })
+        this.schedule(false)
+      })
+    }
     if (this.pending.len === 0 && !this.unsynced && this.broken === null) return undefined
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject })
+      this.waiters.push({ resolve, reject, durable: true })
       this.schedule(false)
     })
   }
@@ -280,11 +292,16 @@ export class FilePersistence implements Persistence {
     if (batch !== null) this.unsynced = true
     try {
       if (batch !== null) {
-        await writeAll(fd, batch, this.pos)
+        this.writing = true
+        try {
+          await writeAll(fd, batch, this.pos)
+        } finally {
+          this.writing = false
+        }
         this.pos += batch.length
         this.counters.writes++
       }
-      if (this.unsynced && (waiters.length > 0 || forceSync)) {
+      if (this.unsynced && (forceSync || waiters.some(w => w.durable))) {
         await fdatasync(fd)
         this.unsynced = false
         this.counters.syncs++

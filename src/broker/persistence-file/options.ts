@@ -5,9 +5,9 @@ export interface FilePersistenceOptions {
   dir: string
   /**
    * 'always' (default): `sync()` resolves only after an fdatasync, so whatever the broker
-   * acknowledges survives a power loss. 'periodic': `sync()` never waits; records still reach
-   * the OS right away (they survive a crash of the process) but are fdatasync'd only every
-   * `flushInterval` ms, so a power loss or OS crash can lose that much acknowledged work.
+   * acknowledges survives a power loss. 'periodic': `sync()` waits only for the write to reach
+   * the OS (so acknowledged work survives a crash of the process), and records are fdatasync'd
+   * every `flushInterval` ms, so a power loss or OS crash can lose that much acknowledged work.
    */
   syncMode?: 'always' | 'periodic'
   /** Milliseconds between fdatasyncs in 'periodic' mode. Default 1000. */

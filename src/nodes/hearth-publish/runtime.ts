@@ -105,7 +105,11 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       return err
     }
 
+    // Node-RED keeps delivering input until the close handler finishes; once closing starts
+    // (the connection may already be ending), late messages of the old flow are let go.
+    let closing = false
     node.on('input', (msg: NodeMessage, _send, done: DoneFn) => {
+      if (closing) { done(); return }
       let message: Message
       try {
         message = buildMessage(config, msg, conn.protocolVersion === 5)
@@ -118,6 +122,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     })
 
     node.on('close', (removed: boolean, done: () => void) => {
+      closing = true
       conn.deregister(user, removed).catch(() => {}).finally(() => done())
     })
   }
