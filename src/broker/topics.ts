@@ -5,18 +5,20 @@
  *   invalid filters: a/#/b   a#   a/b+   #/a   ''   $share/grp   $share//a   $share/g+/a
  *   valid names:     a/b   /a   $SYS/x   (no + or #, not empty, no U+0000)
  */
-import { isUtf8 } from 'node:buffer'
+
+// No Node.js APIs here: the Node-RED editor bundles these rules too (src/nodes/shared/topics.ts).
 
 const MAX_TOPIC_BYTES = 65535
 
-/** Does the string hold a code point that MQTT forbids in UTF-8 strings? [MQTT-1.5.3-2] */
-export function hasNullChar (s: string): boolean {
-  return s.indexOf('\u0000') !== -1
+/** Longer than a UTF-8 string may be [MQTT-1.5.3]? Measured only when it could be (a UTF-16 unit is at most 3 bytes). */
+function tooLong (s: string): boolean {
+  if (s.length * 3 <= MAX_TOPIC_BYTES) return false
+  return new TextEncoder().encode(s).length > MAX_TOPIC_BYTES
 }
 
 /** A topic name is valid: not empty [MQTT-4.7.3-1], no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2]. */
 export function validTopicName (topic: string): boolean {
-  if (topic.length === 0 || topic.length > MAX_TOPIC_BYTES) return false
+  if (topic.length === 0 || tooLong(topic)) return false
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i)
     if (c === 0x23 /* # */ || c === 0x2b /* + */ || c === 0) return false
@@ -29,7 +31,7 @@ export function validTopicName (topic: string): boolean {
  * not empty [MQTT-4.7.3-1], no U+0000.
  */
 export function validTopicFilter (filter: string): boolean {
-  if (filter.length === 0 || filter.length > MAX_TOPIC_BYTES) return false
+  if (filter.length === 0 || tooLong(filter)) return false
   const n = filter.length
   for (let i = 0; i < n; i++) {
     const c = filter.charCodeAt(i)
@@ -64,20 +66,42 @@ export function parseShared (filter: string): SharedFilter | null | false {
   return { group, filter: f }
 }
 
-/** Does `filter` match `topic`? Used for retained deletion and node-side dispatch; routing uses the trie. */
+/**
+ * Does `filter` match `topic`? A `$share/group/` prefix is ignored; wildcards at the first level do
+ * not match `$` topics [MQTT-4.7.2-1]. Routing uses the trie; this serves retained-message admin
+ * and the Node-RED nodes' dispatch, once per delivered message, so it walks both strings without
+ * splitting them.
+ */
 export function matchTopic (filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 0x24 /* $ */ && (filter.charCodeAt(0) === 0x2b || filter.charCodeAt(0) === 0x23)) return false // [MQTT-4.7.2-1]
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true
-    if (i >= t.length) return false
-    if (f[i] !== '+' && f[i] !== t[i]) return false
+  let f = 0
+  if (filter.startsWith('$share/')) {
+    const slash = filter.indexOf('/', 7)
+    if (slash < 0) return false
+    f = slash + 1
   }
-  return f.length === t.length
-}
-
-/** Is the buffer valid UTF-8 (for Payload Format Indicator 1) [MQTT-3.3.2-4]? */
-export function isValidUtf8 (buf: Buffer): boolean {
-  return isUtf8(buf)
+  const fn = filter.length
+  const tn = topic.length
+  const first = filter.charCodeAt(f)
+  if (topic.charCodeAt(0) === 0x24 && (first === 0x2b || first === 0x23)) return false
+  let t = 0
+  for (;;) {
+    if (f >= fn) return t >= tn
+    const c = filter.charCodeAt(f)
+    if (c === 0x23) return true // '#': this level and everything below, including the parent level
+    if (c === 0x2b) { // '+': one whole level
+      f++
+      while (t < tn && topic.charCodeAt(t) !== 0x2f) t++
+    } else {
+      while (f < fn && filter.charCodeAt(f) !== 0x2f) {
+        if (t >= tn || topic.charCodeAt(t) !== filter.charCodeAt(f)) return false
+        f++
+        t++
+      }
+      if (t < tn && topic.charCodeAt(t) !== 0x2f) return false
+    }
+    if (f >= fn) return t >= tn // both at the end of their last level
+    f++ // past '/'
+    if (t >= tn) return filter.charCodeAt(f) === 0x23 && f + 1 === fn // 'a/#' matches 'a'
+    t++ // past '/'
+  }
 }

@@ -38,6 +38,8 @@ async function brokerPort (id = 'broker'): Promise<number> {
   const n = helper.getNode(id)
   await n.ready
   assert.ok(n.port, `broker ${id} is not listening: ${String(n.failure)}`)
+  // The port binds before the stored state has loaded; recovery warnings come with the load.
+  await n.broker?.ready
   return n.port as number
 }
 

@@ -4,7 +4,8 @@ import { RC, connackCodeV3 } from '../errors'
 import { MAX_PACKET } from '../core'
 import { generate } from '../encode'
 import { runConnect, activate, type ConnectContext, NEVER_EXPIRES } from '../connect-actions'
-import { validTopicName, isValidUtf8 } from '../topics'
+import { isUtf8 } from 'node:buffer'
+import { validTopicName } from '../topics'
 import { appProperties } from './properties'
 import type { ProtocolVersion, QoS, WillMessage } from '../types'
 
@@ -64,7 +65,7 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
     const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload ?? '')
     const wp = v5 ? w.properties : undefined
     if (wp?.responseTopic !== undefined && !validTopicName(wp.responseTopic)) { refuse(conn, RC.PROTOCOL_ERROR, 'invalid will Response Topic'); return } // [MQTT-3.1.3-?]
-    if (wp?.payloadFormatIndicator && !isValidUtf8(payload)) { refuse(conn, RC.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8'); return }
+    if (wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, RC.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8'); return }
     will = { topic, payload, qos: wqos, retain: !!w.retain, properties: appProperties(wp), delayInterval: wp?.willDelayInterval }
   }
   if (v5) {

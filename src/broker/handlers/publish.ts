@@ -2,7 +2,8 @@ import type mqtt from 'mqtt-packet'
 import type { Connection } from '../connection'
 import { RC, ProtocolError } from '../errors'
 import { acceptPublish } from '../operations'
-import { validTopicName, isValidUtf8 } from '../topics'
+import { isUtf8 } from 'node:buffer'
+import { validTopicName } from '../topics'
 import { appProperties } from './properties'
 import type { Message, QoS } from '../types'
 
@@ -48,7 +49,7 @@ export function handlePublish (conn: Connection, packet: mqtt.IPublishPacket): v
   if (v5 && qos > 0 && conn.pendingInbound() >= core.opts.receiveMaximum) {
     throw new ProtocolError(RC.RECEIVE_MAXIMUM_EXCEEDED, 'Receive Maximum exceeded') // [MQTT-3.3.4-7]
   }
-  if (props?.payloadFormatIndicator && !isValidUtf8(packet.payload as Buffer)) {
+  if (props?.payloadFormatIndicator && !isUtf8(packet.payload as Buffer)) {
     // Payload Format Indicator 1 with a payload that is not UTF-8 [MQTT-3.3.2-4]
     if (qos === 0) throw new ProtocolError(RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8')
     acknowledge(conn, qos, pid, RC.PAYLOAD_FORMAT_INVALID)
