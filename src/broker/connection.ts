@@ -169,7 +169,12 @@ export class Connection extends ClientBase implements Ticking {
       this.write(encodeAck(cmd, packet.messageId ?? 0))
       return
     }
-    const buf = generate(packet, this.protocolVersion)
+    let buf = generate(packet, this.protocolVersion)
+    if (buf.length > this.maxPacketSize && 'properties' in packet && packet.properties !== undefined) {
+      // Reason String and User Properties go first when the packet would be too large [MQTT-3.2.2-19, MQTT-3.2.2-20]
+      const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>
+      buf = generate({ ...packet, properties: rest } as mqtt.Packet, this.protocolVersion)
+    }
     if (buf.length > this.maxPacketSize) return // never exceed the client's maximum [MQTT-3.1.2-24]
     this.write(buf)
   }
