@@ -302,9 +302,9 @@ export class BrokerCore {
         const msg: RoutedMessage = { ...o.message, expiresAt: o.message.expiresAt, origin: undefined, enc: undefined }
         const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg, qos: o.message.qos, retain: o.message.retain, subIds: o.subscriptionIdentifiers }
         if (o.seq > s.outSeq) s.outSeq = o.seq
-        if (o.state !== 'queued' && o.packetId) { s.inflight.set(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
+        if (o.state !== 'queued' && o.packetId) { s.addInflight(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
       }
-      for (const id of st.incoming) s.incoming.add(id)
+      for (const id of st.incoming) s.addIncoming(id)
     }
   }
 
@@ -336,6 +336,6 @@ function restoreSubscription (core: BrokerCore, s: Session, so: SubscriptionOpti
     subId: so.subscriptionIdentifier,
     group: shared ? shared.group : undefined,
   }
-  s.subscriptions.set(so.topic, sub)
+  s.addSubscription(so.topic, sub)
   core.tree.add(sub)
 }

@@ -83,7 +83,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
     }
     // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
     const existed = s.subscriptions.has(req.topic)
-    s.subscriptions.set(req.topic, sub)
+    s.addSubscription(req.topic, sub)
     core.tree.add(sub)
     codes.push(qos)
     added.push({ topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })

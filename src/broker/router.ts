@@ -132,7 +132,7 @@ export class Router {
     const pid = s.allocatePacketId()
     o.packetId = pid
     o.state = 'sent'
-    s.inflight.set(pid, o)
+    s.addInflight(pid, o)
     if (s.persistent) {
       if (fresh) core.persistence.addOutgoing(s.clientId, stored(o))
       else core.persistence.updateOutgoing(s.clientId, o.seq, pid, 'sent')

@@ -21,15 +21,48 @@ export interface Outgoing {
   subIds: number[] | undefined
 }
 
+/** A Map that refuses writes: what an idle session shows until it needs the real thing. */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set (): this { throw new Error('internal: write to a shared empty map') }
+}
+class EmptySet<T> extends Set<T> {
+  override add (): this { throw new Error('internal: write to a shared empty set') }
+}
+const NO_SUBSCRIPTIONS: Map<string, Subscription> = new EmptyMap()
+const NO_INFLIGHT: Map<number, Outgoing> = new EmptyMap()
+const NO_INCOMING: Set<number> = new EmptySet()
+
 export class Session {
-  readonly subscriptions = new Map<string, Subscription>()
-  /** In flight, keyed by packet identifier, in send order. */
-  readonly inflight = new Map<number, Outgoing>()
+  // The maps are created on first write: an idle session costs no hash tables.
+  private subs: Map<string, Subscription> = NO_SUBSCRIPTIONS
+  private pending: Map<number, Outgoing> = NO_INFLIGHT
+  private qos2in: Set<number> = NO_INCOMING
+
+  /** Subscriptions by the filter as the client sent it. Read-only view; write with addSubscription. */
+  get subscriptions (): Map<string, Subscription> { return this.subs }
+  /** In flight, keyed by packet identifier, in send order. Read-only view; write with addInflight. */
+  get inflight (): Map<number, Outgoing> { return this.pending }
+  /** Incoming QoS 2 packet identifiers for which PUBREC was sent [MQTT-4.3.3-9]. Write with addIncoming. */
+  get incoming (): Set<number> { return this.qos2in }
+
+  addSubscription (key: string, sub: Subscription): void {
+    if (this.subs === NO_SUBSCRIPTIONS) this.subs = new Map()
+    this.subs.set(key, sub)
+  }
+
+  addInflight (packetId: number, o: Outgoing): void {
+    if (this.pending === NO_INFLIGHT) this.pending = new Map()
+    this.pending.set(packetId, o)
+  }
+
+  addIncoming (packetId: number): void {
+    if (this.qos2in === NO_INCOMING) this.qos2in = new Set()
+    this.qos2in.add(packetId)
+  }
+
   /** Waiting to be sent, in order. */
   queue: Outgoing[] = []
   queueHead = 0
-  /** Incoming QoS 2 packet identifiers for which PUBREC was sent [MQTT-4.3.3-9]. */
-  readonly incoming = new Set<number>()
   client: ClientBase | null = null
   /** Session Expiry Interval in seconds. */
   expiryInterval = 0

@@ -74,7 +74,7 @@ function acknowledge (conn: Connection, qos: QoS, pid: number, rc: number): void
   const s = conn.session
   if (s === null) return
   if (qos === 2 && rc < 0x80) {
-    s.incoming.add(pid)
+    s.addIncoming(pid)
     if (s.persistent) conn.core.persistence.addIncoming(s.clientId, pid)
   }
   const packet: mqtt.IPubackPacket | mqtt.IPubrecPacket = { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: pid }
