@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Packet, QoS } from 'mqtt-packet'
-import { CrashClient } from './crash-client'
+import { CrashClient, countDeliveries } from './crash-client'
 
 const REPO_ROOT = join(__dirname, '..', '..')
 /** HEARTH_CRASH_BIN runs the rounds against another build of the CLI (same arguments and listening line). */
@@ -128,22 +128,6 @@ function runPublisher (c: CrashClient, st: PubState, qos: QoS, retain: boolean, 
   for (let i = 0; i < WINDOW; i++) sendNext()
 }
 
-/** A subscriber that acknowledges everything and counts deliveries by payload. */
-function collect (c: CrashClient): Map<string, number> {
-  const seen = new Map<string, number>()
-  c.consume((p: Packet) => {
-    if (p.cmd === 'publish') {
-      const key = `${p.topic} ${p.payload.toString()}`
-      seen.set(key, (seen.get(key) ?? 0) + 1)
-      if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId })
-      if (p.qos === 2) c.send({ cmd: 'pubrec', messageId: p.messageId })
-    } else if (p.cmd === 'pubrel') {
-      c.send({ cmd: 'pubcomp', messageId: p.messageId })
-    }
-  })
-  return seen
-}
-
 async function until (cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!cond()) {
@@ -252,7 +236,7 @@ describe('crash: kill -9 of the CLI broker with --persistence-dir', function () 
       for (const s of SUBSCRIBERS) {
         const { client, sessionPresent } = await connect(broker.port, s.id, s.version, false)
         assert.equal(sessionPresent, true, `${s.id}: session survived`)
-        const seen = collect(client)
+        const seen = countDeliveries(client)
         await until(() => [...q1.acked].every(n => seen.has(`load/q1 q1:${n}`)) && [...q2.sent].every(n => seen.has(`load/q2 q2:${n}`)),
           20000, `${s.id} to receive every acknowledged message`).catch(() => {})
         await quiet(seen, 300)

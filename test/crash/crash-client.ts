@@ -112,3 +112,19 @@ export class CrashClient extends EventEmitter {
 
   destroy (): void { this.socket.destroy() }
 }
+
+/** A subscriber that acknowledges everything (QoS 1 and 2) and counts deliveries per `topic payload`. */
+export function countDeliveries (c: CrashClient): Map<string, number> {
+  const seen = new Map<string, number>()
+  c.consume((p: Packet) => {
+    if (p.cmd === 'publish') {
+      const key = `${p.topic} ${p.payload.toString()}`
+      seen.set(key, (seen.get(key) ?? 0) + 1)
+      if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId })
+      if (p.qos === 2) c.send({ cmd: 'pubrec', messageId: p.messageId })
+    } else if (p.cmd === 'pubrel') {
+      c.send({ cmd: 'pubcomp', messageId: p.messageId })
+    }
+  })
+  return seen
+}

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import type { Packet, QoS } from 'mqtt-packet'
-import { CrashClient } from '../crash/crash-client'
+import { CrashClient, countDeliveries } from '../crash/crash-client'
 import { deploy, freePort, makeUserDir, packTarball, removeDir, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from './support'
 
 const BROKER_ID = 'ee00000000000b01'
@@ -87,22 +87,6 @@ function publishLoad (c: CrashClient, load: Load, qos: QoS, retain: boolean, top
     sendNext()
   })
   for (let i = 0; i < WINDOW; i++) sendNext()
-}
-
-/** Acknowledge everything and count deliveries per `topic payload`. */
-function receiveAll (c: CrashClient): Map<string, number> {
-  const seen = new Map<string, number>()
-  c.consume((p: Packet) => {
-    if (p.cmd === 'publish') {
-      const key = `${p.topic} ${p.payload.toString()}`
-      seen.set(key, (seen.get(key) ?? 0) + 1)
-      if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId })
-      if (p.qos === 2) c.send({ cmd: 'pubrec', messageId: p.messageId })
-    } else if (p.cmd === 'pubrel') {
-      c.send({ cmd: 'pubcomp', messageId: p.messageId })
-    }
-  })
-  return seen
 }
 
 async function settled (seen: Map<string, number>, ms: number): Promise<void> {
@@ -219,7 +203,7 @@ describe('end to end: kill -9 of Node-RED with a persistent hearth-broker node',
     for (const s of SUBSCRIBERS) {
       const { client, sessionPresent } = await connect(port, s.id, s.version, false)
       assert.equal(sessionPresent, true, `${s.id}: the session survived`)
-      const seen = receiveAll(client)
+      const seen = countDeliveries(client)
       await waitFor(() => [...q1.acked].every((n) => seen.has(`load/q1 ${n}`)) && [...q2.sent].every((n) => seen.has(`load/q2 ${n}`)),
         15000, `${s.id} to receive every acknowledged message`).catch(() => {})
       await settled(seen, 300)
@@ -261,7 +245,7 @@ describe('end to end: kill -9 of Node-RED with a persistent hearth-broker node',
     for (const s of SUBSCRIBERS) {
       const { client, sessionPresent } = await connectWhenUp(port, s.id, s.version, false)
       assert.equal(sessionPresent, true)
-      const seen = receiveAll(client)
+      const seen = countDeliveries(client)
       await waitFor(() => [...Array(100).keys()].every((i) => seen.has(`load/q1 final-${i + 1}`)), 10000, `${s.id}: the messages queued before the clean stop`)
       await client.end()
     }
