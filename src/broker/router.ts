@@ -108,7 +108,7 @@ export class Router {
       return
     }
     const o: Outgoing = { seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds }
-    if (c !== null && c.active && s.queued === 0 && (c.kind === 'local' || (s.inflight.size < c.sendQuota && c.writable()))) {
+    if (c !== null && c.active && s.queued === 0 && s.resend.length === 0 && (c.kind === 'local' || (s.sentUnacked < c.sendQuota && c.writable()))) {
       this.send(s, c, o, true)
       return
     }
@@ -152,8 +152,16 @@ export class Router {
     const c = s.client
     if (c === null || !c.active) return
     const local = c.kind === 'local'
+    // First what a resume could not resend within the client's Receive Maximum, as it was.
+    while (s.resend.length > 0 && s.sentUnacked < c.sendQuota && c.writable()) {
+      const o = s.resend.shift() as Outgoing
+      if (!s.inflight.has(o.packetId)) continue
+      if (o.state === 'released') c.sendPubrel(o.packetId)
+      else c.sendPublish(o.msg, o.qos, o.retain, o.subIds, o.packetId, true)
+    }
+    if (s.resend.length > 0) return
     const now = Date.now()
-    while (s.queued > 0 && (local || (s.inflight.size < c.sendQuota && c.writable()))) {
+    while (s.queued > 0 && (local || (s.sentUnacked < c.sendQuota && c.writable()))) {
       const o = s.shift() as Outgoing
       if (o.msg.expiresAt !== undefined && o.msg.expiresAt <= now) {
         if (s.persistent) this.core.persistence.removeOutgoing(s.clientId, o.seq)
@@ -165,11 +173,19 @@ export class Router {
     }
   }
 
-  /** On session resume: resend unacknowledged PUBLISH with DUP and PUBREL, in order [MQTT-4.4.0-1], then the queue. */
+  /**
+   * On session resume: resend unacknowledged PUBLISH with DUP and PUBREL, in order, with their
+   * packet identifiers [MQTT-4.4.0-1], no more at once than the client's Receive Maximum
+   * [MQTT-3.3.4-9] (the rest follow as acknowledgements come in), then the queue.
+   */
   resume (s: Session): void {
     const c = s.client
     if (c === null) return
+    s.resend = []
+    let budget = c.kind === 'local' ? Infinity : c.sendQuota
     for (const o of s.inflight.values()) {
+      if (budget <= 0) { s.resend.push(o); continue }
+      budget--
       if (o.state === 'released') c.sendPubrel(o.packetId)
       else c.sendPublish(o.msg, o.qos, o.retain, o.subIds, o.packetId, true) // [MQTT-3.3.1-1] DUP on resend
     }

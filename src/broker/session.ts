@@ -63,6 +63,11 @@ export class Session {
   /** Waiting to be sent, in order. */
   queue: Outgoing[] = []
   queueHead = 0
+  /**
+   * In-flight messages still to be resent after a resume because the client's new Receive
+   * Maximum did not allow all at once; they keep their packet identifiers [MQTT-4.4.0-1].
+   */
+  resend: Outgoing[] = []
   client: ClientBase | null = null
   /** Session Expiry Interval in seconds. */
   expiryInterval = 0
@@ -89,6 +94,9 @@ export class Session {
   get persistent (): boolean { return this.expiryInterval > 0 }
 
   get queued (): number { return this.queue.length - this.queueHead }
+
+  /** QoS 1/2 PUBLISH sent on this connection and not yet acknowledged, against Receive Maximum [MQTT-3.3.4-9]. */
+  get sentUnacked (): number { return this.pending.size - this.resend.length }
 
   enqueue (o: Outgoing): void { this.queue.push(o) }
 
