@@ -6,6 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { pollUntil } from '../helpers/wait'
 
 const run = promisify(execFile)
 export const root = path.join(__dirname, '..', '..')
@@ -114,14 +115,8 @@ export async function deploy (red: NodeRed, flows: object[]): Promise<void> {
   await waitFor(() => red.log.filter((l) => l.includes('Started flows')).length > before, 20000, 'flows to start')
 }
 
-export async function waitFor<T> (check: () => T | undefined | false | null, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = check()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+export function waitFor<T> (check: () => T | undefined | false | null, ms = 5000, what = 'condition'): Promise<T> {
+  return pollUntil(check, ms, what)
 }
 
 /** Resident set size of a process, in MiB (Linux). */

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { connect as mqttConnect, type IClientOptions, type MqttClient, type IConnackPacket } from 'mqtt'
 import type { Broker } from '../../src/broker'
 import type { BrokerOptions } from '../../src/broker/types'
+import { pollUntil } from '../helpers/wait'
 
 export const HOST = '127.0.0.1'
 export const TARGET: 'hearth' | 'mosquitto' = process.env.HEARTH_INTEROP_TARGET === 'mosquitto' ? 'mosquitto' : 'hearth'
@@ -33,11 +34,7 @@ export function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promis
 
 /** Polls `cond` every 20 ms until it is true; rejects with `what` after `ms`. */
 export async function waitFor (cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(20)
-  }
+  await pollUntil(cond, ms, what)
 }
 
 /** A port that was free a moment ago (only for servers that cannot listen on port 0, e.g. mosquitto). */

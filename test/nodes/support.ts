@@ -4,6 +4,7 @@ import net from 'node:net'
 import path from 'node:path'
 import helper from 'node-red-node-test-helper'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { pollUntil } from '../helpers/wait'
 
 helper.init(require.resolve('node-red-4'))
 
@@ -59,14 +60,8 @@ export async function endClient (client: MqttClient | undefined): Promise<void> 
 }
 
 /** Poll until `check` returns a truthy value (or throw after `ms`). */
-export async function waitFor<T> (check: () => T | undefined | false | null, ms = 3000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = check()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+export function waitFor<T> (check: () => T | undefined | false | null, ms = 3000, what = 'condition'): Promise<T> {
+  return pollUntil(check, ms, what, 10)
 }
 
 /** Collect the messages a helper node receives. */
