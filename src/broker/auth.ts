@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { PeerCertificate } from 'node:tls'
 import type { ProtocolVersion, QoS } from './types'
 
@@ -65,22 +65,50 @@ export const allowAllAuthorizer: Authorizer = {
   authorizeSubscribe: () => true,
 }
 
+/** How a {@link UserTableAuthenticator} treats clients without an account. */
+export interface UserTableOptions {
+  /**
+   * Let in clients that send no user name. When the table holds no account at all, credentials
+   * are not checked and every client is treated as anonymous, as Mosquitto does with
+   * `allow_anonymous true` and no password file. Default false.
+   */
+  allowAnonymous?: boolean
+  /** Let in in-process clients (this process's own code) that give no user name, whatever `allowAnonymous` says. Default false. */
+  trustLocal?: boolean
+}
+
+const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest()
+
 /**
- * A username/password table, for the Node-RED node and the CLI's config file.
- * Passwords are compared in constant time.
+ * A username/password table, shared by the Node-RED broker node and the CLI. One rule for both:
+ * with no accounts, credentials are not checked (anonymous setting decides); with accounts, a user
+ * name that is given must name an account and carry its password, whatever the anonymous setting.
+ * Passwords are compared in constant time, whatever their length and whether the user exists.
  */
 export class UserTableAuthenticator implements Authenticator {
-  private users: Map<string, Buffer>
-  constructor (users: Record<string, string>, private allowAnonymous = false) {
-    this.users = new Map(Object.entries(users).map(([u, p]) => [u, Buffer.from(p, 'utf8')]))
+  private readonly users: Map<string, Buffer>
+  private readonly allowAnonymous: boolean
+  private readonly trustLocal: boolean
+  /** Compared against when the user does not exist, so that an unknown name takes as long as a known one. */
+  private readonly decoy = digest(Buffer.from('hearth: no such user'))
+
+  constructor (users: Record<string, string>, options: UserTableOptions | boolean = {}) {
+    const o = typeof options === 'boolean' ? { allowAnonymous: options } : options
+    this.allowAnonymous = o.allowAnonymous ?? false
+    this.trustLocal = o.trustLocal ?? false
+    this.users = new Map(Object.entries(users).map(([u, p]) => [u, digest(Buffer.from(p, 'utf8'))]))
   }
 
+  /** Whether any account is configured. */
+  get hasAccounts (): boolean { return this.users.size > 0 }
+
   authenticate (req: AuthenticateRequest): AuthenticateResult {
-    if (req.username === undefined) return { ok: this.allowAnonymous, reasonCode: 0x87 }
+    if (req.username === undefined || this.users.size === 0) {
+      const ok = this.allowAnonymous || (this.trustLocal && req.kind === 'local')
+      return ok ? { ok: true } : { ok: false, reasonCode: 0x87 }
+    }
     const want = this.users.get(req.username)
-    const got = req.password ?? Buffer.alloc(0)
-    if (!want) return { ok: false, reasonCode: 0x86 }
-    const ok = want.length === got.length && timingSafeEqual(want, got)
-    return ok ? { ok: true } : { ok: false, reasonCode: 0x86 }
+    const same = timingSafeEqual(want ?? this.decoy, digest(req.password ?? Buffer.alloc(0)))
+    return same && want !== undefined ? { ok: true } : { ok: false, reasonCode: 0x86 }
   }
 }

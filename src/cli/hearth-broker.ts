@@ -94,7 +94,7 @@ export async function main (argv: string[]): Promise<void> {
     broker = createBroker({
       ...options,
       persistence,
-      authenticate: users ? new UserTableAuthenticator(users, allowAnonymous ?? false) : undefined,
+      authenticate: new UserTableAuthenticator(users ?? {}, { allowAnonymous: allowAnonymous ?? users === undefined }),
     })
     await broker.ready
   } catch (err) {

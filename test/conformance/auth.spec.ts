@@ -63,6 +63,31 @@ authenticatorSuite('UserTableAuthenticator (anonymous allowed)', () => ({
   refuse: [{ request: request({ username: 'alice', password: 'x' }), reasonCode: 0x86 }],
 }))
 
+authenticatorSuite('UserTableAuthenticator with no account, anonymous allowed: credentials are not checked', () => ({
+  authenticator: new UserTableAuthenticator({}, { allowAnonymous: true }),
+  accept: [request(), request({ username: 'DVES_USER', password: 'DVES_PASS' }), request({ username: 'x' }), request({ username: 'x', kind: 'local' })],
+  refuse: [],
+}))
+
+authenticatorSuite('UserTableAuthenticator with no account, anonymous refused: every network client is refused as anonymous', () => ({
+  authenticator: new UserTableAuthenticator({}, { allowAnonymous: false, trustLocal: true }),
+  accept: [request({ kind: 'local' })],
+  refuse: [
+    { request: request(), reasonCode: 0x87 },
+    { request: request({ username: 'DVES_USER', password: 'DVES_PASS' }), reasonCode: 0x87 },
+  ],
+}))
+
+authenticatorSuite('UserTableAuthenticator trusting local clients', () => ({
+  authenticator: new UserTableAuthenticator({ alice: 'pw' }, { allowAnonymous: false, trustLocal: true }),
+  accept: [request({ kind: 'local' }), request({ username: 'alice', password: 'pw' }), request({ username: 'alice', password: 'pw', kind: 'local' })],
+  refuse: [
+    { request: request(), reasonCode: 0x87 },
+    { request: request({ username: 'bob', password: 'pw', kind: 'local' }), reasonCode: 0x86 },
+    { request: request({ username: 'alice', password: 'x', kind: 'local' }), reasonCode: 0x86 },
+  ],
+}))
+
 authenticatorSuite('an async authenticator (Promise answers)', () => ({
   authenticator: {
     authenticate: (r: AuthenticateRequest) => new Promise(resolve => setImmediate(() => resolve(r.username === 'ok' ? true : { ok: false, reasonCode: 0x87 }))),

@@ -147,6 +147,20 @@ describe(`CLI: hearth-broker as a process${TARGET === 'mosquitto' ? ' (validated
     assert.deepEqual(lines, ['MSG|T|1|hello mqttv5 q1'])
   })
 
+  it('the account rule shared with the broker node: no users, any user name and password get in; with users, a given user name must match (mosquitto_pub -u)', async function () {
+    if (TARGET === 'mosquitto') this.skip()
+    const PUB = requireTool('mosquitto_pub')
+    const pub = async (port: number, user: string, pass: string): Promise<number | null> =>
+      (await exitOf(children.spawn(PUB, ['-h', HOST, '-p', String(port), '-V', 'mqttv311', '-i', 'DVES_A1B2C3', '-u', user, '-P', pass, '-t', 'tele/plug/LWT', '-m', 'Online']), 10000)).code
+    const open = await start()
+    assert.equal(await pub(open.port, 'DVES_USER', 'DVES_PASS'), 0, 'no users: a factory-default user name is let in')
+    await children.killAll()
+    const closed = await start({ config: { users: { plug: 's3cret' } } })
+    assert.notEqual(await pub(closed.port, 'DVES_USER', 'DVES_PASS'), 0, 'an unknown user name is refused')
+    assert.notEqual(await pub(closed.port, 'plug', 'wrong'), 0, 'a wrong password is refused')
+    assert.equal(await pub(closed.port, 'plug', 's3cret'), 0, 'the account gets in')
+  })
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`exits with code 0 on ${signal}, with clients connected, promptly and without a stack trace`, async function () {
       const { child, target } = await start()

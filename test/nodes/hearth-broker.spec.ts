@@ -91,6 +91,38 @@ describe('hearth-broker node', function () {
     })
   }
 
+  it('bad option (a user with an empty password): red ring and an error saying what to fix', async function () {
+    await helper.load(nodes, brokerFlow(), { broker: { username: 'u', password: '' } })
+    const n = helper.getNode('broker')
+    await n.ready
+    assert.equal(n.broker, undefined)
+    assert.equal(lastStatus('broker')?.fill, 'red')
+    assert.deepEqual(errors('broker'), ['hearth-broker.errors.empty-password'])
+  })
+
+  it('defaults (no account, anonymous allowed): a client sending a factory-default user name and password is let in like an anonymous one', async function () {
+    await helper.load(nodes, brokerFlow())
+    const port = await brokerPort()
+    clients.push(await connectClient(port, { protocolVersion: 4, clientId: 'DVES_A1B2C3', username: 'DVES_USER', password: 'DVES_PASS' }))
+    clients.push(await connectClient(port, { protocolVersion: 5, username: 'anything', password: 'at all' }))
+    clients.push(await connectClient(port, { protocolVersion: 4, username: 'user-only' }))
+  })
+
+  it('an account configured, anonymous allowed: no user name gets in; a wrong user name or password is refused (3.1.1: 4, 5: 0x86)', async function () {
+    await helper.load(nodes, brokerFlow(), { broker: { username: 'u', password: 'p' } })
+    const port = await brokerPort()
+    clients.push(await connectClient(port, { protocolVersion: 4 }))
+    const code = async (options: Parameters<typeof connectClient>[1]): Promise<unknown> => {
+      const err = await connectClient(port, options).then(c => { clients.push(c); return undefined }, (e: { code?: unknown }) => e)
+      return (err as { code?: unknown } | undefined)?.code
+    }
+    assert.equal(await code({ protocolVersion: 4, username: 'DVES_USER', password: 'DVES_PASS' }), 4)
+    assert.equal(await code({ protocolVersion: 4, username: 'u', password: 'wrong' }), 4)
+    assert.equal(await code({ protocolVersion: 5, username: 'x', password: 'p' }), 0x86)
+    assert.equal(await code({ protocolVersion: 5, username: 'u', password: 'wrong' }), 0x86)
+    assert.equal(await code({ protocolVersion: 5, username: 'u', password: 'p' }), undefined)
+  })
+
   it('anonymous off: refuses a client without credentials and accepts the configured user', async function () {
     await helper.load(nodes, brokerFlow({ allowAnonymous: false }), { broker: { username: 'u', password: 'p' } })
     const port = await brokerPort()

@@ -1,6 +1,5 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { BrokerOptions, ProtocolVersion, QoS } from '../../broker/types'
-import type { AuthenticateRequest, AuthenticateResult, Authenticator } from '../../broker/auth'
+import { UserTableAuthenticator } from '../../broker'
 import { DEFAULTS, LIMITS, parseIntIn, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
 
 /** A config problem: a catalog key (under `hearth-broker.errors.`) and its substitutions. */
@@ -18,27 +17,6 @@ export interface PersistenceSettings {
 export type ParsedConfig =
   | { ok: true, port: number, host: string, options: BrokerOptions, persistence: PersistenceSettings }
   | { ok: false, problem: ConfigProblem }
-
-/**
- * Password check for one configured account. In-process clients (this Node-RED's connection
- * nodes) that give no username are trusted; everyone else follows the node's settings.
- */
-export class NodeAuthenticator implements Authenticator {
-  private password: Buffer
-  constructor (private username: string | undefined, password: string, private allowAnonymous: boolean) {
-    this.password = Buffer.from(password, 'utf8')
-  }
-
-  authenticate (req: AuthenticateRequest): AuthenticateResult {
-    if (req.username === undefined || req.username === '') {
-      return req.kind === 'local' || this.allowAnonymous ? { ok: true } : { ok: false, reasonCode: 0x87 }
-    }
-    if (this.username === undefined || req.username !== this.username) return { ok: false, reasonCode: 0x86 }
-    const got = req.password ?? Buffer.alloc(0)
-    const ok = got.length === this.password.length && timingSafeEqual(got, this.password)
-    return ok ? { ok: true } : { ok: false, reasonCode: 0x86 }
-  }
-}
 
 function bool (value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null || value === '') return fallback
@@ -66,6 +44,8 @@ export function parseBrokerConfig (config: Partial<BrokerNodeConfig>, creds: Par
   const allowAnonymous = bool(config.allowAnonymous, true)
   const username = creds.username ? String(creds.username) : undefined
   if (!allowAnonymous && username === undefined) return { ok: false, problem: { key: 'no-user', subs: {} } }
+  const password = creds.password ? String(creds.password) : ''
+  if (username !== undefined && password === '') return { ok: false, problem: { key: 'empty-password', subs: { username } } }
 
   const options: BrokerOptions = {
     protocols,
@@ -76,7 +56,9 @@ export function parseBrokerConfig (config: Partial<BrokerNodeConfig>, creds: Par
     maxKeepalive: ints.maxKeepalive,
     maximumQoS: ints.maximumQoS as QoS,
     retainAvailable: bool(config.retainAvailable, true),
-    authenticate: new NodeAuthenticator(username, creds.password ? String(creds.password) : '', allowAnonymous),
+    // One rule with the CLI: no account, no credential check. Connection nodes of this Node-RED
+    // that give no user name are trusted.
+    authenticate: new UserTableAuthenticator(username === undefined ? {} : { [username]: password }, { allowAnonymous, trustLocal: true }),
   }
   const sync = config.persistenceSync === undefined || config.persistenceSync === '' ? DEFAULTS.persistenceSync : config.persistenceSync
   if (sync !== 'always' && sync !== 'periodic') return { ok: false, problem: { key: 'bad-sync', subs: { value: String(sync) } } }
