@@ -10,7 +10,7 @@ import { LocalClient } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
 import { RC, reasonError } from './errors'
 import { validTopicName, validTopicFilter } from './topics'
-import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message } from './types'
+import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message, PeerInfo } from './types'
 
 export interface ListenOptions { port?: number, host?: string }
 export interface ListenResult { port: number, host: string, server: net.Server }
@@ -49,20 +49,23 @@ export class Broker {
     return this
   }
 
-  /** Serve one MQTT connection over any duplex stream (TCP, TLS, WebSocket). */
-  handle (stream: Duplex): void {
+  /**
+   * Serve one MQTT connection over any duplex stream (TCP, TLS, WebSocket). `peer` tells who is on
+   * the other end when the stream cannot (a WebSocket, a proxied connection).
+   */
+  handle (stream: Duplex, peer?: PeerInfo): void {
     if (this.core.closing) { stream.destroy(); return }
-    if (this.isReady) { this.start(stream); return }
+    if (this.isReady) { this.start(stream, peer); return }
     stream.on('error', ignoreError) // until the connection takes over
-    this.ready.then(() => { stream.off('error', ignoreError); this.start(stream) }, () => stream.destroy())
+    this.ready.then(() => { stream.off('error', ignoreError); this.start(stream, peer) }, () => stream.destroy())
   }
 
-  private start (stream: Duplex): void {
+  private start (stream: Duplex, peer: PeerInfo | undefined): void {
     if (this.core.closing || stream.destroyed) { stream.destroy(); return }
     this.connections.add(stream)
     stream.once('close', () => this.connections.delete(stream))
     // eslint-disable-next-line no-new
-    new Connection(this.core, stream)
+    new Connection(this.core, stream, peer)
   }
 
   /** Listen for MQTT over TCP. Resolves with the bound address; rejects (never throws) on e.g. EADDRINUSE. */

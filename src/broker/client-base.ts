@@ -41,6 +41,7 @@ export abstract class ClientBase {
 
   remoteAddress (): string | undefined { return undefined }
   remotePort (): number | undefined { return undefined }
+  transport (): string { return 'local' }
 
   info (): ClientInfo {
     const s = this.session
@@ -51,6 +52,7 @@ export abstract class ClientBase {
       kind: this.kind,
       remoteAddress: this.remoteAddress(),
       remotePort: this.remotePort(),
+      transport: this.transport(),
       connectedAt: this.connectedAt,
       keepalive: this.keepalive,
       cleanStart: this.cleanStart,

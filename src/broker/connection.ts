@@ -14,7 +14,8 @@ import { createParser, PacketTooLargeError, BadUtf8Error, ParsedProtocolError, t
 import { encodeAck, encodePublish, generate } from './encode'
 import { dispatch } from './handlers'
 import type { RoutedMessage } from './message'
-import type { QoS } from './types'
+import type { PeerInfo, QoS } from './types'
+import type { PeerCertificate } from 'node:tls'
 
 export const enum ConnState { AwaitConnect, Connecting, Active, Closed }
 
@@ -48,7 +49,7 @@ export class Connection extends ClientBase implements Ticking {
   private ackWaiting = 0
   requestProblemInformation = true
 
-  constructor (readonly core: BrokerCore, readonly stream: Duplex) {
+  constructor (readonly core: BrokerCore, readonly stream: Duplex, readonly peer: PeerInfo = {}) {
     super()
     this.createdAt = this.lastActivity = Date.now()
     this.parser = createParser(core.opts.maxPacketSize)
@@ -65,8 +66,15 @@ export class Connection extends ClientBase implements Ticking {
     core.ticking.add(this)
   }
 
-  override remoteAddress (): string | undefined { return (this.stream as Socket).remoteAddress }
-  override remotePort (): number | undefined { return (this.stream as Socket).remotePort }
+  override remoteAddress (): string | undefined { return this.peer.remoteAddress ?? (this.stream as Socket).remoteAddress }
+  override remotePort (): number | undefined { return this.peer.remotePort ?? (this.stream as Socket).remotePort }
+  override transport (): string { return this.peer.transport ?? 'mqtt' }
+  /** The client's TLS certificate: from the listener, or from a TLS socket served directly. */
+  certificate (): PeerCertificate | undefined {
+    if (this.peer.certificate !== undefined) return this.peer.certificate
+    const cert = (this.stream as { getPeerCertificate?: () => PeerCertificate }).getPeerCertificate?.()
+    return cert === undefined || cert === null || Object.keys(cert).length === 0 ? undefined : cert
+  }
 
   onData (buf: Buffer): void {
     if (this.state === ConnState.Closed) return

@@ -50,6 +50,20 @@ export interface SubscriptionOptions {
   subscriptionIdentifier?: number
 }
 
+/**
+ * What a listener knows about the peer of a stream it hands to `Broker.handle()`. A plain TCP or
+ * TLS socket is read directly; a WebSocket (or a proxied) stream should say who is on the other end.
+ */
+export interface PeerInfo {
+  /** The peer's address (for WebSocket behind a trusted proxy, the forwarded client address). */
+  remoteAddress?: string
+  remotePort?: number
+  /** How the client reached the broker: 'mqtt', 'mqtts', 'ws', 'wss', or a listener's own name. */
+  transport?: string
+  /** The client's TLS certificate, when the listener asked for one. */
+  certificate?: import('node:tls').PeerCertificate
+}
+
 export interface ClientInfo {
   clientId: string
   username?: string
@@ -58,6 +72,8 @@ export interface ClientInfo {
   kind: 'network' | 'local'
   remoteAddress?: string
   remotePort?: number
+  /** 'local' for in-process clients; for network clients the listener's transport ('mqtt' when not told). */
+  transport: string
   connectedAt: number
   keepalive: number
   cleanStart: boolean

@@ -91,7 +91,7 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
       sessionExpiryInterval: v5 ? (props?.sessionExpiryInterval ?? 0) : (clean ? 0 : NEVER_EXPIRES),
       authenticationMethod: v5 ? props?.authenticationMethod : undefined,
       remoteAddress: conn.remoteAddress(),
-      certificate: (conn.stream as { getPeerCertificate?: () => import('node:tls').PeerCertificate }).getPeerCertificate?.(),
+      certificate: conn.certificate(),
     },
     sessionPresent: false,
   }

@@ -17,6 +17,7 @@ export function describeClient (c: ClientInfo): Record<string, unknown> {
     username: c.username,
     address: address(c),
     kind: c.kind,
+    transport: c.transport,
     protocol: PROTOCOL_NAMES[c.protocolVersion] ?? String(c.protocolVersion),
     protocolVersion: c.protocolVersion,
     keepalive: c.keepalive,
