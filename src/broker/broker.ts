@@ -9,7 +9,7 @@ import { Connection } from './connection'
 import { LocalClient } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
 import { RC, reasonError } from './errors'
-import { validTopicName, validTopicFilter } from './topics'
+import { validTopicFilter } from './topics'
 import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message, PeerInfo } from './types'
 
 export interface ListenOptions { port?: number, host?: string }
@@ -95,7 +95,6 @@ export class Broker {
     const v = options.protocolVersion ?? 5
     ep.protocolVersion = v
     const clean = options.clean !== false
-    if (options.will && !validTopicName(options.will.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, 'invalid will topic')
     const ctx: ConnectContext = {
       core,
       client: ep,
@@ -121,7 +120,7 @@ export class Broker {
   /** Publish as the broker itself. */
   async publish (msg: Message): Promise<void> {
     await this.ready
-    if (!validTopicName(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
+    if (!this.core.validTopic(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
     this.core.accept({ ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }, undefined, undefined)
     await this.core.persistence.sync()
   }
@@ -170,11 +169,7 @@ export class Broker {
     core.closing = true
     await this.ready.catch(() => undefined)
     const serverClosed = [...this.servers].map(s => new Promise<void>(resolve => s.close(() => resolve())))
-    for (const c of [...core.clients.values()]) {
-      if (c instanceof Connection) c.willOnClose = false
-      if (c.kind === 'local') (c as unknown as { end (r: string, rc: number, w: boolean): void }).end('broker closed', RC.SERVER_SHUTTING_DOWN, false)
-      else c.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
-    }
+    for (const c of [...core.clients.values()]) c.shutdown()
     const streamsClosed = [...this.connections].map(s => new Promise<void>(resolve => {
       if (s.destroyed) { resolve(); return }
       s.once('close', () => resolve())

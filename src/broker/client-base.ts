@@ -1,11 +1,12 @@
-import type { Session } from './session'
+import type { Outgoing, Session } from './session'
 import type { RoutedMessage } from './message'
 import type { ClientInfo, ProtocolVersion, QoS, WillMessage } from './types'
 
 /**
- * What the router needs from a connected client, network or in-process. The two kinds share
- * sessions, routing, retained messages, authorisation and statistics; they differ only in how a
- * packet reaches the other side.
+ * What delivery needs from a connected client, network or in-process. The two kinds share
+ * sessions, routing, retained messages, authorisation and statistics; each carries its own
+ * delivery behaviour (how a packet reaches the other side, and whether it stays in flight), so
+ * that routing and the session state machine never ask what kind of client they serve.
  */
 export abstract class ClientBase {
   clientId = ''
@@ -32,12 +33,27 @@ export abstract class ClientBase {
    * client's Maximum Packet Size; the caller then treats it as delivered [MQTT-3.1.2-25].
    */
   abstract sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean): boolean
+  /**
+   * Send an outgoing QoS 1/2 message of this client's session: network clients keep it in flight
+   * until acknowledged, in-process clients take it at once. `fresh` when it was never stored as queued.
+   */
+  abstract sendQoS (o: Outgoing, fresh: boolean): void
+  /**
+   * End the connection because the broker closes: no will [MQTT-3.1.2-8 does not apply to a
+   * server shutdown the client did not cause], DISCONNECT 0x8B to MQTT 5 clients.
+   */
+  abstract shutdown (): void
   /** Send PUBREL for an outgoing QoS 2 message whose PUBREC arrived (or on session resume). */
   abstract sendPubrel (packetId: number): void
   /** Can the transport take more now? False while a socket's buffer is above its bound. */
   abstract writable (): boolean
   /** Server-initiated close: DISCONNECT with `reasonCode` to MQTT 5 clients, then close [MQTT-4.13]. */
   abstract disconnect (reasonCode: number, reasonString?: string): void
+
+  /** May another QoS 1/2 message go out now: within the client's Receive Maximum, and the transport takes more. */
+  canSend (s: Session): boolean {
+    return s.sentUnacked < this.sendQuota && this.writable()
+  }
 
   remoteAddress (): string | undefined { return undefined }
   remotePort (): number | undefined { return undefined }

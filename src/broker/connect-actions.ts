@@ -2,12 +2,15 @@
  * CONNECT as a named list of steps, shared by network and in-process clients. Each step may
  * refuse with a reason code; the caller turns the result into a CONNACK (or a rejected promise).
  */
+import { randomBytes } from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
 import type { BrokerCore } from './core'
 import type { ClientBase } from './client-base'
 import { RC } from './errors'
 import { Session, NEVER_EXPIRES } from './session'
 import type { AuthenticateResult } from './auth'
-import type { WillMessage } from './types'
+import { validTopicName } from './topics'
+import type { QoS, WillMessage } from './types'
 
 export interface ConnectParams {
   clientId: string
@@ -43,13 +46,28 @@ const checkCapacity: ConnectStep = ({ core }) => {
   return undefined
 }
 
+/** The will must be publishable here, for network and in-process clients alike. */
+const checkWill: ConnectStep = ({ core, params }) => {
+  const w = params.will
+  if (w === undefined) return undefined
+  if (!core.validTopic(w.topic)) return RC.TOPIC_NAME_INVALID // [MQTT-3.1.3-11]
+  if (w.qos > core.opts.maximumQoS) return RC.QOS_NOT_SUPPORTED // [MQTT-3.2.2-12]
+  if (w.retain && !core.opts.retainAvailable) return RC.RETAIN_NOT_SUPPORTED // [MQTT-3.2.2-13]
+  const p = w.properties
+  // The Will's Response Topic is a topic name (MQTT 5 section 3.1.3.2.5)
+  if (p?.responseTopic !== undefined && !validTopicName(p.responseTopic)) return RC.PROTOCOL_ERROR
+  // Payload Format Indicator 1: the will payload must be UTF-8 (MQTT 5 section 3.1.3.2.3)
+  if (p?.payloadFormatIndicator === true && !isUtf8(w.payload)) return RC.PAYLOAD_FORMAT_INVALID
+  return undefined
+}
+
 const assignClientId: ConnectStep = (ctx) => {
   const { params, client } = ctx
   if (params.clientId !== '') return undefined
   // A zero-length ClientId needs a clean session on 3.1.1 [MQTT-3.1.3-7, MQTT-3.1.3-8];
   // on 5 the server assigns one and returns it [MQTT-3.1.3-6, MQTT-3.2.2-16].
   if (client.protocolVersion !== 5 && !params.clean) return RC.CLIENT_IDENTIFIER_NOT_VALID
-  params.clientId = ctx.core.nextClientId()
+  params.clientId = ctx.core.opts.assignedClientIdPrefix + randomBytes(12).toString('hex')
   if (client.protocolVersion === 5) ctx.assignedClientId = params.clientId
   return undefined
 }
@@ -106,6 +124,16 @@ const authenticate: ConnectStep = ({ core, client, params }) => {
   return verdictCode(verdict)
 }
 
+/**
+ * A client id in use by an in-process client (a connection node of this Node-RED), connected or
+ * with a session kept for it, is not available to network clients: refused as an invalid client id.
+ */
+const protectLocal: ConnectStep = ({ core, client, params }) => {
+  if (client.kind === 'local') return undefined
+  const s = core.sessions.get(params.clientId)
+  return s !== undefined && s.kind === 'local' ? RC.CLIENT_IDENTIFIER_NOT_VALID : undefined
+}
+
 const takeOver: ConnectStep = ({ core, params }) => {
   if (core.closing) return RC.SERVER_UNAVAILABLE
   const existing = core.clients.get(params.clientId)
@@ -119,8 +147,11 @@ const takeOver: ConnectStep = ({ core, params }) => {
 const bindSession: ConnectStep = (ctx) => {
   const { core, client, params } = ctx
   let s = core.sessions.get(params.clientId)
-  if (s !== undefined && params.clean) {
-    if (s.pendingWill) { core.publishWill(s.pendingWill, s.clientId, s.willUsername); s.pendingWill = undefined }
+  // A session belongs to the identity that made it: another user with the same client id starts
+  // clean, as with Clean Start, and never inherits its subscriptions or queued messages.
+  const foreign = s !== undefined && s.ownerKnown && (s.username !== params.username || s.kind !== client.kind)
+  if (s !== undefined && (params.clean || foreign)) {
+    if (s.pendingWill) { core.publishWill(s.pendingWill, s); s.pendingWill = undefined }
     core.discardSession(s) // Clean Start discards any existing session [MQTT-3.1.2-4]
     s = undefined
   }
@@ -136,6 +167,9 @@ const bindSession: ConnectStep = (ctx) => {
   }
   s.expiryInterval = params.sessionExpiryInterval
   s.protocolVersion = client.protocolVersion
+  s.username = params.username
+  s.kind = client.kind
+  s.ownerKnown = true
   s.disconnectedAt = undefined
   s.client = client
   client.session = s
@@ -151,8 +185,30 @@ const bindSession: ConnectStep = (ctx) => {
   return undefined
 }
 
+/**
+ * A resumed session's subscriptions are authorised again, for the client that resumes it: a
+ * subscription the authoriser now refuses is removed, and a lower granted QoS applies.
+ */
+const reauthorize: ConnectStep = ({ core, client, sessionPresent }) => {
+  const s = client.session
+  if (!sessionPresent || s === null || s.subscriptions.size === 0 || !core.checksSubscriptions) return undefined
+  const subs = [...s.subscriptions.values()]
+  const apply = (verdicts: Array<boolean | QoS>): undefined => {
+    let changed = false
+    subs.forEach((sub, i) => {
+      const v = verdicts[i]
+      if (v === false) { core.removeSubscription(s, sub); changed = true } else if (v !== true && v < sub.qos) { sub.qos = v; changed = true }
+    })
+    if (changed) core.saveSession(s)
+    return undefined
+  }
+  const verdicts = subs.map(sub => core.authorizeSubscription(client, sub.filter, sub.qos))
+  if (verdicts.every(v => !(v instanceof Promise))) return apply(verdicts as Array<boolean | QoS>)
+  return Promise.all(verdicts).then(apply)
+}
+
 export const connectActions: ConnectStep[] = [
-  checkCapacity, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, takeOver, bindSession,
+  checkCapacity, checkWill, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, protectLocal, takeOver, bindSession, reauthorize,
 ]
 
 /**
@@ -177,8 +233,8 @@ export function activate (core: BrokerCore, client: ClientBase, resumeLater = fa
   const s = client.session
   if (s === null) return
   client.active = true
-  if (resumeLater) setImmediate(() => { if (client.session === s && client.active) core.router.resume(s) })
-  else core.router.resume(s)
+  if (resumeLater) setImmediate(() => { if (client.session === s && client.active) core.delivery.resume(s) })
+  else core.delivery.resume(s)
   core.emit('clientConnected', client.info())
 }
 

@@ -8,16 +8,17 @@ import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import type mqtt from 'mqtt-packet'
 import { ClientBase } from './client-base'
+import { ConnState } from './conn-state'
 import type { BrokerCore, Ticking } from './core'
 import { RC, ProtocolError, reasonName } from './errors'
 import { createParser, PacketTooLargeError, BadUtf8Error, ParsedProtocolError, type PacketParser } from './parser'
 import { encodeAck, encodePublish, generate } from './encode'
 import { dispatch } from './handlers'
 import type { RoutedMessage } from './message'
+import type { Outgoing } from './session'
 import type { PeerInfo, QoS } from './types'
 import type { PeerCertificate } from 'node:tls'
 
-export const enum ConnState { AwaitConnect, Connecting, Active, Closed }
 
 const INBOX_PAUSE = 256
 
@@ -233,6 +234,15 @@ export class Connection extends ClientBase implements Ticking {
     return next
   }
 
+  sendQoS (o: Outgoing, fresh: boolean): void {
+    if (this.session !== null) this.core.delivery.sendInflight(this.session, this, o, fresh)
+  }
+
+  shutdown (): void {
+    this.willOnClose = false
+    this.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
+  }
+
   sendPubrel (packetId: number): void {
     this.sendPacket({ cmd: 'pubrel', messageId: packetId })
   }
@@ -316,5 +326,5 @@ function onStreamEnd (this: unknown): void { conn(this).finish('connection close
 function onStreamClose (this: unknown): void { conn(this).finish('connection closed', undefined) }
 function onStreamDrain (this: unknown): void {
   const c = conn(this)
-  if (c.session !== null && c.active) c.core.router.pump(c.session)
+  if (c.session !== null && c.active) c.core.delivery.pump(c.session)
 }

@@ -7,12 +7,14 @@ import { EventEmitter } from 'node:events'
 import { TopicTree } from './topic-tree'
 import { RetainedStore } from './retained'
 import { Router } from './router'
+import { Delivery } from './delivery'
 import { Session, NEVER_EXPIRES } from './session'
 import { MemoryPersistence, type Persistence, type PersistedState } from './persistence'
-import { allowAllAuthenticator, allowAllAuthorizer, type Authenticator, type Authorizer } from './auth'
+import { allowAllAuthenticator, allowAllAuthorizer, type AuthClient, type Authenticator, type Authorizer } from './auth'
 import { toRouted, type RoutedMessage } from './message'
 import type { ClientBase } from './client-base'
-import { parseShared } from './topics'
+import { levelsWithin, parseShared, validTopicFilter, validTopicName } from './topics'
+import type { Subscription } from './topic-tree'
 import type { SubscriptionOptions } from './types'
 import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, ProtocolVersion, QoS, WillMessage } from './types'
 
@@ -33,6 +35,7 @@ export interface ResolvedOptions {
   maxSessionExpiryInterval: number
   tickInterval: number
   assignedClientIdPrefix: string
+  maxTopicLevels: number
 }
 
 export const MAX_PACKET = 268435455 + 5
@@ -66,6 +69,7 @@ export function resolveOptions (o: BrokerOptions): ResolvedOptions {
     maxSessionExpiryInterval: int(o.maxSessionExpiryInterval, NEVER_EXPIRES, 0, NEVER_EXPIRES, 'maxSessionExpiryInterval'),
     tickInterval: int(o.tickInterval, 1000, 10, 60_000, 'tickInterval'),
     assignedClientIdPrefix: o.assignedClientIdPrefix ?? 'hearth-',
+    maxTopicLevels: int(o.maxTopicLevels, 128, 1, 65535, 'maxTopicLevels'),
   }
 }
 
@@ -90,10 +94,12 @@ export class BrokerCore {
   readonly authz: Authorizer
   readonly events = new EventEmitter()
   readonly router: Router
+  readonly delivery: Delivery
+  /** The authoriser's read check, when it has one. */
+  private readonly readCheck: ((client: AuthClient, topic: string) => boolean) | undefined
   readonly stats = { messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, dropped: 0 }
   closing = false
   private timer: NodeJS.Timeout | undefined
-  private idCounter = 0
 
   constructor (options: BrokerOptions) {
     this.opts = resolveOptions(options)
@@ -101,6 +107,9 @@ export class BrokerCore {
     this.authn = options.authenticate ?? allowAllAuthenticator
     this.authz = options.authorize ?? allowAllAuthorizer
     this.router = new Router(this)
+    this.delivery = new Delivery(this)
+    const read = this.authz.authorizeRead
+    this.readCheck = read === undefined ? undefined : read.bind(this.authz)
     this.events.on('error', () => { /* never let an emitter error escape */ })
   }
 
@@ -148,8 +157,58 @@ export class BrokerCore {
     }
   }
 
-  nextClientId (): string {
-    return `${this.opts.assignedClientIdPrefix}${Date.now().toString(36)}-${(++this.idCounter).toString(36)}`
+  /** May the session's owner receive a message on `topic`? The authoriser's read check, if any. */
+  mayRead (s: Session, topic: string): boolean {
+    if (this.readCheck === undefined) return true
+    try {
+      return this.readCheck(s, topic)
+    } catch (err) {
+      this.warn('read authorisation failed', s.clientId, err as Error)
+      return false
+    }
+  }
+
+  /** Whether subscriptions are checked at all (anything but the allow-all authoriser). */
+  get checksSubscriptions (): boolean { return this.authz !== allowAllAuthorizer }
+
+  /**
+   * The authoriser's verdict on a subscription: false, true, or the highest QoS granted. An
+   * authoriser that throws or rejects refuses.
+   */
+  authorizeSubscription (client: AuthClient, filter: string, qos: QoS): boolean | QoS | Promise<boolean | QoS> {
+    const failed = (err: unknown): false => {
+      this.warn('subscribe authorisation failed', client.clientId, err as Error)
+      return false
+    }
+    try {
+      const v = this.authz.authorizeSubscribe(client, filter, qos)
+      return v instanceof Promise ? v.catch(failed) : v
+    } catch (err) {
+      return failed(err)
+    }
+  }
+
+  /** Add or replace a session's subscription; true when it replaced one [MQTT-3.8.4-3]. */
+  addSubscription (s: Session, sub: Subscription): boolean {
+    const existed = s.subscriptions.has(sub.key)
+    s.addSubscription(sub.key, sub)
+    this.tree.add(sub)
+    return existed
+  }
+
+  removeSubscription (s: Session, sub: Subscription): void {
+    s.subscriptions.delete(sub.key)
+    this.tree.remove(sub)
+  }
+
+  /** A topic name this broker takes: valid [MQTT-4.7.3-1] and within the topic level limit. */
+  validTopic (topic: string): boolean {
+    return validTopicName(topic) && levelsWithin(topic, this.opts.maxTopicLevels)
+  }
+
+  /** A topic filter this broker takes: valid [MQTT-4.7.1] and within the topic level limit. */
+  validFilter (filter: string): boolean {
+    return validTopicFilter(filter) && levelsWithin(filter, this.opts.maxTopicLevels)
   }
 
   // ---- sessions -------------------------------------------------------------------------
@@ -192,10 +251,11 @@ export class BrokerCore {
     if (this.clients.get(c.clientId) === c) this.clients.delete(c.clientId)
     const will = publishWill ? c.will : undefined
     c.will = undefined
+    s.dropTransient()
     const now = Date.now()
     if (s.client !== null) return // taken over: the new connection owns the session
     if (s.expiryInterval === 0) {
-      if (will) this.publishWill(will, c.clientId, c.username)
+      if (will) this.publishWill(will, s)
       this.discardSession(s)
       return
     }
@@ -206,9 +266,8 @@ export class BrokerCore {
       if (delay > 0) { // [MQTT-3.1.3-9] published at the earlier of will delay and session end
         s.pendingWill = will
         s.willAt = now + delay * 1000
-        s.willUsername = c.username
       } else {
-        this.publishWill(will, c.clientId, c.username)
+        this.publishWill(will, s)
       }
     }
     if (s.expireAt !== undefined || s.willAt !== undefined) this.waiting.add(s)
@@ -219,7 +278,7 @@ export class BrokerCore {
     const will = s.pendingWill
     s.pendingWill = undefined
     s.willAt = undefined
-    if (will) this.publishWill(will, s.clientId, s.willUsername)
+    if (will) this.publishWill(will, s)
     if (s.expireAt === undefined) this.waiting.delete(s)
   }
 
@@ -228,12 +287,13 @@ export class BrokerCore {
     this.discardSession(s)
   }
 
-  /** Publish a will, if its publisher may publish there. */
-  publishWill (will: WillMessage, clientId: string, username: string | undefined): void {
-    Promise.resolve(this.authz.authorizePublish({ clientId, username, kind: 'network' }, will.topic, will.qos)).then(ok => {
-      if (!ok) { this.dropped(clientId, will.topic, will.qos, 'not-authorized'); return }
-      this.accept(will, clientId, this.sessions.get(clientId))
-    }, err => this.warn('will authorisation failed', clientId, err as Error))
+  /** Publish a will, if the session's owner (who set it) may publish there. */
+  publishWill (will: WillMessage, owner: Session): void {
+    const identity: AuthClient = { clientId: owner.clientId, username: owner.username, kind: owner.kind }
+    Promise.resolve(this.authz.authorizePublish(identity, will.topic, will.qos)).then(ok => {
+      if (!ok) { this.dropped(owner.clientId, will.topic, will.qos, 'not-authorized'); return }
+      this.accept(will, owner.clientId, this.sessions.get(owner.clientId))
+    }, err => this.warn('will authorisation failed', owner.clientId, err as Error))
   }
 
   /**
@@ -337,6 +397,5 @@ function restoreSubscription (core: BrokerCore, s: Session, so: SubscriptionOpti
     subId: so.subscriptionIdentifier,
     group: shared ? shared.group : undefined,
   }
-  s.addSubscription(so.topic, sub)
-  core.tree.add(sub)
+  core.addSubscription(s, sub)
 }

@@ -9,14 +9,26 @@ import { ClientBase } from './client-base'
 import type { BrokerCore } from './core'
 import { RC, reasonError, reasonName } from './errors'
 import type { RoutedMessage } from './message'
+import type { Outgoing } from './session'
 import { acceptPublish, subscribe, unsubscribe } from './operations'
-import { validTopicName } from './topics'
 import type { DeliveredMessage, Message, QoS, SubscriptionOptions } from './types'
 
 export class LocalEndpoint extends ClientBase {
   readonly kind = 'local' as const
   closed = false
-  constructor (readonly core: BrokerCore, readonly facade: LocalClient) { super() }
+  constructor (readonly core: BrokerCore, readonly facade: LocalClient) {
+    super()
+    // An in-process listener takes every message as it is delivered: no Receive Maximum applies.
+    this.sendQuota = Infinity
+  }
+
+  sendQoS (o: Outgoing, fresh: boolean): void {
+    if (this.session !== null) this.core.delivery.sendImmediate(this.session, this, o, fresh)
+  }
+
+  shutdown (): void {
+    this.end('broker closed', RC.SERVER_SHUTTING_DOWN, false)
+  }
 
   sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined): boolean {
     let properties = msg.properties
@@ -66,7 +78,7 @@ export class LocalClient extends EventEmitter {
   publish (msg: Message): Promise<void> {
     const core = this.core
     if (!this.connected) return Promise.reject(reasonError(RC.UNSPECIFIED_ERROR, 'not connected'))
-    if (!validTopicName(msg.topic)) return Promise.reject(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`))
+    if (!core.validTopic(msg.topic)) return Promise.reject(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`))
     if (msg.qos > core.opts.maximumQoS) return Promise.reject(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`))
     if (msg.retain && !core.opts.retainAvailable) return Promise.reject(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported'))
     const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }

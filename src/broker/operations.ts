@@ -48,7 +48,8 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
   const added: SubscriptionOptions[] = []
   for (const req of requests) {
     const shared = parseShared(req.topic)
-    if (shared === false || (shared === null && !validTopicFilter(req.topic))) {
+    // A valid filter [MQTT-4.7.1-1..3] within the broker's topic level limit
+    if (shared === false || !core.validFilter(req.topic)) {
       codes.push(c.protocolVersion === 5 ? RC.TOPIC_FILTER_INVALID : 0x80)
       continue
     }
@@ -57,13 +58,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       throw reasonError(RC.PROTOCOL_ERROR, 'No Local set on a shared subscription')
     }
     const filter = shared ? shared.filter : req.topic
-    let verdict: boolean | QoS
-    try {
-      verdict = await core.authz.authorizeSubscribe(c, filter, req.qos)
-    } catch (err) {
-      core.warn('subscribe authorisation failed', c.clientId, err as Error)
-      verdict = false
-    }
+    const verdict = await core.authorizeSubscription(c, filter, req.qos)
     if (verdict === false) {
       codes.push(c.protocolVersion === 5 ? RC.NOT_AUTHORIZED : 0x80)
       continue
@@ -82,9 +77,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       group: shared ? shared.group : undefined,
     }
     // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
-    const existed = s.subscriptions.has(req.topic)
-    s.addSubscription(req.topic, sub)
-    core.tree.add(sub)
+    const existed = core.addSubscription(s, sub)
     codes.push(qos)
     added.push({ topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
     // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [MQTT-3.3.1-9, MQTT-3.3.1-10]
@@ -96,7 +89,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
   }
   return {
     codes,
-    after: () => { for (const sub of retainedFor) if (c.session === s) core.router.deliverRetained(sub) },
+    after: () => { for (const sub of retainedFor) if (c.session === s) core.delivery.deliverRetained(sub) },
   }
 }
 
@@ -109,13 +102,11 @@ export function unsubscribe (core: BrokerCore, c: ClientBase, filters: string[])
   for (const f of filters) {
     const sub = s.subscriptions.get(f)
     if (sub === undefined) {
-      const shared = parseShared(f)
-      const valid = shared !== false && (shared !== null || validTopicFilter(f))
+      const valid = parseShared(f) !== false && validTopicFilter(f)
       codes.push(valid ? RC.NO_SUBSCRIPTION_EXISTED : RC.TOPIC_FILTER_INVALID)
       continue
     }
-    s.subscriptions.delete(f)
-    core.tree.remove(sub)
+    core.removeSubscription(s, sub)
     removed.push(f)
     codes.push(RC.SUCCESS)
   }

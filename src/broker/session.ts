@@ -21,6 +21,15 @@ export interface Outgoing {
   subIds: number[] | undefined
 }
 
+/** The retained messages of one new subscription, being streamed to the client. */
+export interface Replay {
+  /** The retained messages that matched when the subscription was made; each is looked up again when sent. */
+  list: RoutedMessage[]
+  next: number
+  qos: QoS
+  subIds: number[] | undefined
+}
+
 /** A Map that refuses writes: what an idle session shows until it needs the real thing. */
 class EmptyMap<K, V> extends Map<K, V> {
   override set (): this { throw new Error('internal: write to a shared empty map') }
@@ -68,6 +77,11 @@ export class Session {
    * Maximum did not allow all at once; they keep their packet identifiers [MQTT-4.4.0-1].
    */
   resend: Outgoing[] = []
+  /** Retained messages still to stream for new subscriptions; live messages wait behind them. */
+  replay: Replay[] | null = null
+  replayScheduled = false
+  /** QoS 0 messages held in the queue behind a replay; new QoS 0 messages wait behind them too. */
+  held0 = 0
   client: ClientBase | null = null
   /** Session Expiry Interval in seconds. */
   expiryInterval = 0
@@ -78,7 +92,11 @@ export class Session {
   /** A will waiting for its Will Delay Interval [MQTT-3.1.3-9]. */
   pendingWill: WillMessage | undefined = undefined
   willAt: number | undefined = undefined
-  willUsername: string | undefined = undefined
+  /** Who owns the session: the identity that created it (for the will, the read check and takeover). */
+  username: string | undefined = undefined
+  kind: 'network' | 'local' = 'network'
+  /** False for a session restored from a store that did not record its owner: the first client to resume it owns it. */
+  ownerKnown = false
   outSeq = 0
   private nextPid = 1
 
@@ -98,13 +116,17 @@ export class Session {
   /** QoS 1/2 PUBLISH sent on this connection and not yet acknowledged, against Receive Maximum [MQTT-3.3.4-9]. */
   get sentUnacked (): number { return this.pending.size - this.resend.length }
 
-  enqueue (o: Outgoing): void { this.queue.push(o) }
+  enqueue (o: Outgoing): void {
+    if (o.qos === 0) this.held0++
+    this.queue.push(o)
+  }
 
   peek (): Outgoing | undefined { return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined }
 
   shift (): Outgoing | undefined {
     if (this.queueHead >= this.queue.length) return undefined
     const o = this.queue[this.queueHead]
+    if (o.qos === 0) this.held0--
     this.queue[this.queueHead++] = undefined as unknown as Outgoing
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead)
@@ -118,7 +140,22 @@ export class Session {
     const rest = this.queue.slice(this.queueHead)
     this.queue = []
     this.queueHead = 0
+    this.held0 = 0
+    this.replay = null
     return rest
+  }
+
+  /**
+   * The client left: what only made sense while it was connected goes (QoS 0 messages held behind
+   * a retained replay, and the rest of the replay).
+   */
+  dropTransient (): void {
+    this.replay = null
+    if (this.held0 === 0) return
+    const keep = this.queue.slice(this.queueHead).filter(o => o.qos > 0)
+    this.queue = keep
+    this.queueHead = 0
+    this.held0 = 0
   }
 
   /** A packet identifier not in use by an in-flight message [MQTT-2.2.1-3]. */

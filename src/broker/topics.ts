@@ -45,6 +45,20 @@ export function validTopicFilter (filter: string): boolean {
   return true
 }
 
+/** At most `max` levels (a topic with n slashes has n + 1 levels; a `$share/group/` prefix is not counted). */
+export function levelsWithin (topic: string, max: number): boolean {
+  let from = 0
+  if (topic.startsWith('$share/')) {
+    const slash = topic.indexOf('/', 7)
+    from = slash < 0 ? topic.length : slash + 1
+  }
+  let levels = 1
+  for (let i = from; i < topic.length; i++) {
+    if (topic.charCodeAt(i) === 0x2f && ++levels > max) return false
+  }
+  return true
+}
+
 export interface SharedFilter {
   group: string
   filter: string

@@ -120,8 +120,10 @@ export interface BrokerOptions {
   authenticate?: import('./auth').Authenticator
   /** Authorisation hook. Default: allow everything. */
   authorize?: import('./auth').Authorizer
-  /** Prefix for broker-assigned client identifiers. Default 'hearth-'. */
+  /** Prefix for broker-assigned client identifiers (followed by 24 random hex digits). Default 'hearth-'. */
   assignedClientIdPrefix?: string
+  /** Most levels in a topic name or filter, from any client. Default 128. */
+  maxTopicLevels?: number
 }
 
 export type DropReason =

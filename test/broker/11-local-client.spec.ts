@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { DeliveredMessage } from '../../src/broker/types'
 import type { LocalClient } from '../../src/broker'
 import { UserTableAuthenticator } from '../../src/broker/auth'
-import { VERSIONS, plain, sleep, spec, uniqueId, useHarness } from '../helpers'
+import { VERSIONS, connackCode, plain, sleep, spec, uniqueId, useHarness } from '../helpers'
 
 /** Collects a local client's messages; `next()` awaits the next one. */
 function inbox (c: LocalClient) {
@@ -127,17 +127,28 @@ describe('11 in-process (local) clients', function () {
         await l2.end()
       })
 
-      it(`${spec(v, ['3.1.4-2'], ['3.1.4-3'])} takeover across kinds: a local client with a network client's id closes the network connection${v === 5 ? ' (DISCONNECT 0x8E)' : ''}, and vice versa`, async function () {
+      it(`${spec(v, ['3.1.4-2'], ['3.1.4-3'])} takeover across kinds: a local client with a network client's id closes the network connection${v === 5 ? ' (DISCONNECT 0x8E)' : ''}`, async function () {
         const b = await h.broker()
         const id = uniqueId('tk')
         const net = await b.connect({ protocolVersion: v, clientId: id })
         const local = await b.local({ protocolVersion: v, clientId: id })
         const d = await net.expectClosed()
         if (v === 5) assert.equal(d?.reasonCode, 0x8e)
-        const closed = new Promise<string>(resolve => local.on('close', resolve))
-        await b.connect({ protocolVersion: v, clientId: id })
-        await closed
-        assert.equal(local.connected, false)
+        assert.equal(local.connected, true)
+      })
+
+      it(`(issue 8) a network client cannot take over the client id of an in-process client, connected or with a kept session: ${v === 5 ? 'CONNACK 0x85' : 'CONNACK 2'}, the in-process client stays`, async function () {
+        const b = await h.broker()
+        const id = uniqueId('own')
+        const local = await b.local({ protocolVersion: v === 5 ? 5 : 4, clientId: id, clean: false })
+        const refused = await b.connect({ protocolVersion: v, clientId: id, allowRefusal: true })
+        assert.equal(connackCode(refused.connack!), v === 5 ? 0x85 : 2)
+        await refused.expectClosed()
+        assert.equal(local.connected, true)
+        await local.end()
+        const again = await b.connect({ protocolVersion: v, clientId: id, allowRefusal: true })
+        assert.equal(connackCode(again.connack!), v === 5 ? 0x85 : 2, 'the session kept for the in-process client is not handed over either')
+        await again.expectClosed()
       })
 
       it(`${spec(v, ['3.3.2-2', '4.7.3-1'], ['3.3.2-2', '4.7.3-1'])} a local publish to an invalid topic is rejected with reason 0x90 and not delivered`, async function () {

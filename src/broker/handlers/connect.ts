@@ -1,11 +1,10 @@
 import type mqtt from 'mqtt-packet'
-import { ConnState, type Connection } from '../connection'
+import type { Connection } from '../connection'
+import { ConnState } from '../conn-state'
 import { RC, connackCodeV3 } from '../errors'
 import { MAX_PACKET } from '../core'
 import { generate } from '../encode'
 import { runConnect, activate, type ConnectContext, NEVER_EXPIRES } from '../connect-actions'
-import { isUtf8 } from 'node:buffer'
-import { validTopicName } from '../topics'
 import { appProperties } from './properties'
 import type { ProtocolVersion, QoS, WillMessage } from '../types'
 
@@ -49,27 +48,28 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
     return
   }
   if (v5 && props) {
-    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) { // [MQTT-3.1.2-?] 0 is a Protocol Error
+    // Receive Maximum 0 and Maximum Packet Size 0 are Protocol Errors (MQTT 5 sections 3.1.2.11.3, 3.1.2.11.4)
+    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
       refuse(conn, RC.PROTOCOL_ERROR, 'Receive Maximum and Maximum Packet Size must not be 0')
       return
     }
   }
   let will: WillMessage | undefined
   if (packet.will) {
+    // The will is checked with the other connect steps (connect-actions.ts checkWill), for every kind of client.
     const w = packet.will
-    const topic = typeof w.topic === 'string' ? w.topic : String(w.topic)
-    if (!validTopicName(topic)) { refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic'); return } // [MQTT-3.1.3-11]
-    const wqos = (w.qos ?? 0) as QoS
-    if (wqos > core.opts.maximumQoS) { refuse(conn, RC.QOS_NOT_SUPPORTED, 'will QoS not supported'); return } // [MQTT-3.2.2-12]
-    if (w.retain && !core.opts.retainAvailable) { refuse(conn, RC.RETAIN_NOT_SUPPORTED, 'retain not supported'); return } // [MQTT-3.2.2-13]
-    const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload ?? '')
     const wp = v5 ? w.properties : undefined
-    if (wp?.responseTopic !== undefined && !validTopicName(wp.responseTopic)) { refuse(conn, RC.PROTOCOL_ERROR, 'invalid will Response Topic'); return } // [MQTT-3.1.3-?]
-    if (wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, RC.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8'); return }
-    will = { topic, payload, qos: wqos, retain: !!w.retain, properties: appProperties(wp), delayInterval: wp?.willDelayInterval }
+    will = {
+      topic: typeof w.topic === 'string' ? w.topic : String(w.topic),
+      payload: Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload ?? ''),
+      qos: (w.qos ?? 0) as QoS,
+      retain: !!w.retain,
+      properties: appProperties(wp),
+      delayInterval: wp?.willDelayInterval,
+    }
   }
   if (v5) {
-    conn.sendQuota = props?.receiveMaximum ?? 65535 // [MQTT-3.1.2-?] default 65535
+    conn.sendQuota = props?.receiveMaximum ?? 65535 // absent: 65535 (MQTT 5 section 3.1.2.11.3)
     conn.maxPacketSize = props?.maximumPacketSize ?? MAX_PACKET
     conn.topicAliasMax = props?.topicAliasMaximum ?? 0
     conn.requestProblemInformation = props?.requestProblemInformation !== false

@@ -4,7 +4,8 @@
  * connection turns that into DISCONNECT (MQTT 5) and a close.
  */
 import type mqtt from 'mqtt-packet'
-import { ConnState, type Connection } from '../connection'
+import type { Connection } from '../connection'
+import { ConnState } from '../conn-state'
 import { RC, ProtocolError } from '../errors'
 import { handleConnect } from './connect'
 import { handlePublish } from './publish'

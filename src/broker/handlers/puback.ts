@@ -5,5 +5,5 @@ import type { Connection } from '../connection'
 export function handlePuback (conn: Connection, packet: mqtt.IPubackPacket): void {
   const s = conn.session
   if (s === null) return
-  conn.core.router.puback(s, packet.messageId ?? 0)
+  conn.core.delivery.puback(s, packet.messageId ?? 0)
 }

@@ -5,5 +5,5 @@ import type { Connection } from '../connection'
 export function handlePubcomp (conn: Connection, packet: mqtt.IPubcompPacket): void {
   const s = conn.session
   if (s === null) return
-  conn.core.router.pubcomp(s, packet.messageId ?? 0)
+  conn.core.delivery.pubcomp(s, packet.messageId ?? 0)
 }

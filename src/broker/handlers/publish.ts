@@ -36,8 +36,8 @@ export function handlePublish (conn: Connection, packet: mqtt.IPublishPacket): v
     // A client must not send a Subscription Identifier in PUBLISH [MQTT-3.3.4-6]
     if (props.subscriptionIdentifier !== undefined) throw new ProtocolError(RC.PROTOCOL_ERROR, 'PUBLISH must not carry a subscription identifier')
   }
-  // No wildcards, not empty, no U+0000 [MQTT-3.3.2-2, MQTT-4.7.3-1]
-  if (!validTopicName(topic)) throw new ProtocolError(RC.TOPIC_NAME_INVALID, 'invalid topic name')
+  // No wildcards, not empty, no U+0000 [MQTT-3.3.2-2, MQTT-4.7.3-1], within the topic level limit
+  if (!core.validTopic(topic)) throw new ProtocolError(RC.TOPIC_NAME_INVALID, 'invalid topic name')
   const s = conn.session
   if (s === null) return
   const pid = packet.messageId ?? 0

@@ -8,7 +8,7 @@ export function handlePubrec (conn: Connection, packet: mqtt.IPubrecPacket): voi
   if (s === null) return
   const pid = packet.messageId ?? 0
   const rc = packet.reasonCode ?? 0
-  const known = conn.core.router.pubrec(s, pid, rc)
+  const known = conn.core.delivery.pubrec(s, pid, rc)
   if (known && rc >= 0x80) return // the client refused it: the exchange ends here
   const reply: mqtt.IPubrelPacket = { cmd: 'pubrel', messageId: pid }
   if (!known && conn.protocolVersion === 5) reply.reasonCode = RC.PACKET_IDENTIFIER_NOT_FOUND
