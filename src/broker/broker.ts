@@ -121,7 +121,9 @@ export class Broker {
   async publish (msg: Message): Promise<void> {
     await this.ready
     if (!this.core.validTopic(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
-    this.core.accept({ ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }, undefined, undefined)
+    const m: Message = { ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }
+    if (!this.core.retainedFits(m)) throw reasonError(RC.QUOTA_EXCEEDED, 'the retained message limits are reached')
+    this.core.accept(m, undefined, undefined)
     await this.core.persistence.sync()
   }
 

@@ -40,9 +40,10 @@ export interface ConnectContext {
 /** A step returns a reason code to refuse the connection, or nothing to go on. */
 type ConnectStep = (ctx: ConnectContext) => number | undefined | Promise<number | undefined>
 
-const checkCapacity: ConnectStep = ({ core }) => {
+const checkCapacity: ConnectStep = ({ core, client }) => {
   if (core.closing) return RC.SERVER_UNAVAILABLE
-  if (core.clients.size >= core.opts.maxConnections) return RC.SERVER_BUSY
+  // A network client already holds a place among the waiting sockets; an in-process one needs one.
+  if (core.connectionCount() - (client.kind === 'network' ? 1 : 0) >= core.opts.maxConnections) return RC.SERVER_BUSY
   return undefined
 }
 
@@ -162,6 +163,7 @@ const bindSession: ConnectStep = (ctx) => {
     s.expireAt = undefined
     core.waiting.delete(s)
   } else {
+    if (core.sessions.size >= core.opts.maxSessions) return RC.QUOTA_EXCEEDED // maxSessions: a new session is refused
     s = new Session(params.clientId)
     core.sessions.set(params.clientId, s)
   }

@@ -34,7 +34,9 @@ export class Connection extends ClientBase implements Ticking {
   private outq: Buffer[] = []
   private outBytes = 0
   private flushScheduled = false
-  private paused = false
+  /** Reading paused: too many packets wait for a handler (inbox), or replies back up toward a client that does not read (output). */
+  private pausedInbox = false
+  private pausedOutput = false
   /** Set when the client sent DISCONNECT: no will unless reason 0x04 [MQTT-3.14.4-3]. */
   willOnClose = true
   closeReason = 'connection closed'
@@ -48,12 +50,14 @@ export class Connection extends ClientBase implements Ticking {
   /** Acknowledgements waiting for persistence, kept in order [MQTT-4.6.0-2]. */
   private ackTail: Promise<void> | null = null
   private ackWaiting = 0
+  /** PUBACKs among them: incoming QoS 1 messages not acknowledged yet. */
+  private pubacksWaiting = 0
   requestProblemInformation = true
 
   constructor (readonly core: BrokerCore, readonly stream: Duplex, readonly peer: PeerInfo = {}) {
     super()
     this.createdAt = this.lastActivity = Date.now()
-    this.parser = createParser(core.opts.maxPacketSize)
+    this.parser = createParser(admitPacket)
     // Shared listener functions find their connection through a tag, rather than closures per connection.
     ;(this.parser as unknown as Tagged)[CONN] = this
     ;(stream as unknown as Tagged)[CONN] = this
@@ -65,6 +69,36 @@ export class Connection extends ClientBase implements Ticking {
     stream.on('close', onStreamClose)
     stream.on('drain', onStreamDrain)
     core.ticking.add(this)
+    // Until CONNECT completes the socket holds a place among the connections and its address's waiting sockets.
+    this.pendingKey = this.remoteAddress() ?? ''
+    if (!core.admitPending(this.pendingKey)) {
+      this.pendingKey = null
+      this.close('too many connections, or too many waiting for CONNECT from one address', undefined)
+    }
+  }
+
+  /** The place this socket holds among those waiting for CONNECT, until it is connected or closed. */
+  private pendingKey: string | null
+
+  /** CONNECT is done (accepted, refused or the socket closed): the socket no longer waits. */
+  leavePending (): void {
+    if (this.pendingKey === null) return
+    this.core.releasePending(this.pendingKey)
+    this.pendingKey = null
+  }
+
+  /**
+   * May a packet of this type and size be read? Before CONNECT only a CONNECT of at most
+   * maxConnectSize bytes [MQTT-3.1.0-1]; after it, nothing above maxPacketSize [MQTT-3.1.2-24].
+   */
+  admit (cmd: string | undefined, size: number): Error | undefined {
+    const o = this.core.opts
+    if (this.state === ConnState.AwaitConnect) {
+      if (cmd !== 'connect') return new ParsedProtocolError('the first packet must be CONNECT')
+      if (size > o.maxConnectSize) return new PacketTooLargeError(`CONNECT of ${size} bytes exceeds the maximum of ${o.maxConnectSize}`)
+      return undefined
+    }
+    return size > o.maxPacketSize ? new PacketTooLargeError(`packet of ${size} bytes exceeds the maximum of ${o.maxPacketSize}`) : undefined
   }
 
   override remoteAddress (): string | undefined { return this.peer.remoteAddress ?? (this.stream as Socket).remoteAddress }
@@ -88,7 +122,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.state === ConnState.Closed) return
     if (this.busy) {
       this.inbox.push(packet)
-      if (!this.paused && this.inbox.length >= INBOX_PAUSE) { this.paused = true; this.stream.pause() }
+      if (!this.pausedInbox && this.inbox.length >= INBOX_PAUSE) { this.pausedInbox = true; this.updateReading() }
       return
     }
     this.run(packet)
@@ -113,7 +147,17 @@ export class Connection extends ClientBase implements Ticking {
     while (!this.busy && this.inbox.length > 0 && this.state !== ConnState.Closed) {
       this.run(this.inbox.shift() as mqtt.Packet)
     }
-    if (this.paused && this.inbox.length === 0 && this.state !== ConnState.Closed) { this.paused = false; this.stream.resume() }
+    if (this.pausedInbox && this.inbox.length === 0 && this.state !== ConnState.Closed) { this.pausedInbox = false; this.updateReading() }
+  }
+
+  private updateReading (): void {
+    if (this.pausedInbox || this.pausedOutput) this.stream.pause()
+    else if (this.state !== ConnState.Closed) this.stream.resume()
+  }
+
+  /** The socket drained: send what waits. */
+  onDrain (): void {
+    if (this.session !== null && this.active) this.core.delivery.pump(this.session)
   }
 
   onParseError (err: Error): void {
@@ -169,7 +213,24 @@ export class Connection extends ClientBase implements Ticking {
     const data = q.length === 1 ? q[0] : Buffer.concat(q, this.outBytes)
     this.outq = []
     this.outBytes = 0
-    if (!this.stream.destroyed && this.stream.writable) this.stream.write(data)
+    if (this.stream.destroyed || !this.stream.writable) return
+    // A client that does not read its replies (acknowledgements, SUBACKs, PINGRESPs) stops being
+    // read until they are written out: what the broker buffers toward it stays bounded.
+    if (this.pausedOutput || this.stream.writableLength + data.length <= this.core.opts.maxOutgoingBytes) {
+      this.stream.write(data)
+      return
+    }
+    this.pausedOutput = true
+    this.updateReading()
+    this.stream.write(data, onBacklogWritten.bind(this))
+  }
+
+  /** Everything up to the write that paused reading is out: read again, and send what waits. */
+  backlogWritten (): void {
+    if (!this.pausedOutput || this.state === ConnState.Closed) return
+    this.pausedOutput = false
+    this.updateReading()
+    if (this.session !== null && this.active) this.core.delivery.pump(this.session)
   }
 
   sendPacket (packet: mqtt.Packet): void {
@@ -191,14 +252,18 @@ export class Connection extends ClientBase implements Ticking {
   /** Send an acknowledgement, after pending persistence and in order with earlier ones. */
   sendAck (packet: mqtt.Packet, wait: Promise<void> | undefined): void {
     if (wait === undefined && this.ackWaiting === 0) { this.sendPacket(packet); return }
+    const puback = packet.cmd === 'puback' ? 1 : 0
     this.ackWaiting++
+    this.pubacksWaiting += puback
     const prev = this.ackTail ?? Promise.resolve()
     const tail = Promise.all([prev, wait]).then(() => {
       this.ackWaiting--
+      this.pubacksWaiting -= puback
       if (this.ackTail === tail) this.ackTail = null
       if (this.state !== ConnState.Closed) this.sendPacket(packet)
     }, err => {
       this.ackWaiting--
+      this.pubacksWaiting -= puback
       this.core.warn('persistence failed; the message was not acknowledged', this.clientId, err as Error)
       this.disconnect(RC.UNSPECIFIED_ERROR, 'persistence failed')
     })
@@ -247,9 +312,12 @@ export class Connection extends ClientBase implements Ticking {
     this.sendPacket({ cmd: 'pubrel', messageId: packetId })
   }
 
-  /** Incoming QoS 1/2 messages not yet fully acknowledged [MQTT-3.3.4-7]. */
+  /**
+   * Incoming QoS 1/2 messages not yet fully acknowledged [MQTT-3.3.4-7]: QoS 1 until its PUBACK
+   * is sent, QoS 2 until its PUBREL arrives (counted once, from PUBREC on).
+   */
   pendingInbound (): number {
-    return this.ackWaiting + (this.session?.incoming.size ?? 0)
+    return this.pubacksWaiting + (this.session?.incoming.size ?? 0)
   }
 
   writable (): boolean {
@@ -286,6 +354,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.state === ConnState.Closed) return
     const wasActive = this.state === ConnState.Active
     this.state = ConnState.Closed
+    this.leavePending()
     this.active = false
     this.core.ticking.delete(this)
     this.inbox.length = 0
@@ -324,7 +393,6 @@ function onStreamData (this: unknown, buf: Buffer): void { conn(this).onData(buf
 function onStreamError (this: unknown, err: Error): void { conn(this).finish(`socket error: ${err.message}`, undefined) }
 function onStreamEnd (this: unknown): void { conn(this).finish('connection closed by client', undefined) }
 function onStreamClose (this: unknown): void { conn(this).finish('connection closed', undefined) }
-function onStreamDrain (this: unknown): void {
-  const c = conn(this)
-  if (c.session !== null && c.active) c.core.delivery.pump(c.session)
-}
+function onStreamDrain (this: unknown): void { conn(this).onDrain() }
+function onBacklogWritten (this: Connection): void { this.backlogWritten() }
+function admitPacket (this: unknown, cmd: string | undefined, size: number): Error | undefined { return conn(this).admit(cmd, size) }

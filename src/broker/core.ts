@@ -5,10 +5,11 @@
  */
 import { EventEmitter } from 'node:events'
 import { TopicTree } from './topic-tree'
-import { RetainedStore } from './retained'
+import { RetainedStore, retainedBytes } from './retained'
 import { Router } from './router'
 import { Delivery } from './delivery'
 import { Session, NEVER_EXPIRES } from './session'
+import { resolveOptions, type ResolvedOptions } from './options'
 import { MemoryPersistence, type Persistence, type PersistedState } from './persistence'
 import { allowAllAuthenticator, allowAllAuthorizer, type AuthClient, type Authenticator, type Authorizer } from './auth'
 import { toRouted, type RoutedMessage } from './message'
@@ -16,62 +17,7 @@ import type { ClientBase } from './client-base'
 import { levelsWithin, parseShared, validTopicFilter, validTopicName } from './topics'
 import type { Subscription } from './topic-tree'
 import type { SubscriptionOptions } from './types'
-import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, ProtocolVersion, QoS, WillMessage } from './types'
-
-export interface ResolvedOptions {
-  maxConnections: number
-  maxPacketSize: number
-  maxInflight: number
-  receiveMaximum: number
-  maxQueuedMessages: number
-  maxOutgoingBytes: number
-  maxKeepalive: number
-  connectTimeout: number
-  maximumQoS: QoS
-  retainAvailable: boolean
-  topicAliasMaximum: number
-  outboundTopicAliases: boolean
-  protocols: ProtocolVersion[]
-  maxSessionExpiryInterval: number
-  tickInterval: number
-  assignedClientIdPrefix: string
-  maxTopicLevels: number
-}
-
-export const MAX_PACKET = 268435455 + 5
-
-export function resolveOptions (o: BrokerOptions): ResolvedOptions {
-  const int = (v: unknown, d: number, min: number, max: number, name: string): number => {
-    if (v === undefined || v === null) return d
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new RangeError(`option ${name} must be an integer from ${min} to ${max}, got ${String(v)}`)
-    }
-    return v
-  }
-  const protocols = o.protocols ?? [3, 4, 5]
-  if (!Array.isArray(protocols) || protocols.length === 0 || protocols.some(p => p !== 3 && p !== 4 && p !== 5)) {
-    throw new RangeError('option protocols must be a non-empty list of 3, 4 and 5')
-  }
-  return {
-    maxConnections: int(o.maxConnections, 10000, 1, 10_000_000, 'maxConnections'),
-    maxPacketSize: int(o.maxPacketSize, MAX_PACKET, 64, MAX_PACKET, 'maxPacketSize'),
-    maxInflight: int(o.maxInflight, 100, 1, 65535, 'maxInflight'),
-    receiveMaximum: int(o.receiveMaximum, 65535, 1, 65535, 'receiveMaximum'),
-    maxQueuedMessages: int(o.maxQueuedMessages, 1000, 0, 100_000_000, 'maxQueuedMessages'),
-    maxOutgoingBytes: int(o.maxOutgoingBytes, 1024 * 1024, 1024, 2 ** 31, 'maxOutgoingBytes'),
-    maxKeepalive: int(o.maxKeepalive, 0, 0, 65535, 'maxKeepalive'),
-    connectTimeout: int(o.connectTimeout, 10000, 10, 3_600_000, 'connectTimeout'),
-    maximumQoS: int(o.maximumQoS, 2, 0, 2, 'maximumQoS') as QoS,
-    retainAvailable: o.retainAvailable ?? true,
-    topicAliasMaximum: int(o.topicAliasMaximum, 65535, 0, 65535, 'topicAliasMaximum'),
-    outboundTopicAliases: o.outboundTopicAliases ?? true,
-    protocols,
-    maxSessionExpiryInterval: int(o.maxSessionExpiryInterval, NEVER_EXPIRES, 0, NEVER_EXPIRES, 'maxSessionExpiryInterval'),
-    tickInterval: int(o.tickInterval, 1000, 10, 60_000, 'tickInterval'),
-    assignedClientIdPrefix: o.assignedClientIdPrefix ?? 'hearth-',
-    maxTopicLevels: int(o.maxTopicLevels, 128, 1, 65535, 'maxTopicLevels'),
-  }
-}
+import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, QoS, WillMessage } from './types'
 
 /** Something the timer checks: network connections implement it for keepalive and connect timeout. */
 export interface Ticking { tick (now: number): void }
@@ -166,6 +112,33 @@ export class BrokerCore {
       this.warn('read authorisation failed', s.clientId, err as Error)
       return false
     }
+  }
+
+  /** Sockets that have not completed CONNECT, in all and per remote address. */
+  private pending = 0
+  private readonly pendingByAddress = new Map<string, number>()
+
+  /**
+   * Admit a new socket while it waits for CONNECT: it counts against maxConnections with the
+   * connected clients, and against maxPendingPerAddress with the other waiting sockets of its address.
+   */
+  admitPending (address: string): boolean {
+    const o = this.opts
+    const fromHere = this.pendingByAddress.get(address) ?? 0
+    if (this.closing || this.clients.size + this.pending >= o.maxConnections || fromHere >= o.maxPendingPerAddress) return false
+    this.pending++
+    this.pendingByAddress.set(address, fromHere + 1)
+    return true
+  }
+
+  /** Connected clients and sockets still waiting for CONNECT. */
+  connectionCount (): number { return this.clients.size + this.pending }
+
+  releasePending (address: string): void {
+    this.pending--
+    const n = (this.pendingByAddress.get(address) ?? 1) - 1
+    if (n === 0) this.pendingByAddress.delete(address)
+    else this.pendingByAddress.set(address, n)
   }
 
   /** Whether subscriptions are checked at all (anything but the allow-all authoriser). */
@@ -307,11 +280,27 @@ export class BrokerCore {
     this.router.route(routed, originSession)
   }
 
+  /**
+   * Would storing this RETAIN=1 message stay within maxRetainedMessages and maxRetainedBytes?
+   * Deleting (an empty payload) and replacing within the byte limit always fit.
+   */
+  retainedFits (msg: Message): boolean {
+    if (!msg.retain || !this.opts.retainAvailable || msg.payload.length === 0) return true
+    const old = this.retained.get(msg.topic)
+    const count = this.retained.size + (old === undefined ? 1 : 0)
+    const bytes = this.retained.bytes - (old === undefined ? 0 : retainedBytes(old)) + retainedBytes(msg)
+    return count <= this.opts.maxRetainedMessages && bytes <= this.opts.maxRetainedBytes
+  }
+
   /** Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11]. */
   storeRetained (msg: RoutedMessage): void {
     if (!msg.retain || !this.opts.retainAvailable) return
     if (msg.payload.length === 0) {
       this.deleteRetained(msg.topic)
+      return
+    }
+    if (!this.retainedFits(msg)) { // a will, or the broker's own publish: routed, not kept
+      this.dropped(msg.origin ?? '', msg.topic, msg.qos, 'retained-limit')
       return
     }
     // the retained copy carries RETAIN=1 on every delivery; enc caches are per variant, so share msg

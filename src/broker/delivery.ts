@@ -48,8 +48,13 @@ export class Delivery {
 
   /** Queue a message (bounded); drops are counted. */
   private hold (s: Session, o: Outgoing): boolean {
-    if (s.queued >= this.core.opts.maxQueuedMessages) {
+    const limits = this.core.opts
+    if (s.queued >= limits.maxQueuedMessages) {
       this.core.dropped(s.clientId, o.msg.topic, o.qos, 'queue-full')
+      return false
+    }
+    if (s.queuedBytes + o.msg.payload.length > limits.maxQueuedBytes) {
+      this.core.dropped(s.clientId, o.msg.topic, o.qos, 'queue-bytes')
       return false
     }
     s.enqueue(o)

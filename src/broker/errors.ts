@@ -70,6 +70,17 @@ export function connackCodeV3(rc5: number): number {
 }
 
 /**
+ * An error the core gives to code that uses it (the CLI, the Node-RED nodes): `code` says what
+ * happened (callers test the code, never the message text, which is for people).
+ */
+export class HearthError extends Error {
+  constructor (readonly code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'HearthError'
+  }
+}
+
+/**
  * A protocol violation by the peer. The dispatcher catches it, sends a DISCONNECT with
  * `reasonCode` to MQTT 5 clients, and closes that one connection.
  */
@@ -90,7 +101,13 @@ export function reasonName (code: number): string {
   return code === 0 ? 'normal disconnection' : `reason 0x${code.toString(16)}`
 }
 
-/** An Error carrying an MQTT reason code, as in-process clients and the public API reject with. */
-export function reasonError (reasonCode: number, message: string): Error & { reasonCode: number } {
-  return Object.assign(new Error(message), { reasonCode })
+/** A refusal carrying an MQTT reason code (code HEARTH_REFUSED), as in-process clients and the public API reject with. */
+export class ReasonError extends HearthError {
+  constructor (readonly reasonCode: number, message: string) {
+    super('HEARTH_REFUSED', message)
+  }
+}
+
+export function reasonError (reasonCode: number, message: string): ReasonError {
+  return new ReasonError(reasonCode, message)
 }

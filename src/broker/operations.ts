@@ -14,9 +14,14 @@ export type Accept = number | Promise<number>
 
 /**
  * Authorise and route an application message from a client. Returns the reason code for the
- * PUBACK/PUBREC (0x00, 0x10 no matching subscribers, 0x87 not authorised).
+ * PUBACK/PUBREC (0x00; 0x87 not authorised; 0x97 quota exceeded when a new retained message
+ * would pass the retained limits).
  */
 export function acceptPublish (core: BrokerCore, c: ClientBase, msg: Message): Accept {
+  if (!core.retainedFits(msg)) { // maxRetainedMessages / maxRetainedBytes: refused as over quota, not routed
+    core.dropped(c.clientId, msg.topic, msg.qos, 'retained-limit')
+    return RC.QUOTA_EXCEEDED
+  }
   const verdict = core.authz.authorizePublish(c, msg.topic, msg.qos)
   if (verdict === true) return routeAccepted(core, c, msg)
   if (verdict === false) return refuse(core, c, msg)
@@ -61,6 +66,10 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
     const verdict = await core.authorizeSubscription(c, filter, req.qos)
     if (verdict === false) {
       codes.push(c.protocolVersion === 5 ? RC.NOT_AUTHORIZED : 0x80)
+      continue
+    }
+    if (!s.subscriptions.has(req.topic) && s.subscriptions.size >= core.opts.maxSubscriptionsPerClient) {
+      codes.push(c.protocolVersion === 5 ? RC.QUOTA_EXCEEDED : 0x80) // maxSubscriptionsPerClient
       continue
     }
     let qos: QoS = verdict === true ? req.qos : (Math.min(verdict, req.qos) as QoS)

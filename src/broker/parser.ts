@@ -1,8 +1,9 @@
 /*
  * mqtt-packet's parser with two broker-side checks added where the bytes are still at hand:
- * the server's Maximum Packet Size, checked as soon as the fixed header is read so an oversized
- * packet is never buffered [MQTT-3.1.2-24], and well-formed UTF-8 without U+0000 in every
- * string [MQTT-1.5.3-1, MQTT-1.5.3-2].
+ * admission, checked as soon as the fixed header is read so that a packet that may not be read
+ * (larger than the server's Maximum Packet Size [MQTT-3.1.2-24], or anything but a bounded
+ * CONNECT first) is never buffered, and well-formed UTF-8 without U+0000 in every string
+ * [MQTT-1.5.3-1, MQTT-1.5.3-2].
  */
 import mqtt from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
@@ -52,7 +53,13 @@ interface ParserInternals {
 
 export type PacketParser = mqtt.Parser
 
-export function createParser (maxPacketSize: number): PacketParser {
+/**
+ * Decides, as soon as a packet's fixed header is read and before its body is buffered, whether
+ * the packet may be read at all: returns the error that closes the connection, or undefined.
+ */
+export type Admission = (this: PacketParser, cmd: string | undefined, size: number) => Error | undefined
+
+export function createParser (admit: Admission): PacketParser {
   const parser = mqtt.parser({ protocolVersion: 4 })
   const p = parser as unknown as ParserInternals
   p._resetState = resetState
@@ -71,8 +78,9 @@ export function createParser (maxPacketSize: number): PacketParser {
         return false
       }
       ;(this as unknown as { _propCalls: number })._propCalls = 0
-      if (this.packet.length + headerBytes > maxPacketSize) {
-        this._emitError(new PacketTooLargeError(`packet of ${this.packet.length + headerBytes} bytes exceeds the maximum of ${maxPacketSize}`))
+      const refused = admit.call(parser, this.packet.cmd, this.packet.length + headerBytes)
+      if (refused !== undefined) {
+        this._emitError(refused)
         return false
       }
     }

@@ -1,7 +1,8 @@
 /*
  * Retained messages [MQTT-3.3.1-5..11]: one per topic, in a trie of topic levels kept apart from
  * the subscription trie (as Mosquitto's retain.c does), so a new subscription's filter walks only
- * the stored topics it can match.
+ * the stored topics it can match. The store counts its messages and bytes for the broker's
+ * limits. Walks are iterative: however deep an old stored topic is, they never use the stack.
  */
 import type { RoutedMessage } from './message'
 
@@ -11,11 +12,19 @@ class RetainNode {
   constructor (readonly parent: RetainNode | null, readonly level: string) {}
 }
 
+/** What a retained message counts against maxRetainedBytes: its topic and payload. */
+export function retainedBytes (m: { topic: string, payload: Buffer }): number {
+  return m.topic.length + m.payload.length
+}
+
 export class RetainedStore {
   private root = new RetainNode(null, '')
   private count = 0
+  private byteCount = 0
 
   get size (): number { return this.count }
+  /** Topic and payload bytes of every stored message. */
+  get bytes (): number { return this.byteCount }
 
   /** Store or replace the retained message for its topic. */
   set (msg: RoutedMessage): void {
@@ -27,17 +36,16 @@ export class RetainedStore {
       node = next
     }
     if (node.msg === null) this.count++
+    else this.byteCount -= retainedBytes(node.msg)
+    this.byteCount += retainedBytes(msg)
     node.msg = msg
   }
 
   /** Delete the retained message for `topic` [MQTT-3.3.1-10]. Returns true when one existed. */
   delete (topic: string): boolean {
-    let node: RetainNode | undefined = this.root
-    for (const level of topic.split('/')) {
-      node = node.children?.get(level)
-      if (!node) return false
-    }
-    if (node.msg === null) return false
+    const node = this.find(topic)
+    if (node === undefined || node.msg === null) return false
+    this.byteCount -= retainedBytes(node.msg)
     node.msg = null
     this.count--
     let n: RetainNode | null = node
@@ -49,56 +57,70 @@ export class RetainedStore {
   }
 
   get (topic: string): RoutedMessage | undefined {
+    return this.find(topic)?.msg ?? undefined
+  }
+
+  private find (topic: string): RetainNode | undefined {
     let node: RetainNode | undefined = this.root
     for (const level of topic.split('/')) {
       node = node.children?.get(level)
       if (!node) return undefined
     }
-    return node.msg ?? undefined
+    return node
   }
 
   /** Every retained message whose topic matches `filter`; wildcards skip `$` topics at the first level [MQTT-4.7.2-1]. */
   match (filter: string, out: RoutedMessage[] = []): RoutedMessage[] {
-    walk(this.root, filter.split('/'), 0, out)
+    const levels = filter.split('/')
+    const stack: Array<[RetainNode, number]> = [[this.root, 0]]
+    while (stack.length > 0) {
+      const [node, i] = stack.pop() as [RetainNode, number]
+      if (i === levels.length) {
+        if (node.msg !== null) out.push(node.msg)
+        continue
+      }
+      const level = levels[i]
+      if (level === '#') {
+        if (node.msg !== null && i > 0) out.push(node.msg) // 'a/#' matches 'a' [MQTT-4.7.1-2]
+        if (node.children !== null) {
+          for (const [k, child] of node.children) {
+            if (i === 0 && k.charCodeAt(0) === 0x24) continue
+            collect(child, out)
+          }
+        }
+        continue
+      }
+      if (node.children === null) continue
+      if (level === '+') {
+        const kids = [...node.children]
+        for (let j = kids.length - 1; j >= 0; j--) { // reversed onto the stack: visited in insertion order
+          const [k, child] = kids[j]
+          if (i === 0 && k.charCodeAt(0) === 0x24) continue
+          stack.push([child, i + 1])
+        }
+        continue
+      }
+      const child = node.children.get(level)
+      if (child) stack.push([child, i + 1])
+    }
     return out
   }
 
   all (): RoutedMessage[] {
     const out: RoutedMessage[] = []
-    collect(this.root, out, false)
+    if (this.root.children !== null) for (const c of this.root.children.values()) collect(c, out)
     return out
   }
 }
 
-function walk (node: RetainNode, levels: string[], i: number, out: RoutedMessage[]): void {
-  if (i === levels.length) {
+/** Every message at or below `start`, without recursion. */
+function collect (start: RetainNode, out: RoutedMessage[]): void {
+  const stack = [start]
+  while (stack.length > 0) {
+    const node = stack.pop() as RetainNode
     if (node.msg !== null) out.push(node.msg)
-    return
+    if (node.children === null) continue
+    const kids = [...node.children.values()]
+    for (let j = kids.length - 1; j >= 0; j--) stack.push(kids[j]) // visited in insertion order
   }
-  const level = levels[i]
-  if (node.children === null) {
-    return
-  }
-  if (level === '#') {
-    if (node.msg !== null && i > 0) out.push(node.msg) // 'a/#' matches 'a'
-    for (const [k, child] of node.children) {
-      if (i === 0 && k.charCodeAt(0) === 0x24) continue
-      collect(child, out, true)
-    }
-    return
-  }
-  if (level === '+') {
-    for (const [k, child] of node.children) {
-      if (i === 0 && k.charCodeAt(0) === 0x24) continue
-      walk(child, levels, i + 1, out)
-    }
-    return
-  }
-  const child = node.children.get(level)
-  if (child) walk(child, levels, i + 1, out)
-}
-
-function collect (node: RetainNode, out: RoutedMessage[], self: boolean): void {
-  if (self && node.msg !== null) out.push(node.msg)
-  if (node.children !== null) for (const c of node.children.values()) collect(c, out, true)
 }

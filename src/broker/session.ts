@@ -116,8 +116,12 @@ export class Session {
   /** QoS 1/2 PUBLISH sent on this connection and not yet acknowledged, against Receive Maximum [MQTT-3.3.4-9]. */
   get sentUnacked (): number { return this.pending.size - this.resend.length }
 
+  /** Payload bytes of the queued messages. */
+  queuedBytes = 0
+
   enqueue (o: Outgoing): void {
     if (o.qos === 0) this.held0++
+    this.queuedBytes += o.msg.payload.length
     this.queue.push(o)
   }
 
@@ -127,6 +131,7 @@ export class Session {
     if (this.queueHead >= this.queue.length) return undefined
     const o = this.queue[this.queueHead]
     if (o.qos === 0) this.held0--
+    this.queuedBytes -= o.msg.payload.length
     this.queue[this.queueHead++] = undefined as unknown as Outgoing
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead)
@@ -141,6 +146,7 @@ export class Session {
     this.queue = []
     this.queueHead = 0
     this.held0 = 0
+    this.queuedBytes = 0
     this.replay = null
     return rest
   }
@@ -156,6 +162,7 @@ export class Session {
     this.queue = keep
     this.queueHead = 0
     this.held0 = 0
+    this.queuedBytes = keep.reduce((n, o) => n + o.msg.payload.length, 0)
   }
 
   /** A packet identifier not in use by an in-flight message [MQTT-2.2.1-3]. */

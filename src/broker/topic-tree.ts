@@ -92,6 +92,10 @@ export class TopicTree {
     this.walk(this.root, levels, 0, topic.charCodeAt(0) === 0x24, visit)
   }
 
+  /**
+   * Recursive, one frame per level of the published topic: topic names are bounded by
+   * maxTopicLevels (at most 1000), whatever deep filters the trie holds.
+   */
   private walk (node: TrieNode, levels: string[], i: number, dollar: boolean, visit: MatchVisitor): void {
     const children = node.children
     if (i === levels.length) {

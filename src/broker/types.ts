@@ -83,35 +83,55 @@ export interface ClientInfo {
   queued: number
 }
 
+/**
+ * Broker options. Every limit has a default suited to a Raspberry Pi on a home network; the
+ * defaults and accepted ranges are in `INTEGER_OPTIONS` (src/broker/options.ts) and the README.
+ */
 export interface BrokerOptions {
-  /** Maximum simultaneous connections (network and local). Default 10000. */
+  /** Simultaneous connections, network and in-process, including sockets still waiting for CONNECT. Default 1000. */
   maxConnections?: number
-  /** Largest packet the broker accepts, in bytes. Default 268435455 (the MQTT maximum). */
+  /** Sockets from one remote address that have not completed CONNECT. Default 32. */
+  maxPendingPerAddress?: number
+  /** Largest first packet (CONNECT), in bytes; anything else first closes the socket. Default 65536. */
+  maxConnectSize?: number
+  /** Milliseconds a socket may stay without completing CONNECT. Default 10000. */
+  connectTimeout?: number
+  /** Largest packet the broker accepts, in bytes. Default 2 MiB. */
   maxPacketSize?: number
-  /** Outgoing QoS 1/2 messages in flight per client when the client sets no Receive Maximum. Default 100. */
+  /** Outgoing QoS 1/2 messages in flight per 3.x client. Default 100. */
   maxInflight?: number
-  /** Receive Maximum the broker announces to MQTT 5 clients. Default 100. */
+  /** Receive Maximum the broker announces to MQTT 5 clients. Default 32. */
   receiveMaximum?: number
   /** Messages queued per session (offline or flow-controlled). Default 1000. */
   maxQueuedMessages?: number
-  /** Bytes buffered toward one socket before QoS 0 messages are dropped. Default 1 MiB. */
+  /** Payload bytes queued per session. Default 8 MiB. */
+  maxQueuedBytes?: number
+  /** Bytes buffered toward one socket before QoS 0 messages are dropped and reading pauses. Default 1 MiB. */
   maxOutgoingBytes?: number
   /** Largest keepalive accepted, in seconds; 0 means no limit. Default 0. */
   maxKeepalive?: number
-  /** Milliseconds a socket may stay without sending CONNECT. Default 10000. */
-  connectTimeout?: number
   /** Highest QoS the broker grants. Default 2. */
   maximumQoS?: QoS
   /** Whether retained messages are supported. Default true. */
   retainAvailable?: boolean
-  /** Topic Alias Maximum announced to MQTT 5 clients (inbound aliases). Default 65535. */
+  /** Topic Alias Maximum announced to MQTT 5 clients (inbound aliases). Default 10. */
   topicAliasMaximum?: number
   /** Assign outbound topic aliases to MQTT 5 clients that accept them. Default true. */
   outboundTopicAliases?: boolean
   /** Allowed protocol versions. Default [3, 4, 5]. */
   protocols?: ProtocolVersion[]
-  /** Largest session expiry interval accepted, in seconds. Default 0xFFFFFFFF (never). */
+  /** Longest a session outlives its connection, in seconds. Default 1209600 (14 days). */
   maxSessionExpiryInterval?: number
+  /** Sessions kept, connected or not. Default 1000. */
+  maxSessions?: number
+  /** Subscriptions per client. Default 10000. */
+  maxSubscriptionsPerClient?: number
+  /** Retained messages kept. Default 50000. */
+  maxRetainedMessages?: number
+  /** Bytes of retained messages kept (topic and payload). Default 32 MiB. */
+  maxRetainedBytes?: number
+  /** Most levels in a topic name or filter, from any client. Default 128. */
+  maxTopicLevels?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */
@@ -122,8 +142,6 @@ export interface BrokerOptions {
   authorize?: import('./auth').Authorizer
   /** Prefix for broker-assigned client identifiers (followed by 24 random hex digits). Default 'hearth-'. */
   assignedClientIdPrefix?: string
-  /** Most levels in a topic name or filter, from any client. Default 128. */
-  maxTopicLevels?: number
 }
 
 export type DropReason =
@@ -132,6 +150,8 @@ export type DropReason =
   | 'packet-too-large'  // larger than the client's Maximum Packet Size
   | 'expired'           // Message Expiry Interval passed before delivery
   | 'not-authorized'    // publish refused by the authoriser
+  | 'retained-limit'    // a retained message beyond maxRetainedMessages or maxRetainedBytes
+  | 'queue-bytes'       // the session's queue held maxQueuedBytes
 
 export interface BrokerEvents {
   clientConnected: [info: ClientInfo]

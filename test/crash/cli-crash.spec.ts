@@ -24,7 +24,7 @@ const REPO_ROOT = join(__dirname, '..', '..')
 const BIN = process.env.HEARTH_CRASH_BIN ?? join(REPO_ROOT, 'bin', 'hearth-broker.js')
 const BUILT = join(REPO_ROOT, 'dist', 'cli', 'hearth-broker.js')
 const LINE = /hearth-broker listening on mqtt:\/\/127\.0\.0\.1:(\d+)/
-const WINDOW = 64
+const WINDOW = 32 // the broker's default Receive Maximum [MQTT-3.3.4-7]
 const RETAINED_TOPICS = 300
 
 function newestMtime (dir: string): number {

@@ -15,7 +15,7 @@ import { CrashClient, countDeliveries } from '../crash/crash-client'
 import { deploy, freePort, makeUserDir, packTarball, removeDir, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from './support'
 
 const BROKER_ID = 'ee00000000000b01'
-const WINDOW = 64
+const WINDOW = 32 // the broker's default Receive Maximum [MQTT-3.3.4-7]
 const RETAINED_TOPICS = 200
 const KILL_AFTER_ACKS = 4000
 const SUBSCRIBERS = [{ id: 'nr-sub-v4', version: 4 as const }, { id: 'nr-sub-v5', version: 5 as const }]
@@ -234,9 +234,15 @@ describe('end to end: kill -9 of Node-RED with a persistent hearth-broker node',
     const pub = (await connect(port, 'nr-pub-final', 5, true)).client
     const finalAcks = new Set<number>()
     pub.consume((p: Packet) => { if (p.cmd === 'puback') finalAcks.add(p.messageId as number) })
-    for (let i = 1; i <= 100; i++) pub.publish(i, 'load/q1', `final-${i}`, 1)
-    for (let i = 0; i < RETAINED_TOPICS; i++) pub.publish(101 + i, `ret/${i}`, String(1000000 + i), 1, true)
-    await waitFor(() => finalAcks.size === 100 + RETAINED_TOPICS, 10000, 'acknowledgements before the clean stop')
+    // in windows within the broker's Receive Maximum [MQTT-3.3.4-7]
+    const finals: Array<() => void> = []
+    for (let i = 1; i <= 100; i++) finals.push(() => pub.publish(i, 'load/q1', `final-${i}`, 1))
+    for (let i = 0; i < RETAINED_TOPICS; i++) finals.push(() => pub.publish(101 + i, `ret/${i}`, String(1000000 + i), 1, true))
+    for (let i = 0; i < finals.length; i += WINDOW) {
+      finals.slice(i, i + WINDOW).forEach((send) => send())
+      const upTo = Math.min(i + WINDOW, finals.length)
+      await waitFor(() => finalAcks.size === upTo, 10000, 'acknowledgements before the clean stop')
+    }
     await pub.end()
     await red.stop()
     assert.equal(red.proc.exitCode, 0)

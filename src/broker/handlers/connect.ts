@@ -2,7 +2,7 @@ import type mqtt from 'mqtt-packet'
 import type { Connection } from '../connection'
 import { ConnState } from '../conn-state'
 import { RC, connackCodeV3 } from '../errors'
-import { MAX_PACKET } from '../core'
+import { MAX_PACKET } from '../options'
 import { generate } from '../encode'
 import { runConnect, activate, type ConnectContext, NEVER_EXPIRES } from '../connect-actions'
 import { appProperties } from './properties'
@@ -106,6 +106,7 @@ function finishConnect (conn: Connection, ctx: ConnectContext, rc: number): void
   const core = conn.core
   const v5 = conn.protocolVersion === 5
   if (conn.state === ConnState.Closed) { if (rc === 0) core.detach(conn, false); return }
+  conn.leavePending()
   if (rc !== RC.SUCCESS) { refuse(conn, rc, `connection refused: 0x${rc.toString(16)}`); return }
   if (!v5) {
     conn.write(Buffer.from([0x20, 2, ctx.sessionPresent ? 1 : 0, 0])) // CONNACK, accepted [MQTT-3.2.2-1..3]

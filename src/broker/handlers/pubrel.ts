@@ -8,8 +8,12 @@ export function handlePubrel (conn: Connection, packet: mqtt.IPubrelPacket): voi
   if (s === null) return
   const pid = packet.messageId ?? 0
   const known = s.incoming.delete(pid)
-  if (known && s.persistent) conn.core.persistence.removeIncoming(s.clientId, pid)
+  const durable = known && s.persistent
+  if (durable) conn.core.persistence.removeIncoming(s.clientId, pid)
   const reply: mqtt.IPubcompPacket = { cmd: 'pubcomp', messageId: pid }
   if (!known && conn.protocolVersion === 5) reply.reasonCode = RC.PACKET_IDENTIFIER_NOT_FOUND
-  conn.sendAck(reply, undefined)
+  // PUBCOMP once the packet identifier is forgotten on disk too: after a crash the client may
+  // reuse it at once, and a restored stale identifier would swallow that new message as a
+  // duplicate [MQTT-4.3.3-12, MQTT-4.3.3-13].
+  conn.sendAck(reply, durable ? conn.core.persistence.sync() : undefined)
 }
