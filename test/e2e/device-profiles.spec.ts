@@ -178,7 +178,7 @@ describe('device profiles: Tasmota, ESPHome, Shelly, Zigbee2MQTT and Home Assist
           m(S.t.command, 'on', 1), m(S.t.relay, 'on', 1),
           // Zigbee2MQTT on MQTT 5
           m(Z.t.bridgeState, Z.ONLINE, 1, true), m(Z.t.bridgeInfo, Z.BRIDGE_INFO, 0, true),
-          m(Z.t.discovery, Z.DISCOVERY, 1, true), m(Z.t.device, Z.state('OFF')),
+          m(Z.t.device, Z.state('OFF')), m(Z.t.discovery, Z.DISCOVERY, 1, true),
           m(Z.t.set, '{"state":"ON"}'), m(Z.t.device, Z.state('ON')),
           // the wills, with the QoS and retain flag each device asked for
           m(T.t.lwt, 'Offline', 1, true), m(E.t.status, 'offline', 0, true), m(S.t.online, 'false', 1, true),
@@ -216,8 +216,8 @@ describe('device profiles: Tasmota, ESPHome, Shelly, Zigbee2MQTT and Home Assist
         assert.deepEqual(shelly.wire.received(), [m(S.t.command, 'on', 1)])
         assert.deepEqual(shelly.wire.granted(), [[1], [1], [1]])
         assert.deepEqual(z2m.got, [
-          m(Z.t.bridgeState, Z.ONLINE, 0, true), m(Z.t.bridgeInfo, Z.BRIDGE_INFO), m(E.t.discovery, E.DISCOVERY, 0, true),
-          m(Z.t.device, Z.state('OFF')), m(Z.t.set, '{"state":"ON"}'), m(Z.t.device, Z.state('ON')),
+          m(Z.t.bridgeState, Z.ONLINE, 0, true), m(Z.t.bridgeInfo, Z.BRIDGE_INFO), m(Z.t.device, Z.state('OFF')),
+          m(E.t.discovery, E.DISCOVERY, 0, true), m(Z.t.set, '{"state":"ON"}'), m(Z.t.device, Z.state('ON')),
         ])
 
         assert.deepEqual(retained, [

@@ -9,8 +9,9 @@
 //    short) and publishes discovery (retained, QoS 1) on homeassistant/light/<ieee>/light/config
 //    (schema json, command_topic zigbee2mqtt/<name>/set, availability zigbee2mqtt/bridge/state with
 //    value_template {{ value_json.state }}). The bridge's own entities are left out here.
-//  - lib/extension/bridge.ts: zigbee2mqtt/bridge/info retained. Device state zigbee2mqtt/<name> (not
-//    retained by default); a /set {"state":"ON"} is answered with the new state.
+//  - lib/extension/bridge.ts: zigbee2mqtt/bridge/info retained. The cached device state goes out at
+//    startup (cache_state_send_on_startup) on zigbee2mqtt/<name>, not retained by default, so before the
+//    delayed discovery; a /set {"state":"ON"} is answered with the new state.
 // An abrupt loss (power cut, container killed) is end(true): the socket is destroyed with no DISCONNECT.
 import mqtt, { type MqttClient } from 'mqtt'
 
@@ -59,12 +60,12 @@ export class Zigbee2MQTT {
     await c.publishAsync(t.bridgeState, ONLINE, { retain: true, qos: 1 })
     await c.subscribeAsync(`${BASE}/#`)
     await c.publishAsync(t.bridgeInfo, BRIDGE_INFO, { retain: true, qos: 0 })
+    await c.publishAsync(t.device, state('OFF'), { qos: 0 })
     await c.subscribeAsync('homeassistant/status')
     await c.subscribeAsync('homeassistant/#')
     await new Promise((resolve) => setTimeout(resolve, discoverWaitMs))
     await c.unsubscribeAsync('homeassistant/#')
     await c.publishAsync(t.discovery, DISCOVERY, { retain: true, qos: 1 })
-    await c.publishAsync(t.device, state('OFF'), { qos: 0 })
   }
 
   /** A /set {"state":"ON"|"OFF"} from Home Assistant switches the bulb; the new state is published. */
