@@ -80,7 +80,7 @@ describe('device profiles: Tasmota, ESPHome, Shelly, Zigbee2MQTT and Home Assist
         removeDir(userDir)
       })
 
-      it('every device connects, publishes its retained state, obeys a command and leaves a will that everyone sees, late subscribers too', async function () {
+      it('every device connects, publishes its retained state, obeys a command and leaves a will that everyone sees, late subscribers too: 3.1.1 [MQTT-3.1.2-8][MQTT-3.1.2-17][MQTT-3.3.1-6][MQTT-3.3.1-8], 5.0 [MQTT-3.1.2-8][MQTT-3.1.2-15][MQTT-3.3.1-9][MQTT-3.3.1-12][MQTT-3.3.1-13]', async function () {
         const port = await freePort()
         const from = red!.log.length
         await deploy(red!, devicesFlow(port))
