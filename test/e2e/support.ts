@@ -81,7 +81,8 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
   proc.stderr?.on('data', onData)
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
   const deadline = Date.now() + 60000
-  while (!log.some((l) => l.includes('Started flows'))) {
+  // red.js starts listening for HTTP only after the flows have started: wait for both lines.
+  while (!log.some((l) => l.includes('Started flows')) || !log.some((l) => l.includes('Server now running'))) {
     if (proc.exitCode !== null) throw new Error(`Node-RED exited with ${proc.exitCode}:\n${log.join('\n')}`)
     if (Date.now() > deadline) throw new Error(`Node-RED did not start:\n${log.join('\n')}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
