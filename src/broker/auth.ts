@@ -52,6 +52,13 @@ export interface Authorizer {
    * Return false to refuse, true to grant the requested QoS, or a lower QoS to grant that.
    */
   authorizeSubscribe (client: AuthClient, filter: string, qos: QoS): boolean | QoS | Promise<boolean | QoS>
+  /**
+   * Optional read check at delivery (Mosquitto's read ACL): may `client` receive a message on
+   * `topic`? Called synchronously for every message about to be delivered through a granted
+   * subscription, and for each retained message sent on subscribe, so a broad granted filter
+   * never leaks a topic the client may not read. Leave it out to allow every delivery.
+   */
+  authorizeRead? (client: AuthClient, topic: string): boolean
 }
 
 /** Accepts every client. */
@@ -59,10 +66,11 @@ export const allowAllAuthenticator: Authenticator = {
   authenticate: () => true,
 }
 
-/** Allows every publish and subscribe. */
+/** Allows every publish, subscribe and delivery. */
 export const allowAllAuthorizer: Authorizer = {
   authorizePublish: () => true,
   authorizeSubscribe: () => true,
+  authorizeRead: () => true,
 }
 
 /** How a {@link UserTableAuthenticator} treats clients without an account. */
