@@ -10,6 +10,7 @@
  * cached (bounded) so reconnecting devices are cheap. `reload()` swaps the table in one step.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import type { AuthenticateRequest, AuthenticateResult, Authenticator, UserTableOptions } from '../auth'
 import { AccessFileError } from './errors'
 import { Limiter } from './limiter'
@@ -28,7 +29,10 @@ export interface Accounts {
 export interface PasswordAuthenticatorOptions extends UserTableOptions {
   /** Successful verifications remembered (least recently used dropped first). Default 1024; 0 turns the cache off. */
   cacheSize?: number
-  /** Password hashes computed at the same time on the thread pool. Default 2. */
+  /**
+   * Password hashes computed at the same time on the thread pool. Default: one less than the CPU
+   * count, at least 1 and at most 2, so that a storm of CONNECTs leaves a core to the event loop.
+   */
   concurrency?: number
   /** Hash computations that may wait for a slot; beyond that a CONNECT is refused with 0x89 (Server busy). Default 1000. */
   maxQueued?: number
@@ -48,6 +52,7 @@ const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest()
 const EMPTY = Buffer.alloc(0)
 const REFUSED: AuthenticateResult = { ok: false, reasonCode: 0x86 }
 const ACCEPTED: AuthenticateResult = { ok: true }
+const DEFAULT_CONCURRENCY = Math.min(2, Math.max(1, availableParallelism() - 1))
 
 /** Build and check an account table; throws {@link AccessFileError} (USER_IN_BOTH, USER_EMPTY_NAME, PWFILE_*, HASH_*). */
 function buildTable (a: Accounts): Table {
@@ -93,7 +98,7 @@ export class PasswordAuthenticator implements Authenticator {
     this.allowAnonymous = o.allowAnonymous ?? false
     this.trustLocal = o.trustLocal ?? false
     this.cache = new VerifyCache(o.cacheSize ?? 1024)
-    this.limiter = new Limiter(Math.max(1, o.concurrency ?? 2), Math.max(0, o.maxQueued ?? 1000))
+    this.limiter = new Limiter(Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY), Math.max(0, o.maxQueued ?? 1000))
     this.table = buildTable(accounts)
   }
 
