@@ -84,7 +84,8 @@ describe('access: AclAuthorizer semantics', function () {
     const a = new AclAuthorizer('pattern write dev/%u/%c/state\npattern read cmd/%c\npattern read mixed-%c/x')
     run(a, [
       ['pub', c('kitchen', 'plug'), 'dev/plug/kitchen/state', true], ['pub', c('kitchen', 'plug'), 'dev/plug/hall/state', false],
-      ['pub', c('kitchen'), 'dev//kitchen/state', false], ['read', c('kitchen'), 'cmd/kitchen', true], ['read', c('kitchen', 'p'), 'cmd/hall', false],
+      ['pub', c('kitchen'), 'dev//kitchen/state', false], ['pub', c('kitchen'), 'dev/undefined/kitchen/state', false], ['pub', c('kitchen'), 'dev/%u/kitchen/state', false],
+      ['read', c('kitchen'), 'cmd/kitchen', true], ['read', c('kitchen', 'p'), 'cmd/hall', false],
       ['read', c('a/b'), 'cmd/a/b', true], // a '/' in the client id adds a level, as in Mosquitto
       ['read', c('k'), 'mixed-k/x', true],
     ])
