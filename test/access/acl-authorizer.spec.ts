@@ -148,6 +148,42 @@ describe('access: AclAuthorizer semantics', function () {
     run(a, [['read', u, 'topic/two', true]]) // a bad file leaves the rules as they were
   })
 
+  it('the household example of the user documentation (docs/pending/access.md) does what the text says', function () {
+    const a = new AclAuthorizer(`# anonymous clients (no user name): the weather only
+topic read weather/#
+
+user homeassistant
+topic readwrite home/#
+topic readwrite lock/#
+topic readwrite weather/#
+
+user dashboard
+topic read home/#
+topic read weather/#
+
+# every plug: publish its own state and telemetry, read its own commands
+pattern write home/plug/%u/state
+pattern write home/plug/%u/telemetry
+pattern read  home/plug/%u/set
+# nobody but Home Assistant touches the lock, even by a pattern added later
+pattern deny  lock/#
+`)
+    const plug = c('p1', 'plug-kitchen')
+    const dash = c('d', 'dashboard')
+    const ha = c('ha', 'homeassistant')
+    const evil = c('p2', 'plug+')
+    run(a, [
+      ['pub', plug, 'home/plug/plug-kitchen/state', true], ['pub', plug, 'home/plug/plug-tv/state', false],
+      ['pub', plug, 'home/plug/plug-kitchen/set', false], ['pub', plug, 'lock/front/set', false],
+      ['sub', plug, '#', true], ['read', plug, 'home/plug/plug-kitchen/set', true], ['read', plug, 'home/plug/plug-tv/set', false],
+      ['read', plug, 'weather/now', false], ['read', plug, 'home/kitchen/temp', false], ['sub', plug, 'lock/#', false],
+      ['read', dash, 'home/kitchen/temp', true], ['read', dash, 'weather/now', true], ['sub', dash, 'lock/#', false],
+      ['pub', dash, 'home/kitchen/temp', false], ['read', dash, 'lock/front/state', false],
+      ['pub', ha, 'lock/front/set', true], ['read', ha, 'lock/front/state', true],
+      ['sub', evil, '#', false], ['pub', evil, 'home/plug/plug+/state', false], ['read', c('anon'), 'weather/now', true], ['pub', c('anon'), 'weather/now', false],
+    ])
+  })
+
   it('answers stay right past the resolved-client cache bound', function () {
     const a = new AclAuthorizer('pattern read dev/%c', { viewCacheSize: 2 })
     for (let round = 0; round < 3; round++) {
