@@ -6,6 +6,7 @@ module.exports = {
   spec: [
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
+    'test/access/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
     'test/nodes/*.spec.ts',

@@ -66,10 +66,11 @@ export const allowAllAuthenticator: Authenticator = {
   authenticate: () => true,
 }
 
-/** Allows every publish and subscribe. */
+/** Allows every publish, subscribe and delivery. */
 export const allowAllAuthorizer: Authorizer = {
   authorizePublish: () => true,
   authorizeSubscribe: () => true,
+  authorizeRead: () => true,
 }
 
 /** How a {@link UserTableAuthenticator} treats clients without an account. */

@@ -6,6 +6,15 @@ export { FilePersistence, type FilePersistenceOptions } from './persistence-file
 export type { Persistence, PersistedState, StoredMessage, StoredSession, StoredOutgoing, OutgoingState } from './persistence'
 export { allowAllAuthenticator, allowAllAuthorizer, UserTableAuthenticator } from './auth'
 export type { Authenticator, Authorizer, AuthenticateRequest, AuthenticateResult, AuthClient, UserTableOptions } from './auth'
+export {
+  AccessFileError, AclAuthorizer, PasswordAuthenticator, DEFAULT_ITERATIONS as DEFAULT_HASH_ITERATIONS,
+  hashPassword, verifyPassword, parsePasswordHash, formatPasswordHash,
+  parsePasswordFile, formatPasswordFile, loadPasswordFile, parseAclFile, loadAclFile,
+} from './access'
+export type {
+  AccessErrorCode, Accounts, PasswordAuthenticatorOptions, PasswordEntry, PasswordHash, HashOptions,
+  AclFile, AclRule, AclAccess, AclWarning, AclAuthorizerOptions,
+} from './access'
 export { RC, RC3, ProtocolError, reasonName } from './errors'
 export { validTopicName, validTopicFilter, parseShared, matchTopic } from './topics'
 export type * from './types'

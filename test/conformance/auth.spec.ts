@@ -102,6 +102,7 @@ authorizerSuite('allowAllAuthorizer', () => ({
   denyPublish: [],
   allowSubscribe: [[net('a'), '#', 2], [net('a'), 'x/+', 0], [net('a'), 'x', 1]],
   denySubscribe: [],
+  allowRead: [[net('a'), 'x/y'], [net('a', 'u'), '$SYS/x'], [{ clientId: 'l', kind: 'local' }, 'a']],
 }))
 
 for (const async of [false, true]) {

@@ -12,7 +12,9 @@
  * have: answers are well-formed (a boolean, an AuthenticateResult, or a Promise of one), refusal
  * codes are valid MQTT 5 CONNACK refusal codes, the same question always gets the same answer,
  * requests are not modified, concurrent calls do not interfere, and odd input gets a decision,
- * not an exception. The authorizer suite does the same for publish and subscribe decisions.
+ * not an exception. The authorizer suite does the same for publish and subscribe decisions, and,
+ * for an authorizer with the optional read check (authorizeRead), for delivery decisions: a
+ * synchronous boolean, as stated, the same under interleaving, never an exception.
  */
 import assert from 'node:assert/strict'
 import type { AuthClient, AuthenticateRequest, AuthenticateResult, Authenticator, Authorizer } from '../../src/broker/auth'
@@ -123,6 +125,18 @@ export interface AuthorizerCase {
   /** [client, filter, requested QoS, the QoS expected to be granted (default: the requested one)]. */
   allowSubscribe: Array<[AuthClient, string, QoS, QoS?]>
   denySubscribe: Array<[AuthClient, string, QoS]>
+  /** [client, topic] deliveries authorizeRead must allow; required when the authorizer has authorizeRead. */
+  allowRead?: Array<[AuthClient, string]>
+  /** [client, topic] deliveries authorizeRead must refuse. */
+  denyRead?: Array<[AuthClient, string]>
+}
+
+/** The read check's answer, which must be a boolean returned synchronously (it runs on the delivery path). */
+export function decideRead (a: Authorizer, client: AuthClient, topic: string): boolean {
+  assert.ok(a.authorizeRead !== undefined)
+  const r: unknown = a.authorizeRead(client, topic)
+  assert.equal(typeof r, 'boolean', `authorizeRead returned ${String(r)} (it must answer a boolean synchronously)`)
+  return r as boolean
 }
 
 /** Normalise an authorizeSubscribe answer to the granted QoS, or false. */
@@ -165,6 +179,14 @@ export function authorizerSuite (name: string, make: () => AuthorizerCase | Prom
       }
     })
 
+    it('authorizeRead, when implemented, answers a synchronous boolean and allows and refuses deliveries as stated', async function () {
+      const c = await make()
+      if (c.authorizer.authorizeRead === undefined) this.skip() // the read check is optional
+      assert.ok((c.allowRead ?? []).length > 0, 'a case for an authorizer with authorizeRead names at least one allowed read')
+      for (const [cl, t] of c.allowRead ?? []) assert.equal(decideRead(c.authorizer, cl, t), true, `read ${t} by ${cl.clientId}`)
+      for (const [cl, t] of c.denyRead ?? []) assert.equal(decideRead(c.authorizer, cl, t), false, `read ${t} by ${cl.clientId}`)
+    })
+
     it('gives the same answers under 100 concurrent interleaved calls', async function () {
       const c = await make()
       const jobs: Array<() => Promise<void>> = []
@@ -173,6 +195,10 @@ export function authorizerSuite (name: string, make: () => AuthorizerCase | Prom
         for (const [cl, t, q] of c.denyPublish) jobs.push(async () => assert.equal(await decidePublish(c.authorizer, cl, t, q), false))
         for (const [cl, f, q, g] of c.allowSubscribe) jobs.push(async () => assert.equal(await decideSubscribe(c.authorizer, cl, f, q), g ?? q))
         for (const [cl, f, q] of c.denySubscribe) jobs.push(async () => assert.equal(await decideSubscribe(c.authorizer, cl, f, q), false))
+        if (c.authorizer.authorizeRead !== undefined) {
+          for (const [cl, t] of c.allowRead ?? []) jobs.push(async () => assert.equal(decideRead(c.authorizer, cl, t), true))
+          for (const [cl, t] of c.denyRead ?? []) jobs.push(async () => assert.equal(decideRead(c.authorizer, cl, t), false))
+        }
       }
       await Promise.all(jobs.slice(0, 100).map(j => j()))
     })
@@ -185,6 +211,7 @@ export function authorizerSuite (name: string, make: () => AuthorizerCase | Prom
         for (const t of topics) {
           await decidePublish(c.authorizer, cl, t, 1)
           await decideSubscribe(c.authorizer, cl, t, 2)
+          if (c.authorizer.authorizeRead !== undefined) decideRead(c.authorizer, cl, t)
         }
       }
     })
