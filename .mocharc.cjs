@@ -6,6 +6,8 @@ module.exports = {
   spec: [
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
+    'test/cli/*.spec.ts',
+    'test/listeners/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
     'test/nodes/*.spec.ts',

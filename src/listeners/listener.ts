@@ -7,7 +7,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
-import type { Broker } from '../broker'
+import type { Broker, PeerInfo } from '../broker'
 import { ListenerError } from './errors'
 import { Gate } from './gate'
 import { commonName, socketPeer, verifiedCertificate } from './peer'
@@ -99,8 +99,17 @@ export class MqttListener {
       })
       server = web
     }
-    // Handshake failures concern one client: reported, never a server error.
-    if (secure) server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => report(err, socket))
+    // Handshake failures concern one client: reported, never a server error. The TLS socket may be
+    // gone already (the client hung up): its address is then the one noted when the TCP socket came.
+    const rawPeers = new WeakMap<net.Socket, PeerInfo>()
+    if (secure) {
+      server.prependListener('connection', (raw: net.Socket) => rawPeers.set(raw, socketPeer(raw, options.protocol)))
+      server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        const under = (socket as unknown as { _parent?: net.Socket | null })._parent
+        const peer = socket.remoteAddress === undefined && under ? rawPeers.get(under) : undefined
+        options.onClientError?.(err, peer ?? socketPeer(socket, options.protocol))
+      })
+    }
     await new Promise<void>((resolve, reject) => {
       const onListenError = (err: Error): void => { server.off('listening', onListening); reject(err) }
       const onListening = (): void => { server.off('error', onListenError); resolve() }
