@@ -7,7 +7,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { forwardedAddress, MqttListener, type ListenerProtocol } from '../../src/listeners'
 import { makeCerts, type TestCerts } from './certs'
-import { HOST, portIsFree, Scope, sleep, waitFor } from './support'
+import { connectPacket, HOST, portIsFree, Scope, sleep, waitFor, WsMqtt } from './support'
 
 describe('listeners: life cycle', function () {
   this.timeout(30000)
@@ -61,6 +61,19 @@ describe('listeners: life cycle', function () {
       assert.equal(await portIsFree(l.port), true, 'the port is free')
       await waitFor(() => broker.clients().length === 0, 'the client gone from the broker')
       assert.equal(l.connections, 0)
+    })
+  }
+
+  for (const protocol of ['ws', 'wss'] as const) {
+    it(`${protocol}: close() says goodbye to WebSocket clients with a close frame (1000), not a cut connection (1006)`, async function () {
+      const broker = scope.broker()
+      const l = await scope.listen({ protocol, port: 0, host: HOST, tls: tlsFor(protocol) }, broker)
+      const c = new WsMqtt(await scope.webSocket(`${protocol}://${HOST}:${l.port}/`, 'mqtt', { ca: certs.read(certs.caCert) }))
+      c.send(connectPacket('goodbye'))
+      await c.next('connack')
+      await l.close()
+      await waitFor(() => c.closeCode !== undefined, 'the close')
+      assert.equal(c.closeCode, 1000)
     })
   }
 
