@@ -94,7 +94,8 @@ export async function main (argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RangeError || err instanceof ListenerError) {
       // The core names a refused option as "option NAME ...": said here as "NAME: ..." like the rest.
-      say(err instanceof RangeError ? err.message.replace(/^option (\w+) /, '$1: ') : err.message)
+      const message = (err as Error).message
+      say(err instanceof RangeError ? message.replace(/^option (\w+) /, '$1: ') : message)
       if (err instanceof ConfigError && err.code === 'BAD_ARGUMENT') process.stderr.write(USAGE + '\n')
       process.exitCode = CONFIG_ERROR
       return
