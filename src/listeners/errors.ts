@@ -11,6 +11,7 @@ export type ListenerErrorCode =
   | 'PATH_IN_USE'           // another MQTT WebSocket is attached to this path of this HTTP server
   | 'LISTENER_CLOSED'       // serve() or attach after close()/detach()
   | 'NO_CERTIFICATE_CN'     // useIdentityAsUsername and the client certificate has no CN (per connection)
+  | 'UPGRADE_TAKEN'         // another upgrade listener already answered this request (per connection)
 
 export class ListenerError extends Error {
   constructor (readonly code: ListenerErrorCode, message: string) {

@@ -90,7 +90,7 @@ export class MqttListener {
         res.writeHead(426, { Connection: 'close', Upgrade: 'websocket' }).end()
       })
       web.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-        if (a.matches(req)) a.handle(req, socket, head)
+        if (a.matches(req)) a.handle(req, socket, head, true)
         else refuseUpgrade(socket, 404)
       })
       web.on('clientError', (err: Error, socket: net.Socket) => {

@@ -5,6 +5,7 @@
  * attachments to an existing HTTP server.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
@@ -13,7 +14,7 @@ import type { Gate } from './gate'
 import { commonName, requestPeer, verifiedCertificate } from './peer'
 import { WebSocketDuplex } from './websocket-stream'
 import { ListenerError } from './errors'
-import type { AcceptOptions } from './types'
+import type { AcceptOptions, VerifyClient, VerifyClientInfo } from './types'
 
 /** The broker's default maxPacketSize. */
 export const DEFAULT_MAX_PACKET = 268435460
@@ -28,6 +29,42 @@ export interface AcceptorOptions extends AcceptOptions {
   /** The TLS client certificate's CN becomes the user name (wss listeners with useIdentityAsUsername). */
   useIdentityAsUsername?: boolean
 }
+
+/**
+ * A verifyClient that cannot throw into the HTTP server's upgrade event (which would take the
+ * process down): a throw refuses the handshake (HTTP 401) and is reported. Keeps the arity, which
+ * tells `ws` whether the function answers through a callback.
+ */
+function guardVerifyClient (fn: VerifyClient, report: (err: Error, req: IncomingMessage) => void): VerifyClient {
+  if (fn.length >= 2) {
+    const withCallback = fn as (info: VerifyClientInfo, cb: VerifyCallback) => void
+    return (info: VerifyClientInfo, cb: VerifyCallback) => {
+      let answered = false
+      const once: VerifyCallback = (ok, code, message, headers) => {
+        if (answered) return
+        answered = true
+        cb(ok, code, message, headers)
+      }
+      try {
+        withCallback(info, once)
+      } catch (err) {
+        report(err as Error, info.req)
+        once(false, 401)
+      }
+    }
+  }
+  const sync = fn as (info: VerifyClientInfo) => boolean
+  return (info: VerifyClientInfo): boolean => {
+    try {
+      return sync(info)
+    } catch (err) {
+      report(err as Error, info.req)
+      return false
+    }
+  }
+}
+
+type VerifyCallback = (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void
 
 /** The path of a request URL, without the query. */
 export function pathOf (url: string | undefined): string {
@@ -56,7 +93,7 @@ export class WebSocketAcceptor {
       maxPayload: options.maxPacketSize ?? DEFAULT_MAX_PACKET,
       // 'mqtt' whenever offered [MQTT-6.0.0-4]; 'mqttv3.1' for clients that offer only that.
       handleProtocols: (offered: Set<string>) => SUBPROTOCOLS.find(p => offered.has(p)) ?? false,
-      verifyClient: options.verifyClient,
+      verifyClient: options.verifyClient === undefined ? undefined : guardVerifyClient(options.verifyClient, (err, req) => this.report(err, req)),
     })
     this.wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
       this.report(err, req)
@@ -69,8 +106,25 @@ export class WebSocketAcceptor {
     return this.options.path === undefined || pathOf(req.url) === this.options.path
   }
 
-  /** Complete the WebSocket handshake of an upgrade request this acceptor matches. */
-  handle (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /**
+   * Complete the WebSocket handshake of an upgrade request this acceptor matches. Never throws:
+   * a failure is reported; the socket is closed when `owned` (our own server), else left alone.
+   */
+  handle (req: IncomingMessage, socket: Duplex, head: Buffer, owned = false): void {
+    if (socket.destroyed || (socket as Socket).bytesWritten > 0) {
+      // Another upgrade listener (a websocket node on the same path) answered it first: not ours.
+      this.report(new ListenerError('UPGRADE_TAKEN', `another handler answered the upgrade request for ${pathOf(req.url)}`), req)
+      return
+    }
+    try {
+      this.upgrade(req, socket, head)
+    } catch (err) {
+      this.report(err as Error, req)
+      if (owned) socket.destroy() // on our own server nobody else will answer it
+    }
+  }
+
+  private upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.gate.isClosed) { refuseUpgrade(socket, 503); return }
     const offered = req.headers['sec-websocket-protocol']
     if (offered !== undefined && !offered.split(',').some(p => SUBPROTOCOLS.includes(p.trim()))) {

@@ -150,6 +150,30 @@ describe('listeners: MQTT over WebSocket on an existing HTTP server (attachWebSo
     assert.deepEqual(broker.clients().map(c => c.clientId).sort(), ['v1', 'v2'])
   })
 
+  it('a verifyClient that throws refuses the handshake (HTTP 401) and is reported; the process goes on', async function () {
+    const { server, port } = await httpServer()
+    const broker = scope.broker()
+    const errors: string[] = []
+    const onClientError = (err: Error): void => { errors.push(err.message) }
+    attach(server, broker, { path: '/sync', onClientError, verifyClient: () => { throw new Error('sync verifier broke') } })
+    attach(server, broker, { path: '/async', onClientError, verifyClient: (_info: VerifyClientInfo, _cb: (ok: boolean) => void) => { throw new Error('async verifier broke') } })
+    await assert.rejects(scope.webSocket(`ws://${HOST}:${port}/sync`), (err: { status?: number }) => err.status === 401)
+    await assert.rejects(scope.webSocket(`ws://${HOST}:${port}/async`), (err: { status?: number }) => err.status === 401)
+    assert.deepEqual(errors, ['sync verifier broke', 'async verifier broke'])
+    assert.deepEqual(broker.clients(), [])
+  })
+
+  it('the same path taken by another WebSocket server first (a websocket node on /mqtt): that server keeps it, ours steps back with UPGRADE_TAKEN, nothing breaks', async function () {
+    const { server, port } = await httpServer()
+    echoServer(server, '/mqtt') // registered before the attachment, as Node-RED's websocket nodes are
+    const broker = scope.broker()
+    const errors: Array<string | undefined> = []
+    attach(server, broker, { path: '/mqtt', onClientError: (err) => errors.push((err as ListenerError).code) })
+    assert.equal(await echo(`ws://${HOST}:${port}/mqtt`, 'the node keeps its path'), 'the node keeps its path')
+    assert.deepEqual(errors, ['UPGRADE_TAKEN'])
+    assert.deepEqual(broker.clients(), [])
+  })
+
   it('on an https server the transport is wss; trustProxy takes the X-Forwarded-For address', async function () {
     const { server, port } = await httpServer(true)
     const broker = scope.broker()
