@@ -37,7 +37,7 @@ describe('listeners: life cycle', function () {
       const broker = scope.broker()
       l.serve(broker)
       await pending
-      assert.deepEqual(broker.clients().map(c => ({ id: c.clientId, transport: c.transport })), [{ id: `early-${protocol}`, transport: protocol }])
+      assert.deepEqual(broker.clients().map(c => ({ id: c.clientId, transport: c.transport, address: c.remoteAddress })), [{ id: `early-${protocol}`, transport: protocol, address: HOST }])
     })
 
     it(`${protocol}: close() closes its clients and a handshake in progress within a second, and frees the port`, async function () {

@@ -98,6 +98,24 @@ describe('listeners: MQTT over TLS (mqtts)', function () {
     assert.deepEqual(warnings, [], 'failed handshakes are no broker warnings')
   })
 
+  it('a client that trusts another CA refuses the server: its handshake fails, is reported through onClientError, and an established client is unaffected', async function () {
+    const broker = scope.broker()
+    const warnings: string[] = []
+    broker.on('warning', w => warnings.push(w.message))
+    const l = await tlsListener(broker)
+    const keeper = await scope.connect(`mqtts://${HOST}:${l.port}`, { ca: certs.read(certs.caCert), clientId: 'keeper' })
+    let keeperClosed = false
+    keeper.on('close', () => { keeperClosed = true })
+    const wrong = await mosquittoPub(l.port, 't', 'm', ['--cafile', certs.otherCaCert])
+    assert.notEqual(wrong.code, 0, wrong.out)
+    await waitFor(() => clientErrors.length >= 1, 'the failed handshake reported')
+    assert.deepEqual(clientErrors.map(e => ({ transport: e.peer.transport, address: e.peer.remoteAddress })), [{ transport: 'mqtts', address: HOST }])
+    await keeper.publishAsync('still/here', 'yes', { qos: 1 })
+    assert.equal(keeperClosed, false)
+    assert.deepEqual(broker.clients().map(c => c.clientId), ['keeper'])
+    assert.deepEqual(warnings, [])
+  })
+
   it('requireCertificate: the authenticator sees the verified client certificate; without it no certificate is asked for', async function () {
     const seen: Array<{ listener: string, cn: string | undefined }> = []
     let current = ''
