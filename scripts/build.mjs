@@ -3,7 +3,7 @@
 import { build } from 'esbuild'
 import { rmSync, mkdirSync, chmodSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
@@ -44,7 +44,7 @@ await build({
         if (!args.path.startsWith('.')) return undefined
         const target = join(args.resolveDir, args.path)
         if (target === core || target === join(core, 'index') || target === join(core, 'index.ts')) return { path: '../broker/index.js', external: true }
-        if (target.startsWith(core)) return { errors: [{ text: `${args.importer}: import the core only through src/broker/index.ts` }] }
+        if (target.startsWith(core + sep)) return { errors: [{ text: `${args.importer}: import the core only through src/broker/index.ts` }] }
         return undefined
       })
     },
