@@ -7,6 +7,8 @@ module.exports = {
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
     'test/access/*.spec.ts',
+    'test/cli/*.spec.ts',
+    'test/listeners/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
     'test/nodes/*.spec.ts',

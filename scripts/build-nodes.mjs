@@ -12,7 +12,7 @@ export function nodeTypes (root) {
   return readdirSync(dir).filter((name) => name !== 'shared' && statSync(join(dir, name)).isDirectory()).sort()
 }
 
-/** esbuild plugin: the core stays external, loaded from the built dist/broker/index.js. */
+/** esbuild plugin: the core and the listeners stay external, loaded from the built dist/broker/index.js and dist/listeners/index.js. */
 function coreExternal (root) {
   const core = join(root, 'src/broker')
   return {
@@ -28,6 +28,19 @@ function coreExternal (root) {
         if (target === join(core, 'topics') || target === join(core, 'topics.ts')) return undefined
         if (target.startsWith(core + sep)) {
           return { errors: [{ text: `${relative(root, args.importer)}: import the core only through src/broker/index.ts (or use "import type")` }] }
+        }
+        return undefined
+      })
+      // The listeners likewise: loaded from the built dist/listeners/index.js.
+      const listeners = join(root, 'src/listeners')
+      b.onResolve({ filter: /listeners/ }, (args) => {
+        if (!args.path.startsWith('.')) return undefined
+        const target = resolve(args.resolveDir, args.path)
+        if (target === listeners || target === join(listeners, 'index') || target === join(listeners, 'index.ts')) {
+          return { path: '../dist/listeners/index.js', external: true }
+        }
+        if (target.startsWith(listeners + sep)) {
+          return { errors: [{ text: `${relative(root, args.importer)}: import the listeners only through src/listeners/index.ts (or use "import type")` }] }
         }
         return undefined
       })

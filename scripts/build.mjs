@@ -3,7 +3,7 @@
 import { build } from 'esbuild'
 import { rmSync, mkdirSync, chmodSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
@@ -22,6 +22,33 @@ await build({
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+})
+
+// The listeners (TCP, TLS, WebSocket): their own bundle, `ws` external (a runtime dependency) and
+// the core loaded from dist/broker/index.js, never copied into it.
+const core = join(root, 'src/broker')
+await build({
+  entryPoints: { 'listeners/index': join(root, 'src/listeners/index.ts') },
+  outdir: dist,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+  plugins: [{
+    name: 'hearth-core-external',
+    setup (b) {
+      b.onResolve({ filter: /broker/ }, (args) => {
+        if (!args.path.startsWith('.')) return undefined
+        const target = join(args.resolveDir, args.path)
+        if (target === core || target === join(core, 'index') || target === join(core, 'index.ts')) return { path: '../broker/index.js', external: true }
+        if (target.startsWith(core + sep)) return { errors: [{ text: `${args.importer}: import the core only through src/broker/index.ts` }] }
+        return undefined
+      })
+    },
+  }],
 })
 
 // The Node-RED nodes, when present.

@@ -58,6 +58,8 @@ export abstract class ClientBase {
   remoteAddress (): string | undefined { return undefined }
   remotePort (): number | undefined { return undefined }
   transport (): string { return 'local' }
+  /** A user name the transport has already verified (see PeerInfo.username). */
+  verifiedUsername (): string | undefined { return undefined }
 
   info (): ClientInfo {
     const s = this.session

@@ -102,6 +102,13 @@ function verdictCode (verdict: boolean | AuthenticateResult): number | undefined
 const authenticate: ConnectStep = ({ core, client, params }) => {
   // No enhanced authentication method is supported [MQTT-4.12.0-1]
   if (params.authenticationMethod !== undefined) return RC.BAD_AUTHENTICATION_METHOD
+  const identity = client.verifiedUsername()
+  if (identity !== undefined) {
+    // The listener verified who this is (a client certificate): its name, no password, no authenticator.
+    params.username = identity
+    params.password = undefined
+    return undefined
+  }
   const failed = (err: unknown): number => {
     core.warn('authentication failed with an error', params.clientId, err as Error)
     return RC.UNSPECIFIED_ERROR

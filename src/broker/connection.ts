@@ -104,6 +104,7 @@ export class Connection extends ClientBase implements Ticking {
   override remoteAddress (): string | undefined { return this.peer.remoteAddress ?? (this.stream as Socket).remoteAddress }
   override remotePort (): number | undefined { return this.peer.remotePort ?? (this.stream as Socket).remotePort }
   override transport (): string { return this.peer.transport ?? 'mqtt' }
+  override verifiedUsername (): string | undefined { return this.peer.username }
   /** The client's TLS certificate: from the listener, or from a TLS socket served directly. */
   certificate (): PeerCertificate | undefined {
     if (this.peer.certificate !== undefined) return this.peer.certificate

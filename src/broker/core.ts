@@ -54,7 +54,7 @@ export class BrokerCore {
     this.authz = options.authorize ?? allowAllAuthorizer
     this.router = new Router(this)
     this.delivery = new Delivery(this)
-    const read = this.authz.authorizeRead
+    const read = this.authz === allowAllAuthorizer ? undefined : this.authz.authorizeRead
     this.readCheck = read === undefined ? undefined : read.bind(this.authz)
     this.events.on('error', () => { /* never let an emitter error escape */ })
   }

@@ -62,6 +62,12 @@ export interface PeerInfo {
   transport?: string
   /** The client's TLS certificate, when the listener asked for one. */
   certificate?: import('node:tls').PeerCertificate
+  /**
+   * An identity the listener has verified itself (a client certificate's CN, as Mosquitto's
+   * use_identity_as_username): it replaces the CONNECT's user name, the password is not used and
+   * the authenticator is not asked; authorisation and ClientInfo see this name.
+   */
+  username?: string
 }
 
 export interface ClientInfo {

@@ -1,126 +1,147 @@
 /*
  * hearth-broker: the broker core without Node-RED.
- *   hearth-broker --port 1883 --host 127.0.0.1 [--config broker.json] [--persistence-dir DIR]
- * The JSON file may hold any broker option plus port and host (and users: {name: password}).
+ *   hearth-broker [--port 1883] [--host 127.0.0.1] [--config broker.json] [--persistence-dir DIR] ...
+ * Settings are checked in config.ts (exit code 2 for any config problem); runtime failures such
+ * as a port in use exit with code 1. One line per listener once it serves.
  */
 import { readFileSync } from 'node:fs'
-import { createBroker, UserTableAuthenticator, FilePersistence, type BrokerOptions } from '../broker'
+import { dirname, resolve } from 'node:path'
+import { createBroker, UserTableAuthenticator, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
+import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
+import { parseArgs, USAGE } from './args'
+import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
+import { loadTls } from './tls-files'
+import { ConfigError } from './validate'
 
-interface CliConfig extends Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'> {
-  port?: number
-  host?: string
-  users?: Record<string, string>
-  allowAnonymous?: boolean
-  persistenceDir?: string
-  /** 'always' (fsync before every acknowledgement, the default) or 'periodic'. */
-  persistenceSync?: 'always' | 'periodic'
-  /** Milliseconds between flushes with persistenceSync 'periodic'. */
-  persistenceFlushInterval?: number
-}
+const CONFIG_ERROR = 2
+const RUNTIME_ERROR = 1
 
-const USAGE = `usage: hearth-broker [--port 1883] [--host 0.0.0.0] [--config broker.json] [--persistence-dir DIR] [--persistence-sync always|periodic]
-  --port N              TCP port (default 1883; 0 picks a free port)
-  --host ADDR           bind address (default all interfaces)
-  --config FILE         JSON file with broker options (see README)
-  --persistence-dir DIR keep retained messages and sessions on disk in DIR
-  --persistence-sync M  'always' (fsync before each acknowledgement, default) or 'periodic'
-  --help                this text`
+function say (line: string): void { process.stderr.write(`hearth-broker: ${line}\n`) }
 
-export function parseArgs (argv: string[]): { config: CliConfig, help: boolean } {
-  const config: CliConfig = {}
-  let file: CliConfig = {}
-  let help = false
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const value = (): string => {
-      const v = argv[++i]
-      if (v === undefined) throw new Error(`${a} needs a value`)
-      return v
+/** Settings from argv and the config file; throws a ConfigError. */
+export function loadSettings (argv: string[]): { settings: CliSettings, help: boolean } {
+  const { flags, configFile, help } = parseArgs(argv)
+  let file: { data: unknown, dir: string } | undefined
+  if (configFile !== undefined) {
+    const path = resolve(configFile)
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new ConfigError('UNREADABLE', '--config', `cannot read config file ${configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
-    switch (a) {
-      case '--port': case '-p': {
-        const n = Number(value())
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be 0..65535, got ${argv[i]}`)
-        config.port = n
-        break
-      }
-      case '--host': case '-h': config.host = value(); break
-      case '--config': case '-c': {
-        const path = value()
-        try {
-          file = JSON.parse(readFileSync(path, 'utf8')) as CliConfig
-        } catch (err) {
-          throw new Error(`cannot read config file ${path}: ${(err as Error).message}`)
-        }
-        break
-      }
-      case '--persistence-dir': config.persistenceDir = value(); break
-      case '--persistence-sync': {
-        const v = value()
-        if (v !== 'always' && v !== 'periodic') throw new Error(`--persistence-sync must be 'always' or 'periodic', got ${v}`)
-        config.persistenceSync = v
-        break
-      }
-      case '--help': help = true; break
-      default: throw new Error(`unknown argument ${a}`)
+    try {
+      file = { data: JSON.parse(text), dir: dirname(path) }
+    } catch (err) {
+      throw new ConfigError('UNREADABLE', '--config', `config file ${configFile} is not valid JSON: ${(err as Error).message}`)
     }
   }
-  return { config: { ...file, ...config }, help }
+  return { settings: resolveConfig({ file, flags }), help }
 }
 
-function filePersistence (dir: string, syncMode: 'always' | 'periodic' | undefined, flushInterval: number | undefined): BrokerOptions['persistence'] {
-  return new FilePersistence({
-    dir,
-    syncMode,
-    flushInterval,
-    onWarning: (m: string, err?: Error) => process.stderr.write(`hearth-broker: warning: ${m}${err ? ': ' + err.message : ''}\n`),
+/** Listener options of every spec, TLS files read and checked; throws a ConfigError. */
+function listenerOptions (settings: CliSettings): ListenerOptions[] {
+  return settings.listeners.map((spec: ListenerSpec) => {
+    const o: ListenerOptions = {
+      protocol: spec.protocol,
+      port: spec.port,
+      host: spec.host,
+      path: spec.path,
+      trustProxy: spec.trustProxy,
+      maxPacketSize: settings.broker.maxPacketSize,
+      onError: (err) => say(`warning: listener ${spec.protocol} port ${spec.port}: ${err.message}`),
+      // A failed handshake concerns one client: not worth a line per attempt.
+      onClientError: () => {},
+    }
+    if (spec.protocol === 'mqtts' || spec.protocol === 'wss') o.tls = loadTls(spec)
+    return o
   })
 }
 
-export async function main (argv: string[]): Promise<void> {
-  let parsed
-  try {
-    parsed = parseArgs(argv)
-  } catch (err) {
-    process.stderr.write(`hearth-broker: ${(err as Error).message}\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (parsed.help) { process.stdout.write(USAGE + '\n'); return }
-  const { port = 1883, host, users, allowAnonymous, persistenceDir, persistenceSync, persistenceFlushInterval, ...options } = parsed.config
-  let broker
-  try {
-    const persistence = persistenceDir ? filePersistence(persistenceDir, persistenceSync, persistenceFlushInterval) : undefined
-    broker = createBroker({
-      ...options,
-      persistence,
-      authenticate: new UserTableAuthenticator(users ?? {}, { allowAnonymous: allowAnonymous ?? users === undefined }),
+function createFromSettings (settings: CliSettings): Broker {
+  const p = settings.persistence
+  const persistence: BrokerOptions['persistence'] = p === undefined
+    ? undefined
+    : new FilePersistence({
+      dir: p.dir,
+      syncMode: p.sync,
+      flushInterval: p.flushInterval,
+      onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
     })
+  return createBroker({
+    ...settings.broker,
+    persistence,
+    authenticate: new UserTableAuthenticator(settings.users, { allowAnonymous: settings.allowAnonymous }),
+  })
+}
+
+/** A broker option the core refused, said as "NAME: ..." like the other config errors. */
+function optionProblem (err: OptionError): string {
+  const r = err.range
+  return r !== undefined
+    ? `${err.option}: must be an integer from ${r.min} to ${r.max}, got ${String(err.value)}`
+    : `${err.option}: invalid value ${JSON.stringify(err.value)}`
+}
+
+function listenFailure (o: ListenerOptions, err: NodeJS.ErrnoException): string {
+  const where = `${o.protocol} ${o.host ?? '(every interface)'}:${o.port}`
+  if (err.code === 'EADDRINUSE') return `cannot listen on ${where}: port ${o.port} is already in use`
+  return `cannot listen on ${where}: ${err.message}`
+}
+
+export async function main (argv: string[]): Promise<void> {
+  let settings: CliSettings
+  let options: ListenerOptions[]
+  let broker: Broker
+  try {
+    const loaded = loadSettings(argv)
+    if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
+    settings = loaded.settings
+    options = listenerOptions(settings)
+    broker = createFromSettings(settings)
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof OptionError || err instanceof ListenerError) {
+      say(err instanceof OptionError ? optionProblem(err) : err.message)
+      if (err instanceof ConfigError && err.code === 'BAD_ARGUMENT') process.stderr.write(USAGE + '\n')
+      process.exitCode = CONFIG_ERROR
+      return
+    }
+    throw err
+  }
+  broker.on('warning', w => say(`warning: ${w.message}${w.error ? ': ' + w.error.message : ''}`))
+
+  // Bind every port first (clients that connect while the state loads wait), then serve.
+  const listeners: MqttListener[] = []
+  const fail = async (text: string, code: number): Promise<void> => {
+    say(text)
+    await Promise.all(listeners.map(l => l.close()))
+    await broker.close().catch(() => undefined)
+    process.exitCode = code
+  }
+  for (const o of options) {
+    try {
+      listeners.push(await MqttListener.open(o))
+    } catch (err) {
+      if (err instanceof ListenerError) return fail(err.message, CONFIG_ERROR)
+      return fail(listenFailure(o, err as NodeJS.ErrnoException), RUNTIME_ERROR)
+    }
+  }
+  try {
     await broker.ready
   } catch (err) {
-    process.stderr.write(`hearth-broker: ${(err as Error).message}\n`)
-    process.exitCode = 1
-    return
+    return fail((err as Error).message, RUNTIME_ERROR)
   }
-  broker.on('warning', w => process.stderr.write(`hearth-broker: warning: ${w.message}${w.error ? ': ' + w.error.message : ''}\n`))
-  try {
-    const addr = await broker.listen({ port, host })
-    const shown = addr.host.includes(':') ? `[${addr.host}]` : addr.host
-    process.stdout.write(`hearth-broker listening on mqtt://${shown}:${addr.port}\n`)
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    const what = e.code === 'EADDRINUSE' ? `port ${port} is already in use` : e.message
-    process.stderr.write(`hearth-broker: cannot listen on ${host ?? '0.0.0.0'}:${port}: ${what}\n`)
-    await broker.close()
-    process.exitCode = 1
-    return
+  for (const l of listeners) {
+    l.serve(broker)
+    process.stdout.write(`hearth-broker listening on ${l.url}\n`)
   }
+
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    broker.close().then(() => process.exit(0), err => {
-      process.stderr.write(`hearth-broker: error while stopping on ${signal}: ${(err as Error).message}\n`)
+    Promise.all([...listeners.map(l => l.close()), broker.close()]).then(() => process.exit(0), err => {
+      say(`error while stopping on ${signal}: ${(err as Error).message}`)
       process.exit(1)
     })
   }
