@@ -128,8 +128,18 @@ const authenticate: ConnectStep = ({ core, client, params }) => {
     return failed(err)
   }
   // A synchronous authenticator keeps the whole CONNECT synchronous.
-  if (verdict instanceof Promise) return verdict.then(verdictCode, failed)
-  return verdictCode(verdict)
+  if (verdict instanceof Promise) return verdict.then(v => slowRefusal(core, client, params, verdictCode(v)), failed)
+  return slowRefusal(core, client, params, verdictCode(verdict))
+}
+
+/**
+ * A refused login from the network is answered after authFailureDelay, and refusals to one
+ * address are spaced that far apart: guessing passwords is slow, and nobody else waits.
+ */
+function slowRefusal (core: BrokerCore, client: ClientBase, params: ConnectParams, rc: number | undefined): number | undefined | Promise<number | undefined> {
+  if (rc === undefined || client.kind !== 'network' || core.opts.authFailureDelay === 0) return rc
+  const wait = core.refusalDelay(params.remoteAddress ?? '')
+  return new Promise(resolve => setTimeout(() => resolve(rc), wait).unref())
 }
 
 /**

@@ -131,6 +131,19 @@ export class BrokerCore {
     return true
   }
 
+  /** When the next refused login may be answered, per remote address (entries go once past). */
+  private readonly refusalAt = new Map<string, number>()
+
+  /** Milliseconds to wait before answering a refused login from `address`. */
+  refusalDelay (address: string): number {
+    const now = Date.now()
+    const delay = this.opts.authFailureDelay
+    if (this.refusalAt.size > 10_000) for (const [a, t] of this.refusalAt) if (t <= now) this.refusalAt.delete(a)
+    const at = Math.max(now, this.refusalAt.get(address) ?? 0) + delay
+    this.refusalAt.set(address, at)
+    return at - now
+  }
+
   /** Connected clients and sockets still waiting for CONNECT. */
   connectionCount (): number { return this.clients.size + this.pending }
 

@@ -138,6 +138,8 @@ export interface BrokerOptions {
   maxRetainedBytes?: number
   /** Most levels in a topic name or filter, from any client. Default 128. */
   maxTopicLevels?: number
+  /** Milliseconds before a refused login is answered; refusals to one address are spaced this far apart. Default 1000. */
+  authFailureDelay?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */

@@ -75,6 +75,7 @@ const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'b
   maxRetainedMessages: 'int',
   maxRetainedBytes: 'int',
   maxTopicLevels: 'int',
+  authFailureDelay: 'int',
   maxPacketSize: 'int',
   maxInflight: 'int',
   receiveMaximum: 'int',

@@ -6,11 +6,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { createBroker, UserTableAuthenticator, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
+import { createBroker, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
 import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
 import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
+import { loadAccess, type Access } from './access'
 import { ConfigError } from './validate'
 
 const CONFIG_ERROR = 2
@@ -58,7 +59,7 @@ function listenerOptions (settings: CliSettings): ListenerOptions[] {
   })
 }
 
-function createFromSettings (settings: CliSettings): Broker {
+function createFromSettings (settings: CliSettings, access: Access): Broker {
   const p = settings.persistence
   const persistence: BrokerOptions['persistence'] = p === undefined
     ? undefined
@@ -71,7 +72,8 @@ function createFromSettings (settings: CliSettings): Broker {
   return createBroker({
     ...settings.broker,
     persistence,
-    authenticate: new UserTableAuthenticator(settings.users, { allowAnonymous: settings.allowAnonymous }),
+    authenticate: access.authenticate,
+    authorize: access.authorize,
   })
 }
 
@@ -93,12 +95,14 @@ export async function main (argv: string[]): Promise<void> {
   let settings: CliSettings
   let options: ListenerOptions[]
   let broker: Broker
+  let access: Access
   try {
     const loaded = loadSettings(argv)
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
     settings = loaded.settings
     options = listenerOptions(settings)
-    broker = createFromSettings(settings)
+    access = await loadAccess(settings)
+    broker = createFromSettings(settings, access)
   } catch (err) {
     if (err instanceof ConfigError || err instanceof OptionError || err instanceof ListenerError) {
       say(err instanceof OptionError ? optionProblem(err) : err.message)
@@ -147,4 +151,8 @@ export async function main (argv: string[]): Promise<void> {
   }
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))
+  // SIGHUP re-reads the password and ACL files; connections stay (as Mosquitto).
+  process.on('SIGHUP', () => {
+    access.reload().then(line => say(line), err => say(`could not reload, the previous rules stay in force: ${(err as Error).message}`))
+  })
 }

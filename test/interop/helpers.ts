@@ -74,6 +74,7 @@ const TOOLS: Record<string, { path: string, pkg: string }> = {
   mosquitto: { path: MOSQUITTO_BROKER, pkg: 'mosquitto' },
   python3: { path: '/usr/bin/python3', pkg: 'python3' },
   stdbuf: { path: '/usr/bin/stdbuf', pkg: 'coreutils' },
+  mosquitto_passwd: { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto' },
 }
 
 export function requireTool (name: keyof typeof TOOLS & string): string {
