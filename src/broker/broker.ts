@@ -122,7 +122,8 @@ export class Broker {
   async publish (msg: Message): Promise<void> {
     await this.ready
     if (!validTopicName(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
-    this.core.accept({ ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }, undefined, undefined)
+    const rc = this.core.accept({ ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }, undefined, undefined)
+    if (rc >= 0x80) throw reasonError(rc, 'the retained message was refused: the persistent store is full')
     await this.core.persistence.sync()
   }
 

@@ -8,9 +8,10 @@ import { TopicTree } from './topic-tree'
 import { RetainedStore } from './retained'
 import { Router } from './router'
 import { Session, NEVER_EXPIRES } from './session'
-import { MemoryPersistence, type Persistence, type PersistedState } from './persistence'
+import { MemoryPersistence, type Persistence, type PersistedState, type StoredMessage } from './persistence'
 import { allowAllAuthenticator, allowAllAuthorizer, type Authenticator, type Authorizer } from './auth'
-import { toRouted, type RoutedMessage } from './message'
+import { storedMessage, toRouted, type RoutedMessage } from './message'
+import { RC } from './errors'
 import type { ClientBase } from './client-base'
 import { parseShared } from './topics'
 import type { SubscriptionOptions } from './types'
@@ -166,7 +167,7 @@ export class BrokerCore {
     this.persistence.deleteSession(s.clientId)
   }
 
-  /** Save a persistent session's metadata and subscriptions. */
+  /** Save a persistent session's metadata (subscriptions are saved one by one as they change). */
   saveSession (s: Session): void {
     if (!s.persistent) return
     this.persistence.saveSession({
@@ -174,9 +175,6 @@ export class BrokerCore {
       protocolVersion: s.protocolVersion,
       expiryInterval: s.expiryInterval,
       disconnectedAt: s.disconnectedAt,
-      subscriptions: [...s.subscriptions.values()].map(sub => ({
-        topic: sub.key, qos: sub.qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId,
-      })),
     })
   }
 
@@ -240,24 +238,33 @@ export class BrokerCore {
    * Take an authorised application message in: count it, apply RETAIN, route it. Every publish
    * (network, in-process, will, the broker's own) goes through here.
    */
-  accept (msg: Message, origin: string | undefined, originSession: Session | undefined): void {
+  accept (msg: Message, origin: string | undefined, originSession: Session | undefined): number {
     const routed = toRouted(msg, origin, msg.properties?.messageExpiryInterval !== undefined ? Date.now() : 0)
     this.stats.messagesReceived++
-    this.storeRetained(routed)
+    if (!this.storeRetained(routed)) {
+      // The persistent store refused the retained message: the publish is not accepted (0x97 on MQTT 5).
+      this.dropped(origin ?? '', msg.topic, msg.qos, 'persistence-full')
+      return RC.QUOTA_EXCEEDED
+    }
     this.router.route(routed, originSession)
+    return RC.SUCCESS
   }
 
-  /** Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11]. */
-  storeRetained (msg: RoutedMessage): void {
-    if (!msg.retain || !this.opts.retainAvailable) return
+  /**
+   * Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11].
+   * False when persistence refused it (full); the retained store is then unchanged.
+   */
+  storeRetained (msg: RoutedMessage): boolean {
+    if (!msg.retain || !this.opts.retainAvailable) return true
     if (msg.payload.length === 0) {
       this.deleteRetained(msg.topic)
-      return
+      return true
     }
+    if (!this.persistence.setRetained(storedMessage(msg))) return false
     // the retained copy carries RETAIN=1 on every delivery; enc caches are per variant, so share msg
     this.retained.set(msg)
     if (msg.expiresAt !== undefined) this.expiringRetained.add(msg.topic)
-    this.persistence.setRetained({ topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: true, properties: msg.properties, expiresAt: msg.expiresAt })
+    return true
   }
 
   deleteRetained (topic: string): boolean {
@@ -282,9 +289,16 @@ export class BrokerCore {
   /** Load what persistence holds: retained messages and sessions with their queues. */
   restore (state: PersistedState): void {
     const now = Date.now()
+    // One RoutedMessage per stored message, however many sessions owe it; it keeps the stored object.
+    const routed = new Map<StoredMessage, RoutedMessage>()
+    const routedOf = (m: StoredMessage): RoutedMessage => {
+      let r = routed.get(m)
+      if (r === undefined) routed.set(m, r = { ...m, expiresAt: m.expiresAt, origin: undefined, enc: undefined, stored: m })
+      return r
+    }
     for (const r of state.retained) {
       if (r.expiresAt !== undefined && r.expiresAt <= now) { this.persistence.deleteRetained(r.topic); continue }
-      this.retained.set({ ...r, retain: true, expiresAt: r.expiresAt, origin: undefined, enc: undefined })
+      this.retained.set(routedOf(r))
       if (r.expiresAt !== undefined) this.expiringRetained.add(r.topic)
     }
     for (const st of state.sessions) {
@@ -300,8 +314,7 @@ export class BrokerCore {
       this.sessions.set(s.clientId, s)
       for (const so of st.subscriptions) restoreSubscription(this, s, so)
       for (const o of st.outgoing) {
-        const msg: RoutedMessage = { ...o.message, expiresAt: o.message.expiresAt, origin: undefined, enc: undefined }
-        const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg, qos: o.message.qos, retain: o.message.retain, subIds: o.subscriptionIdentifiers }
+        const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg: routedOf(o.message), qos: o.qos, retain: o.retain, subIds: o.subscriptionIdentifiers }
         if (o.seq > s.outSeq) s.outSeq = o.seq
         if (o.state !== 'queued' && o.packetId) { s.addInflight(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
       }

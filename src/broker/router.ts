@@ -5,7 +5,7 @@
  */
 import type { BrokerCore } from './core'
 import type { ClientBase } from './client-base'
-import type { RoutedMessage } from './message'
+import { storedMessage, type RoutedMessage } from './message'
 import type { Outgoing, Session } from './session'
 import type { Subscription } from './topic-tree'
 import type { StoredOutgoing } from './persistence'
@@ -116,8 +116,11 @@ export class Router {
       core.dropped(s.clientId, msg.topic, qos, 'queue-full')
       return
     }
+    if (s.persistent && !core.persistence.addOutgoing(s.clientId, stored(o))) {
+      core.dropped(s.clientId, msg.topic, qos, 'persistence-full')
+      return
+    }
     s.enqueue(o)
-    if (s.persistent) core.persistence.addOutgoing(s.clientId, stored(o))
   }
 
   /** Send an outgoing QoS 1/2 message: in-process clients take it at once, network ones keep it in flight. */
@@ -132,11 +135,14 @@ export class Router {
     const pid = s.allocatePacketId()
     o.packetId = pid
     o.state = 'sent'
-    s.addInflight(pid, o)
     if (s.persistent) {
-      if (fresh) core.persistence.addOutgoing(s.clientId, stored(o))
-      else core.persistence.updateOutgoing(s.clientId, o.seq, pid, 'sent')
+      if (!fresh) core.persistence.updateOutgoing(s.clientId, o.seq, pid, 'sent')
+      else if (!core.persistence.addOutgoing(s.clientId, stored(o))) {
+        core.dropped(s.clientId, o.msg.topic, o.qos, 'persistence-full')
+        return
+      }
     }
+    s.addInflight(pid, o)
     if (c.sendPublish(o.msg, o.qos, o.retain, o.subIds, pid, false)) {
       core.stats.messagesSent++
       return
@@ -237,13 +243,15 @@ export class Router {
   }
 }
 
+/** The outgoing record for persistence: its message is the publish's one StoredMessage, shared by every session. */
 export function stored (o: Outgoing): StoredOutgoing {
-  const m = o.msg
   return {
     seq: o.seq,
     packetId: o.packetId || undefined,
     state: o.state,
-    message: { topic: m.topic, payload: m.payload, qos: o.qos, retain: o.retain, properties: m.properties, expiresAt: m.expiresAt },
+    qos: o.qos,
+    retain: o.retain,
+    message: storedMessage(o.msg),
     subscriptionIdentifiers: o.subIds,
   }
 }

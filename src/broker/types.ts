@@ -130,6 +130,7 @@ export type DropReason =
   | 'packet-too-large'  // larger than the client's Maximum Packet Size
   | 'expired'           // Message Expiry Interval passed before delivery
   | 'not-authorized'    // publish refused by the authoriser
+  | 'persistence-full'  // the persistent store refused it (its size or unwritten-buffer bound was reached)
 
 export interface BrokerEvents {
   clientConnected: [info: ClientInfo]
