@@ -55,8 +55,8 @@ export class FilePersistence extends LogWriter implements Persistence {
   private timer: NodeJS.Timeout | null = null
   private opening = false
   private warnedClosed = false
-  /** A bound is refusing additions (warned once until one is admitted again). */
-  private refusing = false
+  /** When a refusal was last warned about (at most one warning a minute). */
+  private refusalWarnedAt = -Infinity
 
   constructor (options: FilePersistenceOptions) {
     if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('FilePersistence: options.dir is required')
@@ -171,7 +171,7 @@ export class FilePersistence extends LogWriter implements Persistence {
 
   /**
    * Whether an addition of about `bytes` to the live state may go in: false (counted, warned
-   * once) when the live state, the unwritten buffer or the file has reached its bound.
+   * at most once a minute) when the live state, the unwritten buffer or the file has reached its bound.
    */
   private admit (bytes: number): boolean {
     const waiting = this.pending.len + (this.carry?.len ?? 0)
@@ -179,10 +179,10 @@ export class FilePersistence extends LogWriter implements Persistence {
     if (this.state.liveBytes + bytes > this.maxStoreBytes) full = `the live state would pass maxStoreBytes (${this.maxStoreBytes} bytes)`
     else if (waiting >= this.maxPendingBytes) full = `${waiting} bytes wait to be written (maxPendingBytes ${this.maxPendingBytes})`
     else if (this.pos >= this.maxFileBytes) full = `the log has grown to ${this.pos} bytes without a compaction`
-    if (full === undefined) { this.refusing = false; return true }
+    if (full === undefined) return true
     this.counters.refused++
-    if (!this.refusing) {
-      this.refusing = true
+    if (Date.now() - this.refusalWarnedAt >= 60000) {
+      this.refusalWarnedAt = Date.now()
       this.warn(`FilePersistence: ${this.dir} is full: ${full}. New retained messages, queued messages and subscriptions are refused until it drains`)
     }
     return false
@@ -204,8 +204,11 @@ export class FilePersistence extends LogWriter implements Persistence {
   setRetained (message: StoredMessage): boolean {
     if (this.notOpen()) return true
     const known = this.state.entryOf(message)
-    if (this.state.retained.get(message.topic) === known && known !== undefined) return true
-    if (!this.admit((known === undefined ? messageSize(message) : 0) + RETAINED_REF_SIZE)) return false
+    const old = this.state.retained.get(message.topic)
+    if (old === known && known !== undefined) return true
+    // Replacing a retained message frees the old one (unless a session still owes it).
+    const freed = old === undefined ? -RETAINED_REF_SIZE : old.refs === 1 ? old.size : 0
+    if (!this.admit((known === undefined ? messageSize(message) : 0) - freed)) return false
     this.entry(message, true)
     return true
   }

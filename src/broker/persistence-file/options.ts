@@ -23,7 +23,9 @@ export interface FilePersistenceOptions {
    * sessions, subscriptions and queued-message records). An addition that would pass it (a
    * retained message, a message queued for a persistent session, a subscription) is refused:
    * the broker drops the message (reason 'persistence-full', counted) or refuses the
-   * subscription. The folder stays under about (max(2, compactRatio) + 1) × this + compactThreshold.
+   * subscription. The log is compacted by the time it reaches max(2, compactRatio) × this (and
+   * additions are refused if it ever reaches one more × this without a compaction), so the folder
+   * stays under about (max(2, compactRatio) + 2) × this + compactThreshold + maxPendingBytes.
    * Default 1 GiB.
    */
   maxStoreBytes?: number
