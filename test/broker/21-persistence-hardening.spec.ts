@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import * as fs from 'node:fs'
 import { createInterface } from 'node:readline'
 import { mkdtemp, rm, readdir, stat, readFile, writeFile, mkdir, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -262,6 +263,33 @@ describe('FilePersistence hardening', function () {
   describe('lock', () => {
     let workers: Worker[] = []
     afterEach(async () => { for (const w of workers.splice(0)) await w.stop() })
+
+    it('the lock file holds the process id, boot id and start time; on a filesystem without hard links it is still taken and taken over', async () => {
+      const dir = await tempDir()
+      const a = await openStore(dir)
+      const lines = (await readFile(join(dir, 'hearth.lock'), 'utf8')).split('\n')
+      assert.equal(lines[0], String(process.pid))
+      assert.match(lines[1], /^[0-9a-f-]{36} \d+$/)
+      await a.p.close()
+      const realLink = fs.promises.link
+      fs.promises.link = async () => { throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' }) }
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })
+      try {
+        const b = await openStore(dir) // no lock: created
+        assert.equal((await readFile(join(dir, 'hearth.lock'), 'utf8')).split('\n')[0], String(process.pid))
+        await b.p.close()
+        await writeFile(join(dir, 'hearth.lock'), `${spawnSync(process.execPath, ['-e', '0']).pid}\n`)
+        const c = await openStore(dir) // a stale lock: taken over
+        assert.equal((await readFile(join(dir, 'hearth.lock'), 'utf8')).split('\n')[0], String(process.pid))
+        await c.p.close()
+        await writeFile(join(dir, 'hearth.lock'), `${child.pid}\n`)
+        await assert.rejects(new FilePersistence({ dir }).open(), new RegExp(`in use by process ${child.pid}`))
+        assert.deepEqual((await readdir(dir)).filter(n => n.startsWith('hearth.lock')), ['hearth.lock'])
+      } finally {
+        fs.promises.link = realLink
+        child.kill('SIGKILL')
+      }
+    })
 
     it('two processes opening together on a stale lock: exactly one gets it, the other is told which process holds it (100 rounds)', async function () {
       const dir = await tempDir()

@@ -77,6 +77,20 @@ export class LockedError extends Error {
   }
 }
 
+/** Filesystems without hard links (FAT, some network shares) answer link() with these. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'])
+
+/** Put the lock written in `mine` at `lockPath` unless one is there (EEXIST). */
+async function createExclusive (mine: string, lockPath: string): Promise<void> {
+  try {
+    await fs.promises.link(mine, lockPath)
+  } catch (err) {
+    if (!NO_LINKS.has(errno(err) ?? '')) throw err
+    // No hard links here: create-exclusive by name (the content follows at once).
+    await fs.promises.writeFile(lockPath, await fs.promises.readFile(mine), { flag: 'wx', mode: FILE_MODE })
+  }
+}
+
 /**
  * Take `lockPath` for this process. A lock left by a process that no longer runs (kill -9,
  * power loss, a reboot) is taken over; one held by a running process is a LockedError.
@@ -87,7 +101,7 @@ export async function acquireLock (lockPath: string): Promise<void> {
   try {
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        await fs.promises.link(mine, lockPath)
+        await createExclusive(mine, lockPath)
         return
       } catch (err) {
         if (errno(err) !== 'EEXIST') throw err
@@ -106,7 +120,7 @@ export async function acquireLock (lockPath: string): Promise<void> {
       const moved = await readQuiet(aside)
       if (moved !== seen) {
         // Not the stale lock we inspected: another process took the lock in between. Put it back.
-        try { await fs.promises.link(aside, lockPath) } catch (err) { if (errno(err) !== 'EEXIST') throw err }
+        try { await createExclusive(aside, lockPath) } catch (err) { if (errno(err) !== 'EEXIST') throw err }
       }
       await unlinkQuiet(aside)
     }
