@@ -289,16 +289,19 @@ export class BrokerCore {
   /** Load what persistence holds: retained messages and sessions with their queues. */
   restore (state: PersistedState): void {
     const now = Date.now()
-    // One RoutedMessage per stored message, however many sessions owe it; it keeps the stored object.
+    // One RoutedMessage per stored message, however many sessions owe it (or also retain it); it keeps the stored object.
+    const restored = (m: StoredMessage): RoutedMessage =>
+      ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties, expiresAt: m.expiresAt, origin: undefined, enc: undefined, stored: m })
     const routed = new Map<StoredMessage, RoutedMessage>()
     const routedOf = (m: StoredMessage): RoutedMessage => {
       let r = routed.get(m)
-      if (r === undefined) routed.set(m, r = { ...m, expiresAt: m.expiresAt, origin: undefined, enc: undefined, stored: m })
+      if (r === undefined) routed.set(m, r = restored(m))
       return r
     }
+    for (const st of state.sessions) for (const o of st.outgoing) routedOf(o.message)
     for (const r of state.retained) {
       if (r.expiresAt !== undefined && r.expiresAt <= now) { this.persistence.deleteRetained(r.topic); continue }
-      this.retained.set(routedOf(r))
+      this.retained.set(routed.get(r) ?? restored(r))
       if (r.expiresAt !== undefined) this.expiringRetained.add(r.topic)
     }
     for (const st of state.sessions) {

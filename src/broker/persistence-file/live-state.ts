@@ -67,10 +67,13 @@ export function sessionExpired (s: StoredSessionMeta, now: number): boolean {
 }
 
 export class LiveState {
-  /** Messages by id. */
-  readonly messages = new Map<number, MessageEntry>()
-  /** Messages by the object the broker handed (or open() returned): one publish, one entry. */
-  private readonly byObject = new WeakMap<StoredMessage, MessageEntry>()
+  /**
+   * Every stored message, by the object the broker handed (or open() returned): one publish, one
+   * entry. A plain Map: an entry leaves it when its last reference goes.
+   */
+  readonly messages = new Map<StoredMessage, MessageEntry>()
+  /** Messages by id, while a file is replayed (records refer to messages by id). */
+  private byId = new Map<number, MessageEntry>()
   readonly retained = new Map<string, MessageEntry>()
   readonly sessions = new Map<string, LiveSession>()
   /** Approximate bytes a compacted file would take. */
@@ -80,35 +83,35 @@ export class LiveState {
   // ---- messages
 
   /** The entry of a message object handed before and still referenced, if any. */
-  entryOf (m: StoredMessage): MessageEntry | undefined { return this.byObject.get(m) }
+  entryOf (m: StoredMessage): MessageEntry | undefined { return this.messages.get(m) }
+
+  /** The entry a replayed record refers to. */
+  entryById (id: number): MessageEntry | undefined { return this.byId.get(id) }
 
   /** A new entry (no references yet) for `m`; `id` when replaying a record that gave it one. */
   newEntry (m: StoredMessage, id?: number): MessageEntry {
     const e: MessageEntry = { id: id ?? this.nextId, msg: m, refs: 0, size: messageSize(m) }
     if (e.id >= this.nextId) this.nextId = e.id + 1
-    const old = this.messages.get(e.id)
-    if (old !== undefined) this.drop(old)
-    this.messages.set(e.id, e)
-    this.byObject.set(m, e)
+    if (id !== undefined) this.byId.set(id, e)
+    this.messages.set(m, e)
     this.liveBytes += e.size
     return e
   }
 
-  private drop (e: MessageEntry): void {
-    if (this.messages.get(e.id) !== e) return
-    this.messages.delete(e.id)
-    if (this.byObject.get(e.msg) === e) this.byObject.delete(e.msg)
+  private release (e: MessageEntry): void {
+    if (--e.refs > 0 || this.messages.get(e.msg) !== e) return
+    this.messages.delete(e.msg)
     this.liveBytes -= e.size
   }
 
-  private release (e: MessageEntry): void {
-    if (--e.refs <= 0) this.drop(e)
-  }
-
-  /** After replaying a file: forget messages nothing points to (their reference was in lost bytes). */
-  dropUnreferenced (): number {
+  /**
+   * After replaying a file: forget messages nothing points to (their reference was in lost bytes)
+   * and the replay's index by id. Returns how many were forgotten.
+   */
+  endReplay (): number {
     let n = 0
-    for (const e of [...this.messages.values()]) if (e.refs <= 0) { this.drop(e); n++ }
+    for (const e of this.messages.values()) if (e.refs <= 0) { this.messages.delete(e.msg); this.liveBytes -= e.size; n++ }
+    this.byId = new Map()
     return n
   }
 

@@ -61,7 +61,7 @@ function apply (state: LiveState, type: number, r: Reader): boolean {
     }
     case REC.RETAIN_REF: {
       const id = r.f64(); r.done()
-      const e = state.messages.get(id)
+      const e = state.entryById(id)
       if (e === undefined) return false
       state.setRetained(e)
       return true
@@ -80,7 +80,7 @@ function apply (state: LiveState, type: number, r: Reader): boolean {
     case REC.DELETE_SESSION: { const id = r.str(); r.done(); state.deleteSession(id); return true }
     case REC.ADD_OUTGOING: {
       const id = r.str(); const o = readOutgoing(r); r.done()
-      const e = state.messages.get(o.messageId)
+      const e = state.entryById(o.messageId)
       if (e === undefined) return false
       state.addOutgoing(id, o.fields, e)
       return true
@@ -263,6 +263,6 @@ export async function recover (fd: number, state: LiveState): Promise<RecoveryRe
     res.goodEnd = off
   }
   endDamage(size)
-  res.orphans = state.dropUnreferenced()
+  res.orphans = state.endReplay()
   return res
 }
