@@ -2,11 +2,10 @@
  * FilePersistence: durable broker state in one directory, in pure JavaScript (node:fs only).
  *
  * Layout of `dir`:
- *   hearth-<generation>.log   the live log: a header record, then records (see codec.ts)
- *   hearth-<generation>.log.tmp   a compaction in progress (deleted at open)
- *   hearth.lock               the process using the directory (see lock.ts)
- *
+ *   hearth-<generation>.log              the live log: a header record, then records (see codec.ts)
+ *   hearth-<generation>.log.tmp          a compaction in progress (deleted at open)
  *   hearth-<generation>.damaged-<time>   bytes of a damaged log set aside at open (see log-files.ts)
+ *   hearth.lock                          the process using the directory (see lock.ts)
  *
  * Files are created 0600, a directory FilePersistence creates 0700.
  *
@@ -34,10 +33,8 @@ import { acquireLock } from './lock'
 
 export type { FilePersistenceOptions, FilePersistenceStats } from './options'
 
-
 /** Directories open in this process: two brokers must never share one. */
 const openDirs = new Set<string>()
-
 
 function positive (v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback

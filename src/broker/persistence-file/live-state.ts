@@ -204,7 +204,7 @@ export class LiveState {
     const s = this.sessions.get(clientId)
     const o = s?.outgoing.get(seq)
     if (s === undefined || o === undefined) return false
-    s.outgoing.set(seq, { ...o, packetId, state })
+    s.outgoing.set(seq, { seq, state, packetId, qos: o.qos, retain: o.retain, subIds: o.subIds, entry: o.entry })
     return true
   }
 
