@@ -14,7 +14,8 @@
 //               and the session must still hold every subscription.
 //
 // Usage: node bench/amplification.mjs [--bin bin/hearth-broker.js] [--sessions 500] [--publishes 5] [--payload 102400]
-//          [--packets 50] [--per-packet 1000] [--repeats 3] [--only fanout|subscribe] [--json FILE]
+//          [--packets 50] [--per-packet 1000] [--repeats 3] [--only fanout|subscribe] [--memory] [--json FILE]
+// --memory runs the subscribe scenario on a broker without persistence, for reference (no restart check).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -41,6 +42,7 @@ const PACKETS = flag('packets', 50)
 const PER_PACKET = flag('per-packet', 1000)
 const REPEATS = flag('repeats', 3)
 const ONLY = flag('only', '')
+const MEMORY = process.argv.includes('--memory')
 const CLK_TCK = 100 // Linux USER_HZ
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
@@ -71,11 +73,13 @@ function cpuSeconds (pid) {
 }
 
 function dirBytes (dir) {
+  if (MEMORY) return 0
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0)
 }
 
 async function startBroker (dir) {
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--persistence-dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const store = MEMORY ? [] : ['--persistence-dir', dir]
+  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', ...store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const exited = new Promise(resolve => child.once('exit', code => resolve(code)))
   child.stderr.on('data', d => { out += d })
@@ -273,6 +277,7 @@ async function subscribeMany (tmp, r) {
       dirBytes: dirBytes(dir),
     }
     await c.end()
+    if (MEMORY) return result
     await b.stop()
     // The subscriptions survive a restart: a publish to the last filter reaches the session.
     b = await startBroker(dir)
@@ -309,7 +314,7 @@ async function main () {
   const results = { bin: BIN, node: process.version, date: new Date().toISOString(), fanout: [], subscribe: [] }
   try {
     for (let r = 0; r < REPEATS; r++) {
-      if (ONLY !== 'subscribe') {
+      if (ONLY !== 'subscribe' && !MEMORY) {
         const f = await fanout(tmp, r)
         results.fanout.push(f)
         process.stderr.write(`fanout ${r + 1}: wrote ${mb(f.written)} MiB, RSS +${mb(f.rssGrowth)} MiB (peak +${mb(f.peakGrowth)}), folder ${mb(f.dirBytes)} MiB, cpu ${f.cpu.toFixed(2)} s\n`)
