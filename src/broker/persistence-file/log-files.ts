@@ -84,6 +84,8 @@ async function setAside (dir: string, gen: number, fd: number, res: RecoveryResu
   }
 }
 
+function plural (n: number, what: string): string { return `${n} ${what}${n === 1 ? '' : 's'}` }
+
 function ranges (res: RecoveryResult): string {
   const list = res.damaged.slice(0, 5).map(d => `${d.start}–${d.end}`).join(', ')
   return res.damaged.length > 5 ? `${list} and ${res.damaged.length - 5} more` : list
@@ -124,8 +126,8 @@ export async function openLog (dir: string, state: LiveState, warn: (msg: string
       const lost = res.damaged.reduce((n, d) => n + d.end - d.start, 0)
       notes.push(`${res.damaged[0].reason}. ${lost} damaged bytes (at ${ranges(res)}) ` +
         (aside !== undefined ? `were set aside in ${aside.file}` : 'held only zeros and were dropped') +
-        `; kept ${Math.max(0, res.records - (res.headerValid ? 1 : 0))} valid records, ${res.afterDamage} of them after the damage` +
-        (res.unresolved + res.orphans > 0 ? ` (${res.unresolved + res.orphans} records that depended on lost ones were dropped)` : ''))
+        `; kept ${plural(Math.max(0, res.records - (res.headerValid ? 1 : 0)), 'valid record')}, ${res.afterDamage} of them after the damage` +
+        (res.unresolved + res.orphans > 0 ? ` (${plural(res.unresolved + res.orphans, 'record')} that depended on lost ones dropped)` : ''))
     }
     if (res.tail !== undefined) {
       notes.push(`${res.tail.reason}. Kept the ${Math.max(0, res.records - 1)} valid records before it ` +
