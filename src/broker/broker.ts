@@ -123,7 +123,8 @@ export class Broker {
     if (!this.core.validTopic(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
     const m: Message = { ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }
     if (!this.core.retainedFits(m)) throw reasonError(RC.QUOTA_EXCEEDED, 'the retained message limits are reached')
-    this.core.accept(m, undefined, undefined)
+    const rc = this.core.accept(m, undefined, undefined)
+    if (rc >= 0x80) throw reasonError(rc, 'the retained message was refused: the persistent store is full')
     await this.core.persistence.sync()
   }
 

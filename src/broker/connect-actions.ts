@@ -213,12 +213,14 @@ const reauthorize: ConnectStep = ({ core, client, sessionPresent }) => {
   if (!sessionPresent || s === null || s.subscriptions.size === 0 || !core.checksSubscriptions) return undefined
   const subs = [...s.subscriptions.values()]
   const apply = (verdicts: Array<boolean | QoS>): undefined => {
-    let changed = false
     subs.forEach((sub, i) => {
       const v = verdicts[i]
-      if (v === false) { core.removeSubscription(s, sub); changed = true } else if (v !== true && v < sub.qos) { sub.qos = v; changed = true }
+      if (v === false) core.removeSubscription(s, sub)
+      else if (v !== true && v < sub.qos) {
+        sub.qos = v
+        if (s.persistent) core.persistence.addSubscription(s.clientId, { topic: sub.key, qos: v, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
+      }
     })
-    if (changed) core.saveSession(s)
     return undefined
   }
   const verdicts = subs.map(sub => core.authorizeSubscription(client, sub.filter, sub.qos))

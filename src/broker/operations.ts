@@ -37,8 +37,7 @@ function refuse (core: BrokerCore, c: ClientBase, msg: Message): number {
 }
 
 function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
-  core.accept(msg, c.clientId, c.session ?? undefined)
-  return RC.SUCCESS
+  return core.accept(msg, c.clientId, c.session ?? undefined)
 }
 
 /**
@@ -85,15 +84,19 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       subId: req.subscriptionIdentifier,
       group: shared ? shared.group : undefined,
     }
+    const options: SubscriptionOptions = { topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId }
+    if (s.persistent && !core.persistence.addSubscription(s.clientId, options)) {
+      codes.push(c.protocolVersion === 5 ? RC.QUOTA_EXCEEDED : 0x80) // the persistent store is full
+      continue
+    }
     // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
     const existed = core.addSubscription(s, sub)
     codes.push(qos)
-    added.push({ topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
+    added.push(options)
     // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [MQTT-3.3.1-9, MQTT-3.3.1-10]
     if (!shared && core.opts.retainAvailable && (sub.rh === 0 || (sub.rh === 1 && !existed))) retainedFor.push(sub)
   }
   if (added.length > 0) {
-    core.saveSession(s)
     core.emit('subscribed', { clientId: c.clientId, subscriptions: added })
   }
   return {
@@ -120,7 +123,6 @@ export function unsubscribe (core: BrokerCore, c: ClientBase, filters: string[])
     codes.push(RC.SUCCESS)
   }
   if (removed.length > 0) {
-    core.saveSession(s)
     core.emit('unsubscribed', { clientId: c.clientId, topics: removed })
   }
   return codes

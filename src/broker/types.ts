@@ -160,6 +160,7 @@ export type DropReason =
   | 'not-authorized'    // publish refused by the authoriser
   | 'retained-limit'    // a retained message beyond maxRetainedMessages or maxRetainedBytes
   | 'queue-bytes'       // the session's queue held maxQueuedBytes
+  | 'persistence-full'  // the persistent store refused it (its size or unwritten-buffer bound was reached)
 
 export interface BrokerEvents {
   clientConnected: [info: ClientInfo]
