@@ -6,6 +6,7 @@ import { createBroker } from '../../src/broker'
 import type { Broker } from '../../src/broker'
 import type { BrokerOptions, LocalConnectOptions } from '../../src/broker/types'
 import { duplexPair } from './duplex-pair'
+import { assertPublish } from './packets'
 import * as bytes from './bytes'
 import { TestClient, WAIT, hex, type ConnectProperties, type Version, type Will } from './test-client'
 
@@ -214,8 +215,7 @@ export async function assertServing (b: TestBroker, v: Version = 4): Promise<voi
   const pub = await b.connect({ protocolVersion: v })
   await pub.publish(topic, 'ping', { qos: 1 })
   const m = await sub.waitFor('publish')
-  assert.equal(m.topic, topic)
-  assert.equal(m.payload.toString(), 'ping')
+  assertPublish(m, { topic, payload: 'ping', qos: 1 })
   await sub.ack(m)
   pub.disconnect()
   sub.disconnect()

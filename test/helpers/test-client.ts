@@ -5,6 +5,7 @@ import type {
   IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubackPacket,
   IUnsubackPacket, Packet, PacketCmd, QoS,
 } from 'mqtt-packet'
+import { rawBytes } from './packets'
 
 export type Version = 3 | 4 | 5
 export type PublishProperties = NonNullable<IPublishPacket['properties']>
@@ -133,6 +134,7 @@ export class TestClient {
       p = { cmd: 'undecodable', raw } as unknown as Packet
     }
     ;(p as Packet & { rawLength: number }).rawLength = raw.length
+    rawBytes.set(p, Buffer.from(raw))
     return p
   }
 
