@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { UserTableAuthenticator } from '../../src/broker/auth'
 import {
-  VERSIONS, assertServing, bytes, connackCode, connectPacket, hex, sleep, spec, uniqueId, useHarness,
+  VERSIONS, assertPublish, assertServing, bytes, connackCode, connectPacket, hex, sleep, spec, uniqueId, useHarness,
   type TestClient,
 } from '../helpers'
 
@@ -224,9 +224,7 @@ describe('01 connect', function () {
         await sub.subscribe('mix/#', 1)
         const pub = await b.connect({ protocolVersion: v, transport: 'tcp' })
         await pub.publish('mix/a', 'hello', { qos: 1 })
-        const m = await sub.waitFor('publish')
-        assert.equal(m.topic, 'mix/a')
-        assert.equal(m.payload.toString(), 'hello')
+        assertPublish(await sub.waitFor('publish'), { topic: 'mix/a', payload: 'hello', qos: 1 })
       })
 
       it(`${spec(v, ['3.14.4-1'], ['3.14.4-2'])} after the client's DISCONNECT the broker closes the connection`, async function () {
@@ -266,9 +264,7 @@ describe('01 connect', function () {
       await old.subscribe('v31/#', 1)
       const neu = await b.connect({ protocolVersion: 4 })
       await neu.publish('v31/x', 'hi', { qos: 1 })
-      const m = await old.waitFor('publish')
-      assert.equal(m.topic, 'v31/x')
-      assert.equal(m.qos, 1)
+      assertPublish(await old.waitFor('publish'), { topic: 'v31/x', payload: 'hi', qos: 1 })
     })
   })
 
