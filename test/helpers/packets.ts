@@ -200,3 +200,35 @@ export function assertPublishes (received: IPublishPacket[], expected: ExpectedP
   const exp = expected.map((e, i) => expectedView(e, actual[i] ?? viewOf({ cmd: 'publish', topic: '', payload: Buffer.alloc(0), qos: 0, dup: false, retain: false })))
   assert.deepStrictEqual(actual, exp, message)
 }
+
+/** A message as an in-process (local) client receives it. */
+export interface DeliveredLike {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+  dup: boolean
+  properties?: object
+  subscriptionIdentifiers?: number[]
+}
+
+/**
+ * The same whole-message assertion for a message delivered to an in-process client (which has no
+ * packet identifier and carries its Subscription Identifiers beside the properties).
+ */
+export function assertDelivered (received: DeliveredLike | undefined, expected: Omit<ExpectedPublish, 'messageId' | 'wireTopic'>, message?: string): void {
+  assert.ok(received, `expected a delivered message${message ? ` (${message})` : ''}, got nothing`)
+  const props: Record<string, unknown> = { ...(received.properties ?? {}) }
+  if (received.subscriptionIdentifiers !== undefined) props.subscriptionIdentifier = received.subscriptionIdentifiers
+  const asPacket = {
+    cmd: 'publish' as const,
+    topic: received.topic,
+    payload: received.payload,
+    qos: received.qos,
+    retain: received.retain,
+    dup: received.dup,
+    ...(received.qos > 0 ? { messageId: 1 } : {}),
+    properties: props,
+  }
+  assertPublish(asPacket as IPublishPacket, { ...expected, ...(expected.qos ? { messageId: 1 } : {}) }, message)
+}
