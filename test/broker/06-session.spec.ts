@@ -108,6 +108,41 @@ describe('06 sessions', function () {
         await c2.ack(again)
       })
 
+      it(`${spec(v, ['3.3.1-1', '3.3.1-3'], ['3.3.1-1', '3.3.1-3'])} a resend with DUP 1 to one subscriber leaves the message fresh for the others: a queued copy and a retained copy delivered later have DUP 0`, async function () {
+        const b = await h.broker()
+        const a = uniqueId('a')
+        const later = await offlineSubscriber(b, 'dupx/#', 1)
+        const c1 = await b.connect(persistent(a))
+        await c1.subscribe('dupx/#', 1)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('dupx/a', 'one message', { qos: 1, retain: true })
+        const first = await c1.waitFor('publish')
+        // A live copy has RETAIN 0 [MQTT-3.3.1-9 / v5 MQTT-3.3.1-12].
+        assertPublish(first, { topic: 'dupx/a', payload: 'one message', qos: 1, dup: false })
+        c1.destroy()
+        await c1.closed
+        const c2 = await b.connect(persistent(a))
+        assertPublish(await c2.waitFor('publish'), { topic: 'dupx/a', payload: 'one message', qos: 1, dup: true, messageId: first.messageId })
+        await c2.ack(first)
+        // The same message, queued for a session that was offline: its first delivery, so DUP 0.
+        const queued = await b.connect(persistent(later))
+        const q = await queued.waitFor('publish')
+        assertPublish(q, { topic: 'dupx/a', payload: 'one message', qos: 1, dup: false })
+        await queued.ack(q)
+        // A retained copy to a new subscriber, resent to it, then to another new subscriber.
+        const r1 = await b.connect(persistent(uniqueId('r')))
+        await r1.subscribe('dupx/a', 1)
+        const rFirst = await r1.waitFor('publish')
+        assertPublish(rFirst, { topic: 'dupx/a', payload: 'one message', qos: 1, retain: true, dup: false })
+        r1.destroy()
+        await r1.closed
+        const r1again = await b.connect(persistent(r1.clientId))
+        assertPublish(await r1again.waitFor('publish'), { topic: 'dupx/a', payload: 'one message', qos: 1, retain: true, dup: true, messageId: rFirst.messageId })
+        const fresh = await b.connect({ protocolVersion: v })
+        await fresh.subscribe('dupx/a', 1)
+        assertPublish(await fresh.waitFor('publish'), { topic: 'dupx/a', payload: 'one message', qos: 1, retain: true, dup: false })
+      })
+
       it(`${spec(v, ['4.4.0-1', '4.3.3-1'], ['4.4.0-1', '4.3.3-6'])} after PUBREC, the resume resends PUBREL (same identifier), never the PUBLISH`, async function () {
         const b = await h.broker()
         const id = uniqueId()
