@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { VERSIONS, assertPublish, assertPublishes, hex, sleep, spec, useHarness, type PublishProperties, type TestBroker } from '../helpers'
+import { VERSIONS, assertPublish, assertPublishes, hex, sleep, spec, deviates, hearthOnly, useHarness, type PublishProperties, type TestBroker } from '../helpers'
 
 /** Invalid UTF-8: a lone continuation byte and an overlong encoding. */
 const BAD_UTF8 = Buffer.from([0x68, 0x69, 0x80, 0xc0, 0xaf])
@@ -54,6 +54,7 @@ describe('07 MQTT 5 properties', function () {
 
   for (const qos of [1, 2] as const) {
     it(`(MQTT 5 §3.3.2.3.2) Payload Format Indicator 1 with invalid UTF-8 at QoS ${qos} is refused with 0x99 (${qos === 1 ? 'PUBACK' : 'PUBREC'} or DISCONNECT) and not delivered`, async function () {
+      hearthOnly('validating a payload marked UTF-8 (Payload Format Indicator 1) is optional (MAY, MQTT 5 3.3.2.3.2): Hearth does, Mosquitto 2.0.11 does not')
       const b = await h.broker()
       const { sub, pub } = await pair(b, 'bad/#')
       pub.send({ cmd: 'publish', topic: 'bad/a', payload: BAD_UTF8, qos, messageId: 3, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
@@ -68,6 +69,7 @@ describe('07 MQTT 5 properties', function () {
   }
 
   it('[MQTT-3.1.2-29] with Request Problem Information 0, a refusing PUBACK carries no Reason String or User Properties', async function () {
+    hearthOnly('needs a refusing PUBACK, which Hearth sends for a payload marked UTF-8 that is not (optional validation)')
     const b = await h.broker()
     const pub = await b.connect({ protocolVersion: 5, properties: { requestProblemInformation: false } })
     pub.send({ cmd: 'publish', topic: 'rpi/a', payload: BAD_UTF8, qos: 1, messageId: 5, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
@@ -116,7 +118,7 @@ describe('07 MQTT 5 properties', function () {
     const b = await h.broker({ tickInterval: 50 })
     const pub = await b.connect({ protocolVersion: 5 })
     await pub.publish('meix/a', 'x', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } })
-    await sleep(1300)
+    await sleep(2100) // a broker may count expiry in whole seconds
     const sub = await b.connect({ protocolVersion: 5 })
     await sub.subscribe('meix/#', 1)
     await sub.expectNothing(200, 'publish')
@@ -127,7 +129,7 @@ describe('07 MQTT 5 properties', function () {
     const pub = await b.connect({ protocolVersion: 5 })
     await pub.publish('meiy/a', 'x', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } })
     await pub.publish('meiy/b', 'y', { qos: 1, retain: true })
-    await sleep(1300)
+    await sleep(2100) // a broker may count expiry in whole seconds
     assert.deepEqual(b.broker.retained('meiy/#').map(m => m.topic), ['meiy/b'])
   })
 
@@ -141,7 +143,7 @@ describe('07 MQTT 5 properties', function () {
     await pub.publish('meif/a', 'long', { qos: 1 })
     const first = await sub.waitFor('publish')
     assertPublish(first, { topic: 'meif/a', payload: 'blocker', qos: 1 })
-    await sleep(1300)
+    await sleep(2100) // a broker may count expiry in whole seconds
     sub.send({ cmd: 'puback', messageId: first.messageId })
     assertPublish(await sub.waitFor('publish'), { topic: 'meif/a', payload: 'long', qos: 1 })
   })
@@ -176,6 +178,7 @@ describe('07 MQTT 5 properties', function () {
   })
 
   it('[MQTT-3.3.2-14] the Response Topic of a PUBLISH must not contain wildcards: such a PUBLISH is refused and not delivered', async function () {
+    deviates('mosquitto', '[MQTT-3.3.2-14] Mosquitto 2.0.11 accepts and forwards a PUBLISH whose Response Topic contains wildcards')
     const b = await h.broker()
     const { sub, pub } = await pair(b, 'rt/#')
     pub.send({ cmd: 'publish', topic: 'rt/a', payload: Buffer.from('x'), qos: 1, messageId: 2, retain: false, dup: false, properties: { responseTopic: 'resp/#' } })

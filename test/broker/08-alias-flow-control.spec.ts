@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { IPublishPacket } from 'mqtt-packet'
-import { VERSIONS, assertPublish, assertPublishes, assertServing, hex, sleep, spec, uniqueId, useHarness } from '../helpers'
+import { BROKER_TARGET, VERSIONS, assertPublish, assertPublishes, assertServing, hex, sleep, spec, uniqueId, deviates, hearthOnly, useHarness } from '../helpers'
 
 type Raw = IPublishPacket & { rawTopic?: string, rawLength?: number }
 
@@ -28,6 +28,7 @@ describe('08 topic aliases, flow control, maximum packet size', function () {
       const pub = await b.connect({ protocolVersion: 5 })
       pub.send({ cmd: 'publish', topic: 'al0/a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 0 } })
       const d = await pub.expectClosed()
+      if (d?.reasonCode !== 0x94) deviates('mosquitto', '[MQTT-3.3.2-8] (MQTT 5 3.3.2.3.4) Mosquitto 2.0.11 answers Topic Alias 0 with DISCONNECT 0x81 Malformed Packet instead of 0x94 Topic Alias invalid')
       assert.equal(d?.reasonCode, 0x94, `DISCONNECT ${hex(d?.reasonCode)}`)
       await sub.expectNothing(100, 'publish')
     })
@@ -110,21 +111,29 @@ describe('08 topic aliases, flow control, maximum packet size', function () {
       await pub.publish('oc/x', '1', { qos: 1 })
       await pub.publish('oc/x', '2', { qos: 1 })
       const before = await s1.publishes(2)
-      assertPublishes(before, [
-        { topic: 'oc/x', payload: '1', properties: { topicAlias: before[0].properties?.topicAlias ?? 0 } },
-        { topic: 'oc/x', payload: '2', properties: { topicAlias: before[0].properties?.topicAlias ?? 0 }, wireTopic: '' },
-      ], 'the first connection uses an alias for the repeated topic')
+      const alias = before[0].properties?.topicAlias
+      // Sending aliases is the broker's choice (Hearth does, Mosquitto 2.0.11 does not).
+      if (BROKER_TARGET === 'hearth' || alias !== undefined) {
+        assertPublishes(before, [
+          { topic: 'oc/x', payload: '1', properties: { topicAlias: alias ?? 0 } },
+          { topic: 'oc/x', payload: '2', properties: { topicAlias: alias ?? 0 }, wireTopic: '' },
+        ], 'the first connection uses an alias for the repeated topic')
+      } else {
+        assertPublishes(before, [{ topic: 'oc/x', payload: '1' }, { topic: 'oc/x', payload: '2' }])
+      }
       s1.disconnect()
       await s1.closed
       const s2 = await b.connect({ protocolVersion: 5, clientId: id, clean: false, properties: props })
       await pub.publish('oc/x', '3', { qos: 1 })
       const m = await s2.waitFor('publish') as Raw
-      assertPublish(m, { topic: 'oc/x', payload: '3', properties: { topicAlias: m.properties?.topicAlias ?? 0 }, wireTopic: 'oc/x' }, 'the topic name is sent again on a new connection')
+      const alias2 = m.properties?.topicAlias
+      assertPublish(m, { topic: 'oc/x', payload: '3', properties: alias2 === undefined ? {} : { topicAlias: alias2 }, wireTopic: 'oc/x' }, 'the topic name is sent again on a new connection')
     })
   })
 
   describe('Receive Maximum', function () {
     it('[MQTT-3.3.4-9] the broker never has more unacknowledged QoS 1/2 PUBLISHes in flight than the client\'s Receive Maximum; the rest follow in order as acks arrive', async function () {
+      deviates('mosquitto', '[MQTT-3.3.4-9] Mosquitto 2.0.11 has a third QoS 1/2 PUBLISH unacknowledged towards a client whose Receive Maximum is 2 (it frees the slot of a QoS 2 message before PUBCOMP)')
       const b = await h.broker()
       const sub = await b.connect({ protocolVersion: 5, properties: { receiveMaximum: 2 } })
       await sub.subscribe('rm/#', 2)
@@ -268,6 +277,7 @@ describe('08 topic aliases, flow control, maximum packet size', function () {
     })
 
     it('[MQTT-3.1.2-24][MQTT-3.14.2-3][MQTT-3.14.2-4][MQTT-3.4.2-2] with a tiny Maximum Packet Size, acks and the error DISCONNECT are still sent, without Reason String or User Properties that would not fit', async function () {
+      hearthOnly('needs a refusing PUBACK, which Hearth sends for a payload marked UTF-8 that is not (optional validation, MQTT 5 3.3.2.3.2)')
       const b = await h.broker()
       const max = 24
       const c = await b.connect({ protocolVersion: 5, properties: { maximumPacketSize: max } })

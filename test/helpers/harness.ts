@@ -7,6 +7,7 @@ import type { Broker } from '../../src/broker'
 import type { BrokerOptions, LocalConnectOptions } from '../../src/broker/types'
 import { duplexPair } from './duplex-pair'
 import { assertPublish } from './packets'
+import { BROKER_TARGET, hearthOnly, startMosquitto } from './target'
 import * as bytes from './bytes'
 import { TestClient, WAIT, hex, type ConnectProperties, type Version, type Will } from './test-client'
 
@@ -77,7 +78,18 @@ export function connackCode (c: IConnackPacket): number {
 
 /** A broker under test plus how to reach it. */
 export class TestBroker {
-  constructor (readonly broker: Broker, readonly port: number, private readonly h: Harness) {}
+  constructor (private readonly hearth: Broker | null, readonly port: number, private readonly h: Harness) {}
+
+  /**
+   * The Hearth Broker API. On the Mosquitto target (HEARTH_BROKER_TARGET=mosquitto) there is none:
+   * touching it skips the test as Hearth-only, naming what it used.
+   */
+  get broker (): Broker {
+    if (this.hearth !== null) return this.hearth
+    return new Proxy({} as Broker, {
+      get: (_t, key) => hearthOnly(`uses the Hearth Broker API (broker.${String(key)})`),
+    })
+  }
 
   /** Open a connection without sending anything. */
   open (o: { protocolVersion?: Version, transport?: Transport } = {}): Promise<TestClient> {
@@ -91,6 +103,7 @@ export class TestBroker {
 
   /** An in-process client, closed after the test. */
   async local (o: LocalConnectOptions = {}): Promise<Awaited<ReturnType<Broker['connectLocal']>>> {
+    hearthOnly('uses an in-process client (broker.connectLocal)')
     const c = await this.broker.connectLocal(o)
     this.h.track(async () => { if (c.connected) await c.end().catch(() => {}) })
     return c
@@ -109,8 +122,13 @@ export class Harness {
     this.cleanups.push(fn)
   }
 
-  /** Create a broker listening on an ephemeral loopback port. */
+  /** Create a broker listening on an ephemeral loopback port (a Mosquitto process on that target). */
   async broker (options: BrokerOptions = {}): Promise<TestBroker> {
+    if (BROKER_TARGET === 'mosquitto') {
+      const m = await startMosquitto(options)
+      this.track(() => m.stop())
+      return new TestBroker(null, m.port, this)
+    }
     const broker = createBroker(options)
     this.track(() => closeWithin(broker, 5000))
     const addr = await broker.listen({ port: 0, host: '127.0.0.1' })
@@ -129,6 +147,7 @@ export class Harness {
       })
       stream = sock
     } else {
+      hearthOnly('uses an in-memory stream (broker.handle)')
       const [client, server] = duplexPair()
       tb.broker.handle(server)
       stream = client

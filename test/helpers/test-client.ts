@@ -65,6 +65,11 @@ export class TestClient {
    * PUBREL answered with PUBCOMP; the packets are still queued for the test to inspect.
    */
   autoAck = false
+  /**
+   * When set, every PUBREC the broker sends for our QoS 2 PUBLISH is answered with PUBREL (the
+   * PUBREC is still queued). A broker may forward a QoS 2 message only on PUBREL (MQTT 4.3.3, Figure 4.3 method B).
+   */
+  autoRelease = false
 
   constructor (stream: Duplex, version: Version) {
     this.stream = stream
@@ -141,6 +146,7 @@ export class TestClient {
   private onPacket (p: Packet): void {
     if (p.cmd === 'publish' && this.version === 5) this.resolveAlias(p)
     this.received.push(p)
+    if (this.autoRelease && p.cmd === 'pubrec' && (p.reasonCode ?? 0) < 0x80) this.send({ cmd: 'pubrel', messageId: p.messageId })
     if (this.autoAck) {
       if (p.cmd === 'publish' && p.qos === 1) this.send({ cmd: 'puback', messageId: p.messageId })
       if (p.cmd === 'publish' && p.qos === 2) this.send({ cmd: 'pubrec', messageId: p.messageId })
