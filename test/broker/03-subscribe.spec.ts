@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { QoS } from 'mqtt-packet'
 import type { IPublishPacket } from 'mqtt-packet'
-import { BROKER_TARGET, VERSIONS, assertPublish, assertPublishes, assertServing, type ExpectedPublish, sleep, spec, useHarness, type TestClient } from '../helpers'
+import { BROKER_TARGET, VERSIONS, deviates, assertPublish, assertPublishes, assertServing, type ExpectedPublish, sleep, spec, useHarness, type TestClient } from '../helpers'
 
 /** Publish each topic (QoS 0) and return the set of topics `sub` received. */
 async function reachable (pub: TestClient, sub: TestClient, topics: string[]): Promise<string[]> {
@@ -164,6 +164,7 @@ describe('03 subscribe and unsubscribe', function () {
       it(`${spec(v, ['3.3.5-1'], ['3.3.4-2'])} overlapping subscriptions: one copy, at the highest granted QoS of the matches`, async function () {
         const b = await h.broker()
         const sub = await b.connect({ protocolVersion: v })
+        if (v === 4) deviates('mosquitto', '[MQTT-3.3.5-1] to a 3.1.1 client with overlapping subscriptions (QoS 0, 2 and 1) Mosquitto 2.0.11 sends a single copy at QoS 1, not at the highest granted QoS 2')
         await sub.subscribe([{ topic: 'ov/+', qos: 0 }, { topic: 'ov/#', qos: 2 }, { topic: 'ov/a', qos: 1 }])
         sub.autoAck = true
         const pub = await b.connect({ protocolVersion: v })

@@ -66,8 +66,6 @@ export function deviates (target: Exclude<BrokerTarget, 'hearth'>, reason: strin
 
 /** Option -> mosquitto.conf line. Options absent here have no Mosquitto equivalent. */
 const CONF: Partial<Record<keyof BrokerOptions, (v: never) => string | null>> = {
-  // Mosquitto 2.0.11 accepts one connection more than max_connections (measured): N allowed = setting + 1.
-  maxConnections: (v: number) => `max_connections ${v - 1}`,
   maxPacketSize: (v: number) => `max_packet_size ${v}`,
   maxInflight: (v: number) => `max_inflight_messages ${v}`,
   maxQueuedMessages: (v: number) => `max_queued_messages ${v}`,
