@@ -43,6 +43,16 @@ describe('04 retained messages', function () {
         await sub.expectNothing(150, 'publish')
       })
 
+      // lead: fix — RetainedStore.match (src/broker/retained.ts) misses 'sensor' for 'sensor/#' when nothing is stored below it.
+      it.skip(`${spec(v, ['3.3.1-6', '4.7.1-2'], ['3.3.1-9', '4.7.1-2'])} a subscription to topic/# gets the retained message of topic itself`, async function () {
+        const b = await h.broker()
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('sensor', 'parent level', { qos: 1, retain: true })
+        const sub = await b.connect({ protocolVersion: v })
+        await sub.subscribe('sensor/#', 1)
+        assertPublish(await sub.waitFor('publish'), { topic: 'sensor', payload: 'parent level', qos: 1, retain: true })
+      })
+
       it(`${spec(v, ['3.3.1-5'], ['3.3.1-5'])} a new retained message replaces the previous one for the topic`, async function () {
         const b = await h.broker()
         const pub = await b.connect({ protocolVersion: v })
