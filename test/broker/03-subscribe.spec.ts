@@ -386,4 +386,3 @@ describe('03 subscribe and unsubscribe', function () {
     })
   })
 })
-

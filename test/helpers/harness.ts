@@ -14,7 +14,7 @@ import { TestClient, WAIT, hex, type ConnectProperties, type Version, type Will 
 export type Transport = 'tcp' | 'duplex'
 
 /** HEARTH_TEST_TRANSPORT=duplex runs every broker spec over broker.handle() with in-memory streams. */
-export const DEFAULT_TRANSPORT: Transport = process.env.HEARTH_TEST_TRANSPORT === 'duplex' ? 'duplex' : 'tcp'
+const DEFAULT_TRANSPORT: Transport = process.env.HEARTH_TEST_TRANSPORT === 'duplex' ? 'duplex' : 'tcp'
 
 export interface ConnectOptions {
   protocolVersion?: Version
@@ -63,7 +63,7 @@ export function connectPacket (o: ConnectOptions): IConnectPacket {
  * Encode a CONNECT, including the combinations mqtt-packet refuses to encode (a zero-length
  * client id with CleanSession 0), which tests need to send.
  */
-export function encodeConnect (c: TestClient, packet: IConnectPacket): Buffer {
+function encodeConnect (c: TestClient, packet: IConnectPacket): Buffer {
   if (packet.clientId === '' && packet.clean === false) {
     const raw = c.encode({ ...packet, clean: true })
     return bytes.patchByte(raw, bytes.connectFlagsOffset(raw), f => f & ~0x02)
@@ -198,17 +198,6 @@ export function useHarness (): Harness {
     await h.cleanup()
   })
   return h
-}
-
-/** Run `fn` with a fresh broker; everything it opened is closed afterwards, even on failure. */
-export async function withBroker<T> (options: BrokerOptions, fn: (b: TestBroker, h: Harness) => Promise<T>): Promise<T> {
-  const h = new Harness()
-  try {
-    const b = await h.broker(options)
-    return await fn(b, h)
-  } finally {
-    await h.cleanup()
-  }
 }
 
 /** The protocol levels on which tests that apply to both run. */

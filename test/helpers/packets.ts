@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto'
 import type { IPublishPacket, QoS } from 'mqtt-packet'
 
 /** User properties as a test states them: name -> value(s), or the exact wire order as pairs. */
-export type UserPropertiesSpec = Record<string, string | string[]> | Array<[string, string]>
+type UserPropertiesSpec = Record<string, string | string[]> | Array<[string, string]>
 
-export interface ExpectedProperties {
+interface ExpectedProperties {
   payloadFormatIndicator?: boolean
   messageExpiryInterval?: number
   topicAlias?: number
@@ -78,7 +78,7 @@ function pairsOf (up: UserPropertiesSpec): Array<[string, string]> {
 }
 
 /** The user properties of an encoded MQTT 5 PUBLISH, in wire order [MQTT-3.3.2-17][MQTT-3.3.2-18]. */
-export function wireUserProperties (raw: Buffer): Array<[string, string]> {
+function wireUserProperties (raw: Buffer): Array<[string, string]> {
   const varint = (at: number): [number, number] => {
     let v = 0
     let mul = 1

@@ -17,7 +17,7 @@ import type { BrokerOptions } from '../../src/broker/types'
 
 export type BrokerTarget = 'hearth' | 'mosquitto'
 export const BROKER_TARGET: BrokerTarget = process.env.HEARTH_BROKER_TARGET === 'mosquitto' ? 'mosquitto' : 'hearth'
-export const MOSQUITTO = '/usr/sbin/mosquitto'
+const MOSQUITTO = '/usr/sbin/mosquitto'
 const HOST = '127.0.0.1'
 
 // ----- skipping, with the reason kept -----
@@ -78,7 +78,7 @@ const CONF: Partial<Record<keyof BrokerOptions, (v: never) => string | null>> = 
 }
 
 /** The mosquitto.conf for `options`, or the name of the first option Mosquitto has no equivalent for. */
-export function mosquittoConf (port: number, options: BrokerOptions): { conf: string } | { unsupported: string } {
+function mosquittoConf (port: number, options: BrokerOptions): { conf: string } | { unsupported: string } {
   const global: string[] = [
     'allow_anonymous true',
     'persistence false',

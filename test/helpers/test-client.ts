@@ -15,7 +15,7 @@ export type Will = NonNullable<IConnectPacket['will']>
 /** Default wait for an expected packet. Generous enough for 2 loaded cores, small enough to fail fast. */
 export const WAIT = 2000
 /** Default window in which "nothing arrives" is checked. */
-export const QUIET = 150
+const QUIET = 150
 
 interface Waiter {
   match: (p: Packet) => boolean
@@ -25,7 +25,7 @@ interface Waiter {
 }
 
 /** Short, readable description of a packet for assertion messages. */
-export function describePacket (p: Packet): string {
+function describePacket (p: Packet): string {
   const o: Record<string, unknown> = { ...p }
   delete o.length
   if (Buffer.isBuffer(o.payload)) {
@@ -392,11 +392,6 @@ export class TestClient {
   /** Stop reading from the socket (to make the broker's writes back up). */
   pause (): void { this.stream.pause() }
   resume (): void { this.stream.resume() }
-}
-
-/** A plain-object copy (mqtt-packet builds user properties on a null prototype). */
-export function plain<T extends object> (o: T | undefined): T | undefined {
-  return o === undefined ? undefined : { ...o }
 }
 
 const CMDS: PacketCmd[] = ['connect', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',

@@ -17,14 +17,14 @@ import { pollUntil } from '../helpers/wait'
 export const HOST = '127.0.0.1'
 export const TARGET: 'hearth' | 'mosquitto' = process.env.HEARTH_INTEROP_TARGET === 'mosquitto' ? 'mosquitto' : 'hearth'
 export const REPO_ROOT = join(__dirname, '..', '..')
-export const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
+const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
 
 export function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
 
 /** Rejects with `what` when `p` has not settled after `ms`. */
-export function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const t = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
@@ -189,6 +189,7 @@ export interface TargetOptions {
 
 function loadHearth (): typeof import('../../src/broker') {
   // Loaded lazily so HEARTH_INTEROP_TARGET=mosquitto works without the broker module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../src/broker') as typeof import('../../src/broker')
 }
 

@@ -29,6 +29,7 @@ describe('build output (nodes/)', function () {
 
   for (const [version, registry] of [['4.1', 'node-red-4/node_modules/@node-red/registry'], ['5', '@node-red/registry']] as const) {
     it(`Node-RED ${version}'s own help loader finds each node's help (nodes/locales/en-US/<type>.html), also for another language`, function () {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's registry is CommonJS, loaded by path
       const loader = require(path.join(root, 'node_modules', registry, 'lib/loader.js')) as {
         getNodeHelp: (node: { template: string, module: string, help: Record<string, string> }, lang: string) => string | null
       }
