@@ -4,6 +4,7 @@ module.exports = {
   require: ['tsx/cjs'],
   extension: ['ts'],
   spec: [
+    'test/unit/*.spec.ts',
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
     'test/access/*.spec.ts',

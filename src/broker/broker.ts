@@ -64,7 +64,7 @@ export class Broker {
     if (this.core.closing || stream.destroyed) { stream.destroy(); return }
     this.connections.add(stream)
     stream.once('close', () => this.connections.delete(stream))
-    // eslint-disable-next-line no-new
+
     new Connection(this.core, stream, peer)
   }
 

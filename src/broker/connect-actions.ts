@@ -12,7 +12,7 @@ import type { AuthenticateResult } from './auth'
 import { validTopicName } from './topics'
 import type { QoS, WillMessage } from './types'
 
-export interface ConnectParams {
+interface ConnectParams {
   clientId: string
   clean: boolean
   keepalive: number
@@ -225,10 +225,10 @@ const reauthorize: ConnectStep = ({ core, client, sessionPresent }) => {
   }
   const verdicts = subs.map(sub => core.authorizeSubscription(client, sub.filter, sub.qos))
   if (verdicts.every(v => !(v instanceof Promise))) return apply(verdicts as Array<boolean | QoS>)
-  return Promise.all(verdicts).then(apply)
+  return Promise.all(verdicts.map(async v => await v)).then(apply)
 }
 
-export const connectActions: ConnectStep[] = [
+const connectActions: ConnectStep[] = [
   checkCapacity, checkWill, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, protectLocal, takeOver, bindSession, reauthorize,
 ]
 

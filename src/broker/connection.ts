@@ -19,7 +19,6 @@ import type { Outgoing } from './session'
 import type { PeerInfo, QoS } from './types'
 import type { PeerCertificate } from 'node:tls'
 
-
 const INBOX_PAUSE = 256
 
 export class Connection extends ClientBase implements Ticking {

@@ -408,7 +408,6 @@ export class BrokerCore {
   }
 }
 
-
 function restoreSubscription (core: BrokerCore, s: Session, so: SubscriptionOptions): void {
   const shared = parseShared(so.topic)
   if (shared === false) return

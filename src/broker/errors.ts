@@ -57,7 +57,7 @@ export const RC3 = {
 } as const
 
 /** Map a v5 CONNACK reason code to the nearest 3.1.1 return code. */
-export function connackCodeV3(rc5: number): number {
+export function connackCodeV3 (rc5: number): number {
   switch (rc5) {
     case RC.SUCCESS: return RC3.ACCEPTED
     case RC.UNSUPPORTED_PROTOCOL_VERSION: return RC3.UNACCEPTABLE_PROTOCOL_VERSION

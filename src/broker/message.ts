@@ -1,4 +1,4 @@
-import type { Message, QoS } from './types'
+import type { Message } from './types'
 import type { StoredMessage } from './persistence'
 
 /**
@@ -33,8 +33,4 @@ export function toRouted (m: Message, origin: string | undefined, now: number): 
 /** The one StoredMessage of a routed message: the retained slot and every session's outgoing record reference it. */
 export function storedMessage (m: RoutedMessage): StoredMessage {
   return m.stored ??= { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties, expiresAt: m.expiresAt }
-}
-
-export function minQos (a: QoS, b: QoS): QoS {
-  return a < b ? a : b
 }

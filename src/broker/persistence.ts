@@ -123,7 +123,7 @@ export function copyMeta (s: StoredSessionMeta): StoredSessionMeta {
 }
 
 /** A copy of an outgoing record; the message is shared, not copied. */
-export function copyOutgoing (o: StoredOutgoing): StoredOutgoing {
+function copyOutgoing (o: StoredOutgoing): StoredOutgoing {
   const c: StoredOutgoing = { seq: o.seq, state: o.state, qos: o.qos, retain: o.retain, message: o.message }
   if (o.packetId !== undefined) c.packetId = o.packetId
   if (o.subscriptionIdentifiers !== undefined) c.subscriptionIdentifiers = [...o.subscriptionIdentifiers]
@@ -197,5 +197,3 @@ export class MemoryPersistence implements Persistence {
   sync (): undefined { return undefined }
   async close (): Promise<void> { /* nothing to release */ }
 }
-
-export type { QoS }

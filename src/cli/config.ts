@@ -10,7 +10,7 @@ import {
   ConfigError, checkKeys, isLoopback, isObject, keyName, optArray, optBool, optInt, optObject, optOneOf, optString, type Obj,
 } from './validate'
 
-export type CliBrokerOptions = Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'>
+type CliBrokerOptions = Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'>
 
 /** One listener to open. File paths are absolute. */
 export interface ListenerSpec {
@@ -61,9 +61,9 @@ export interface ConfigInput {
   cwd?: string
 }
 
-export const DEFAULT_PORT = 1883
+const DEFAULT_PORT = 1883
 /** Where the CLI listens when told nothing (issue 8: loopback unless told otherwise). */
-export const DEFAULT_HOST = '127.0.0.1'
+const DEFAULT_HOST = '127.0.0.1'
 
 const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'bool' | 'string' | 'protocols' } = {
   maxConnections: 'int',

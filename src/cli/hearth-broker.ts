@@ -64,11 +64,11 @@ function createFromSettings (settings: CliSettings, access: Access): Broker {
   const persistence: BrokerOptions['persistence'] = p === undefined
     ? undefined
     : new FilePersistence({
-      dir: p.dir,
-      syncMode: p.sync,
-      flushInterval: p.flushInterval,
-      onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
-    })
+        dir: p.dir,
+        syncMode: p.sync,
+        flushInterval: p.flushInterval,
+        onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
+      })
   return createBroker({
     ...settings.broker,
     persistence,

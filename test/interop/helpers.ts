@@ -17,7 +17,7 @@ import { pollUntil } from '../helpers/wait'
 export const HOST = '127.0.0.1'
 export const TARGET: 'hearth' | 'mosquitto' = process.env.HEARTH_INTEROP_TARGET === 'mosquitto' ? 'mosquitto' : 'hearth'
 export const REPO_ROOT = join(__dirname, '..', '..')
-export const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
+const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
 
 export function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
@@ -190,6 +190,7 @@ export interface TargetOptions {
 
 function loadHearth (): typeof import('../../src/broker') {
   // Loaded lazily so HEARTH_INTEROP_TARGET=mosquitto works without the broker module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../src/broker') as typeof import('../../src/broker')
 }
 

@@ -38,8 +38,8 @@ function fdCall (fn: (fd: number, cb: (err: NodeJS.ErrnoException | null) => voi
 }
 
 export const fdatasync = (fd: number): Promise<void> => fdCall(fs.fdatasync, fd)
-export const fsync = (fd: number): Promise<void> => fdCall(fs.fsync, fd)
-export const closeFd = (fd: number): Promise<void> => fdCall(fs.close, fd)
+const fsync = (fd: number): Promise<void> => fdCall(fs.fsync, fd)
+const closeFd = (fd: number): Promise<void> => fdCall(fs.close, fd)
 
 export function ftruncate (fd: number, len: number): Promise<void> {
   return new Promise((resolve, reject) => fs.ftruncate(fd, len, err => { if (err) reject(err); else resolve() }))

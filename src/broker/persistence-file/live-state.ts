@@ -24,7 +24,7 @@ export interface MessageEntry {
   readonly size: number
 }
 
-export interface LiveOutgoing extends OutgoingFields {
+interface LiveOutgoing extends OutgoingFields {
   readonly entry: MessageEntry
 }
 
@@ -42,7 +42,7 @@ export interface Snapshot {
   sessions: Array<{ meta: StoredSessionMeta, subs: SubscriptionOptions[], outgoing: LiveOutgoing[], incoming: number[] }>
 }
 
-export const NEVER_EXPIRES = 0xFFFFFFFF
+const NEVER_EXPIRES = 0xFFFFFFFF
 
 // Approximate encoded sizes. They steer compaction and the maxStoreBytes bound, so they need to
 // be consistent (what is added is what is later subtracted), not exact.
@@ -56,12 +56,12 @@ export function messageSize (m: StoredMessage): number {
   return n
 }
 export const RETAINED_REF_SIZE = 21
-export function metaSize (clientId: string): number { return 48 + clientId.length }
+function metaSize (clientId: string): number { return 48 + clientId.length }
 export function subscriptionSize (clientId: string, topic: string): number { return 36 + clientId.length + topic.length }
 export function outgoingSize (clientId: string, subIds: number[] | undefined): number { return 44 + clientId.length + (subIds?.length ?? 0) * 4 }
 function incomingSize (clientId: string): number { return 19 + clientId.length }
 
-export function sessionExpired (s: StoredSessionMeta, now: number): boolean {
+function sessionExpired (s: StoredSessionMeta, now: number): boolean {
   return s.disconnectedAt !== undefined && s.expiryInterval !== NEVER_EXPIRES &&
     s.disconnectedAt + s.expiryInterval * 1000 <= now
 }

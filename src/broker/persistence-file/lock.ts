@@ -70,7 +70,7 @@ async function readQuiet (path: string): Promise<string | undefined> {
 function errno (err: unknown): string | undefined { return (err as NodeJS.ErrnoException).code }
 
 /** The error for a directory another process holds (its message names the process and the lock file). */
-export class LockedError extends Error {
+class LockedError extends Error {
   readonly code = 'HEARTH_PERSISTENCE_LOCKED'
   constructor (readonly pid: number, lockPath: string) {
     super(`it is in use by process ${pid} (lock file ${lockPath}; delete it if no broker uses this directory)`)

@@ -47,7 +47,7 @@ async function writeLog (dir: string, gen: number, write: (fd: number) => Promis
 }
 
 /** A new log holding only its header. */
-export async function createLog (dir: string, gen: number): Promise<OpenLog> {
+async function createLog (dir: string, gen: number): Promise<OpenLog> {
   return await writeLog(dir, gen, async fd => { const h = headerBytes(gen); await writeAll(fd, h, 0); return h.length })
 }
 
@@ -154,4 +154,3 @@ export async function openLog (dir: string, state: LiveState, warn: (msg: string
     throw err
   }
 }
-

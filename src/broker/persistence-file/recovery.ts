@@ -22,7 +22,7 @@ const CHUNK = 1024 * 1024
 const HEADER_BODY_BYTES = 1 + MAGIC.length + 4 + 8 + 8
 
 /** Bytes of the file that held no valid record, with the reason found at their start. */
-export interface Damage { start: number, end: number, reason: string }
+interface Damage { start: number, end: number, reason: string }
 
 export interface RecoveryResult {
   /** File size when read. */

@@ -13,7 +13,7 @@ import { FilePersistence, MemoryPersistence, type Persistence } from '../../brok
 import type { PersistenceSettings } from './config'
 
 /** Sub-folder of userDir holding one folder per broker node. */
-export const FOLDER = 'hearth'
+const FOLDER = 'hearth'
 
 /** How long a starting node waits for a folder another broker node is still closing. */
 const CLOSE_WAIT_MS = 30000
@@ -33,7 +33,7 @@ export type FolderChoice =
   | { kind: 'memory', reason: 'off' | 'no-user-dir' }
 
 /** A node id as a folder name: ids are hex (and `-` in subflow instances); anything else becomes `_`. */
-export function folderName (nodeId: string): string {
+function folderName (nodeId: string): string {
   const safe = nodeId.replace(/[^\w.-]/g, '_')
   return safe === '' || /^\.+$/.test(safe) ? `node-${Buffer.from(nodeId).toString('hex')}` : safe
 }
