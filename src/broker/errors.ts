@@ -81,6 +81,17 @@ export class HearthError extends Error {
 }
 
 /**
+ * A persistence folder that cannot be used: code HEARTH_STORE_BUSY when another broker holds it
+ * (in this process or another), HEARTH_STORE_UNUSABLE otherwise (permissions, a file in the way,
+ * a store written by a newer Hearth). `reason` says why, without the folder.
+ */
+export class StoreError extends HearthError {
+  constructor (code: 'HEARTH_STORE_BUSY' | 'HEARTH_STORE_UNUSABLE', readonly dir: string, readonly reason: string, cause?: unknown) {
+    super(code, `FilePersistence: cannot use directory ${dir}: ${reason}`, { cause })
+  }
+}
+
+/**
  * A protocol violation by the peer. The dispatcher catches it, sends a DISCONNECT with
  * `reasonCode` to MQTT 5 clients, and closes that one connection.
  */

@@ -67,6 +67,8 @@ function createFromSettings (settings: CliSettings, access: Access): Broker {
         dir: p.dir,
         syncMode: p.sync,
         flushInterval: p.flushInterval,
+        maxStoreBytes: p.maxStoreBytes,
+        maxPendingBytes: p.maxPendingBytes,
         onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
       })
   return createBroker({

@@ -487,14 +487,14 @@ describe('FilePersistence (file store)', function () {
       const notADir = join(dir, 'a-file')
       await writeFile(notADir, 'x')
       const p = new FilePersistence({ dir: join(notADir, 'store') })
-      await assert.rejects(p.open(), (err: Error) => err.message.includes(join(notADir, 'store')) && /cannot use directory/.test(err.message))
+      await assert.rejects(p.open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_UNUSABLE' && err.message.includes(join(notADir, 'store')) && /cannot use directory/.test(err.message))
       assert.throws(() => new FilePersistence({ dir: '' }), /dir is required/)
     })
 
     it('refuses a directory already open in this process, and reopens after close()', async () => {
       const dir = await tempDir()
       const a = await openStore(dir)
-      await assert.rejects(new FilePersistence({ dir }).open(), /already open in this process/)
+      await assert.rejects(new FilePersistence({ dir }).open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_BUSY' && /already open in this process/.test(err.message))
       await assert.rejects(a.p.open(), /already open/)
       await a.p.close()
       const b = await openStore(dir)
@@ -511,7 +511,7 @@ describe('FilePersistence (file store)', function () {
       try {
         await new Promise(resolve => child.once('spawn', resolve))
         await writeFile(join(dir, 'hearth.lock'), `${child.pid}\n`)
-        await assert.rejects(new FilePersistence({ dir }).open(), new RegExp(`in use by process ${child.pid}`))
+        await assert.rejects(new FilePersistence({ dir }).open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_BUSY' && new RegExp(`in use by process ${child.pid}`).test(err.message))
       } finally {
         child.kill('SIGKILL')
         await new Promise(resolve => child.once('exit', resolve))

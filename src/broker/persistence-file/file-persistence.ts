@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { StoreError } from '../errors'
 import type { Persistence, PersistedState, StoredMessage, StoredOutgoing, StoredSession, StoredSessionMeta, OutgoingState } from '../persistence'
 import { copyMeta, copySubscription } from '../persistence'
 import type { SubscriptionOptions } from '../types'
@@ -83,8 +84,8 @@ export class FilePersistence extends LogWriter implements Persistence {
   // ------------------------------------------------------------------------------ open / close
 
   async open (): Promise<PersistedState> {
-    if (this.fd !== null || this.opening) throw new Error(`FilePersistence: ${this.dir} is already open`)
-    if (openDirs.has(this.dir)) throw new Error(`FilePersistence: ${this.dir} is already open in this process`)
+    if (this.fd !== null || this.opening) throw new StoreError('HEARTH_STORE_BUSY', this.dir, 'this store is already open')
+    if (openDirs.has(this.dir)) throw new StoreError('HEARTH_STORE_BUSY', this.dir, 'it is already open in this process')
     this.opening = true
     openDirs.add(this.dir)
     let locked = false
@@ -94,9 +95,15 @@ export class FilePersistence extends LogWriter implements Persistence {
         await acquireLock(this.lockPath)
         locked = true
       } catch (err) {
-        throw new Error(`FilePersistence: cannot use directory ${this.dir}: ${asError(err).message}`, { cause: err })
+        const busy = (err as { code?: unknown }).code === 'HEARTH_PERSISTENCE_LOCKED'
+        throw new StoreError(busy ? 'HEARTH_STORE_BUSY' : 'HEARTH_STORE_UNUSABLE', this.dir, asError(err).message, err)
       }
-      const log = await openLog(this.dir, this.state, this.warn)
+      let log
+      try {
+        log = await openLog(this.dir, this.state, this.warn)
+      } catch (err) {
+        throw new StoreError('HEARTH_STORE_UNUSABLE', this.dir, asError(err).message, err)
+      }
       this.fd = log.fd
       this.gen = log.gen
       this.pos = log.pos

@@ -101,8 +101,15 @@ export async function awaitClosing (dir: string, onWait: () => void): Promise<vo
 }
 
 /** FilePersistence's errors for a folder another broker holds (this process, or another one). */
+/** Another broker holds the folder (the core's StoreError code), as opposed to a folder that cannot be used at all. */
 export function isBusy (err: Error): boolean {
-  return /already open in this process|in use by process/.test(err.message)
+  return (err as { code?: unknown }).code === 'HEARTH_STORE_BUSY'
+}
+
+/** Why the folder cannot be used, without the folder's name (the node's message names it once). */
+export function storeProblem (err: Error): string {
+  const reason = (err as { reason?: unknown }).reason
+  return typeof reason === 'string' ? reason : err.message
 }
 
 /** Retry `open` while it fails with a busy folder, for at most BUSY_RETRY_MS, unless `stop()` says so. */
