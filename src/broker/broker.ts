@@ -5,6 +5,7 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BrokerCore } from './core'
+import { restoreState } from './restore'
 import { Connection } from './connection'
 import { LocalClient } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
@@ -27,7 +28,7 @@ export class Broker {
   constructor (options: BrokerOptions = {}) {
     this.core = new BrokerCore(options)
     this.ready = this.core.persistence.open().then(state => {
-      this.core.restore(state)
+      restoreState(this.core, state)
       this.core.startTimer()
       this.isReady = true
     })

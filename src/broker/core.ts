@@ -8,16 +8,15 @@ import { TopicTree } from './topic-tree'
 import { RetainedStore, retainedBytes } from './retained'
 import { Router } from './router'
 import { Delivery } from './delivery'
-import { Session, NEVER_EXPIRES } from './session'
+import { type Session, NEVER_EXPIRES } from './session'
 import { resolveOptions, type ResolvedOptions } from './options'
-import { MemoryPersistence, type Persistence, type PersistedState, type StoredMessage } from './persistence'
+import { MemoryPersistence, type Persistence } from './persistence'
 import { allowAllAuthenticator, allowAllAuthorizer, type AuthClient, type Authenticator, type Authorizer } from './auth'
 import { storedMessage, toRouted, type RoutedMessage } from './message'
 import { RC } from './errors'
 import type { ClientBase } from './client-base'
-import { levelsWithin, parseShared, validTopicFilter, validTopicName } from './topics'
+import { levelsWithin, validTopicFilter, validTopicName } from './topics'
 import type { Subscription } from './topic-tree'
-import type { SubscriptionOptions } from './types'
 import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, QoS, WillMessage } from './types'
 
 /** Something the timer checks: network connections implement it for keepalive and connect timeout. */
@@ -326,10 +325,15 @@ export class BrokerCore {
       return true
     }
     if (!this.persistence.setRetained(storedMessage(msg))) return false
+    this.keepRetained(msg)
+    return true
+  }
+
+  /** Put a message in the retained store (already stored by persistence), and watch its expiry. */
+  keepRetained (msg: RoutedMessage): void {
     // the retained copy carries RETAIN=1 on every delivery; enc caches are per variant, so share msg
     this.retained.set(msg)
     if (msg.expiresAt !== undefined) this.expiringRetained.add(msg.topic)
-    return true
   }
 
   deleteRetained (topic: string): boolean {
@@ -351,50 +355,6 @@ export class BrokerCore {
     })
   }
 
-  /** Load what persistence holds: retained messages and sessions with their queues. */
-  restore (state: PersistedState): void {
-    const now = Date.now()
-    // One RoutedMessage per stored message, however many sessions owe it (or also retain it); it keeps the stored object.
-    const restored = (m: StoredMessage): RoutedMessage =>
-      ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties, expiresAt: m.expiresAt, origin: undefined, enc: undefined, stored: m })
-    const routed = new Map<StoredMessage, RoutedMessage>()
-    const routedOf = (m: StoredMessage): RoutedMessage => {
-      let r = routed.get(m)
-      if (r === undefined) routed.set(m, r = restored(m))
-      return r
-    }
-    for (const st of state.sessions) for (const o of st.outgoing) routedOf(o.message)
-    for (const r of state.retained) {
-      if (r.expiresAt !== undefined && r.expiresAt <= now) { this.persistence.deleteRetained(r.topic); continue }
-      this.retained.set(routed.get(r) ?? restored(r))
-      if (r.expiresAt !== undefined) this.expiringRetained.add(r.topic)
-    }
-    for (const st of state.sessions) {
-      const s = new Session(st.clientId)
-      s.expiryInterval = st.expiryInterval
-      s.protocolVersion = st.protocolVersion
-      s.disconnectedAt = st.disconnectedAt ?? now
-      if (st.owner !== undefined) {
-        s.username = st.owner.username
-        s.kind = st.owner.kind
-        s.ownerKnown = true
-      }
-      if (s.expiryInterval < NEVER_EXPIRES) {
-        s.expireAt = s.disconnectedAt + s.expiryInterval * 1000
-        if (s.expireAt <= now) { this.persistence.deleteSession(s.clientId); continue }
-        this.waiting.add(s)
-      }
-      this.sessions.set(s.clientId, s)
-      for (const so of st.subscriptions) restoreSubscription(this, s, so)
-      for (const o of st.outgoing) {
-        const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg: routedOf(o.message), qos: o.qos, retain: o.retain, subIds: o.subscriptionIdentifiers }
-        if (o.seq > s.outSeq) s.outSeq = o.seq
-        if (o.state !== 'queued' && o.packetId) { s.addInflight(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
-      }
-      for (const id of st.incoming) s.addIncoming(id)
-    }
-  }
-
   statsSnapshot (): BrokerStats {
     let connections = 0
     for (const c of this.clients.values()) if (c.active) connections++
@@ -406,21 +366,4 @@ export class BrokerCore {
       ...this.stats,
     }
   }
-}
-
-function restoreSubscription (core: BrokerCore, s: Session, so: SubscriptionOptions): void {
-  const shared = parseShared(so.topic)
-  if (shared === false) return
-  const sub = {
-    session: s,
-    filter: shared ? shared.filter : so.topic,
-    key: so.topic,
-    qos: so.qos,
-    nl: so.nl ?? false,
-    rap: so.rap ?? false,
-    rh: so.rh ?? 0,
-    subId: so.subscriptionIdentifier,
-    group: shared ? shared.group : undefined,
-  }
-  core.addSubscription(s, sub)
 }

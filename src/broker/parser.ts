@@ -107,7 +107,7 @@ export function createParser (admit: Admission): PacketParser {
 
 /**
  * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
- * a Protocol Error [MQTT-2.2.2-?], and user properties keep their order [MQTT-3.3.2-18].
+ * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
  */
 function resetState (this: ParserInternals): void {
   this.packet = new Packet()

@@ -4,7 +4,7 @@ import { RC, ProtocolError } from '../errors'
 
 /**
  * AUTH: Hearth offers no enhanced authentication. An AUTH naming a method gets 0x8C Bad
- * Authentication Method; any other AUTH is a Protocol Error, since CONNECT named no method [MQTT-4.12.0-?].
+ * Authentication Method; any other AUTH is a Protocol Error, since CONNECT named no method (MQTT 5 section 4.12).
  */
 export function handleAuth (conn: Connection, packet: mqtt.IAuthPacket): void {
   if (packet.properties?.authenticationMethod !== undefined) {

@@ -10,7 +10,7 @@ export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket
   // At least one topic filter [MQTT-3.8.3-3]
   if (packet.subscriptions.length === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'SUBSCRIBE without topic filters')
   const subId = v5 ? packet.properties?.subscriptionIdentifier : undefined
-  if (subId === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'Subscription Identifier 0') // [MQTT-3.8.2-?] 1..268435455
+  if (subId === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'Subscription Identifier 0') // 1..268435455; 0 is a Protocol Error (MQTT 5 section 3.8.2.1.2)
   const requests: SubscriptionOptions[] = packet.subscriptions.map(s => ({
     topic: s.topic,
     qos: s.qos as QoS,
