@@ -26,6 +26,11 @@ export interface ClientScript {
   ending: 'end' | 'destroy'
   /** Names of the mutations applied (for the report). */
   mutations: string[]
+  /** After this many packets, wait `pauseMs` (keepalive timeouts, will delays, expiry run meanwhile). */
+  pauseAt?: number
+  pauseMs?: number
+  /** Never read what the broker sends until the script is over (a slow consumer). */
+  pauseReading?: boolean
 }
 
 /** Broker options a case may set (the JSON-friendly subset of BrokerOptions). */
@@ -39,6 +44,10 @@ export interface FuzzCase {
   compactThreshold: number
   broker: CaseBrokerOptions
   clients: ClientScript[]
+  /** Close the broker this many ms into the first wave, with clients still at work. */
+  closeEarlyMs?: number
+  /** Copy the persistence directory this many ms into the round (a crash image) and open a broker on the copy. */
+  crashCopyMs?: number
 }
 
 export interface CaseLimits {
@@ -64,8 +73,8 @@ function brokerOptions (rng: Rng): CaseBrokerOptions {
   maybe(0.1, 'outboundTopicAliases', [false])
   maybe(0.1, 'protocols', [[4, 5], [5], [3, 4], [4]])
   maybe(0.15, 'maxSessionExpiryInterval', [0, 1, 60])
-  maybe(0.1, 'maxKeepalive', [1, 10])
-  maybe(0.1, 'connectTimeout', [50, 200])
+  maybe(0.1, 'maxKeepalive', [10, 60])
+  maybe(0.1, 'connectTimeout', [300, 1000])
   return o
 }
 
@@ -98,8 +107,15 @@ export function buildCase (seed: number, limits: CaseLimits = DEFAULT_LIMITS): F
       ending: r.chance(0.6) ? 'end' : 'destroy',
       mutations: m.applied,
     })
+    // Drawn last, so adding them left the packets of every seed as they were.
+    const cl = clients[clients.length - 1]
+    if (r.chance(0.015)) { cl.pauseAt = r.int(0, Math.max(0, cl.packets.length - 1)); cl.pauseMs = r.int(1200, 2500) }
+    if (r.chance(0.05)) cl.pauseReading = true
   }
-  return { seed, persistence, syncMode, compactThreshold, broker, clients }
+  const out: FuzzCase = { seed, persistence, syncMode, compactThreshold, broker, clients }
+  if (rng.chance(0.08)) out.closeEarlyMs = rng.int(0, 150)
+  if (persistence === 'file' && rng.chance(0.25)) out.crashCopyMs = rng.int(0, 150)
+  return out
 }
 
 export function caseBytes (c: FuzzCase): number {

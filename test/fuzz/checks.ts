@@ -7,9 +7,11 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { createHash } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { Broker } from '../../src/broker'
 import type { BrokerCore } from '../../src/broker/core'
+import type { Outgoing } from '../../src/broker/session'
 import { TestClient, type Version } from '../helpers/test-client'
 import { connectPacket, encodeConnect, connackCode } from '../helpers/harness'
 import { duplexPair } from '../helpers/duplex-pair'
@@ -108,13 +110,14 @@ export function snapshot (broker: Broker): Record<string, string> {
   const now = Date.now()
   for (const m of core.retained.all()) {
     if (m.expiresAt !== undefined) continue
-    out[`retained ${JSON.stringify(m.topic)}`] = `qos ${m.qos} ${m.payload.toString('hex').slice(0, 64)} ${m.payload.length} ${JSON.stringify(m.properties ?? {})}`
+    out[`retained ${JSON.stringify(m.topic)}`] = `qos ${m.qos} ${digest(m.payload)} ${JSON.stringify(m.properties ?? {})}`
   }
   for (const s of core.sessions.values()) {
     if (s.expiryInterval === 0 || (s.expireAt !== undefined && s.expireAt < now + 60_000)) continue
     const subs = [...s.subscriptions.values()].map(x => `${x.key} q${x.qos} nl${+x.nl} rap${+x.rap} rh${x.rh} id${x.subId ?? '-'}`).sort()
-    const msgs = (o: { packetId: number, state: string, qos: number, retain: boolean, msg: { topic: string, payload: Buffer, expiresAt?: number } }): string =>
-      o.msg.expiresAt !== undefined ? 'expiring' : `${o.packetId}:${o.state}:q${o.qos}:r${+o.retain}:${o.msg.topic}:${o.msg.payload.length}`
+    const msgs = (o: Outgoing): string => o.msg.expiresAt !== undefined
+      ? 'expiring'
+      : `${o.packetId}:${o.state}:q${o.qos}:r${+o.retain}:${o.msg.topic}:${digest(o.msg.payload)}:${JSON.stringify(o.msg.properties ?? {})}:${o.subIds?.join(',') ?? ''}`
     const inflight = [...s.inflight.values()].map(msgs).filter(x => x !== 'expiring')
     const queued = s.queue.slice(s.queueHead).map(msgs).filter(x => x !== 'expiring')
     out[`session ${JSON.stringify(s.clientId)}`] = JSON.stringify({
@@ -122,6 +125,10 @@ export function snapshot (broker: Broker): Record<string, string> {
     })
   }
   return out
+}
+
+function digest (b: Buffer): string {
+  return `${b.length}/${createHash('sha1').update(b).digest('hex').slice(0, 12)}`
 }
 
 export function diffSnapshots (before: Record<string, string>, after: Record<string, string>): string[] {

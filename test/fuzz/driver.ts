@@ -7,7 +7,7 @@
  * a clean close, and a new broker on the same persistence restoring the same state and routing.
  */
 import net from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -64,6 +64,8 @@ class Round {
   /** Packets the fuzz clients received, by type (how deep the round got). */
   readonly received: Record<string, number> = {}
   port = 0
+  /** A third broker (on a crash image), closed by the cleanup if a check left it open. */
+  extra: Broker | undefined
   constructor (readonly c: FuzzCase, readonly broker: Broker) {}
 
   fail (kind: string, detail: string): void {
@@ -108,22 +110,45 @@ class Round {
     let closed = false
     let lastData = Date.now()
     const done = new Promise<void>(resolve => stream.once('close', () => { closed = true; resolve() }))
-    const obs = new Observer(info, (kind, detail) => this.fail(kind, `client ${index}: ${detail}`), p => {
+    // Acknowledgements wait for a packet boundary of the script, so they never land inside a packet.
+    const boundaries = new Set<number>()
+    script.packets.reduce((n, p) => { boundaries.add(n + p.length); return n + p.length }, 0)
+    let atBoundary = true
+    const acks: Buffer[] = []
+    const flushAcks = (): void => {
+      while (acks.length > 0 && atBoundary && !stream.destroyed && !stream.writableEnded) {
+        const a = acks.shift() as Buffer
+        obs.sent(a)
+        stream.write(a)
+      }
+    }
+    const obs: Observer = new Observer(info, (kind, detail) => this.fail(kind, `client ${index}: ${detail}`), p => {
       if (!script.autoAck || info.version === undefined) return
       const a = ackFor(p, info.version)
-      if (a !== null && !stream.destroyed && !stream.writableEnded) stream.write(a)
+      if (a !== null) { acks.push(a); flushAcks() }
     })
     stream.on('data', (d: Buffer) => { lastData = Date.now(); obs.feed(d) })
+    if (script.pauseReading === true) stream.pause()
     const rng = new Rng(script.splitSeed)
+    const pauseOffset = script.pauseAt === undefined ? Infinity : script.packets.slice(0, script.pauseAt + 1).reduce((n, p) => n + p.length, 0)
     let pos = 0
     while (pos < bytes.length && !closed && !stream.destroyed) {
       const n = rng.weighted([[3, rng.int(1, 4)], [4, rng.int(5, 64)], [2, rng.int(65, 1024)], [1, bytes.length]] as const)
-      stream.write(bytes.subarray(pos, pos + n))
-      pos += n
+      const end = pos < pauseOffset ? Math.min(pos + n, pauseOffset) : pos + n
+      const chunk = bytes.subarray(pos, end)
+      obs.sent(chunk)
+      stream.write(chunk)
+      pos = end
+      atBoundary = boundaries.has(pos)
+      flushAcks()
+      if (pos === pauseOffset) await Promise.race([done, sleep(script.pauseMs ?? 0)])
       const r = rng.float()
       if (r < 0.3) await tick()
       else if (r < 0.33) await sleep(rng.int(1, 4))
     }
+    atBoundary = true
+    flushAcks()
+    if (script.pauseReading === true) stream.resume()
     // Let the broker answer (or close) before we leave: quiet for a moment, at most a second.
     const until = Date.now() + 1000
     while (!closed && Date.now() < until && Date.now() - lastData < 30) await sleep(10)
@@ -171,6 +196,7 @@ interface Ctx {
   mem: MemoryPersistence | undefined
   round?: Round
   broker2?: Broker
+  crashDir?: string
   early: Failure[]
   m0: number
 }
@@ -201,10 +227,12 @@ export async function runRound (c: FuzzCase, opts: RoundOptions = {}): Promise<R
     for (const s of ctx.round?.streams ?? []) s.destroy()
     if (ctx.broker2 !== undefined) await ctx.broker2.close().catch(() => undefined)
     if (ctx.round !== undefined) await ctx.round.broker.close().catch(() => undefined)
+    if (ctx.round?.extra !== undefined) await ctx.round.extra.close().catch(() => undefined)
     // Let late callbacks of this round land while its guard is still in place.
     await sleep(5)
     unguard()
     if (ctx.dir !== undefined) await rm(ctx.dir, { recursive: true, force: true }).catch(() => undefined)
+    if (ctx.dir !== undefined) await rm(`${ctx.dir}-crash`, { recursive: true, force: true }).catch(() => undefined)
   }
   let memoryAfter = 0
   if (checkMemory) { gc(); memoryAfter = memory() }
@@ -229,10 +257,24 @@ async function roundBody (ctx: Ctx, fail: (kind: string, detail: string) => void
   r.port = (await broker.listen({ port: 0, host: '127.0.0.1' })).port
   const waves = new Map<number, Array<[ClientScript, number]>>()
   c.clients.forEach((cl, i) => { if (!waves.has(cl.wave)) waves.set(cl.wave, []); waves.get(cl.wave)?.push([cl, i]) })
-  for (const w of [...waves.keys()].sort((a, b) => a - b)) {
-    await Promise.all((waves.get(w) ?? []).map(([cl, i]) => r.client(cl, i)))
-    if (opts.failFast && r.failures.length > 0) break
+  const runWaves = async (): Promise<void> => {
+    for (const w of [...waves.keys()].sort((a, b) => a - b)) {
+      await Promise.all((waves.get(w) ?? []).map(([cl, i]) => r.client(cl, i)))
+      if (opts.failFast && r.failures.length > 0) break
+    }
   }
+  const copy = dir !== undefined && c.crashCopyMs !== undefined ? sleep(c.crashCopyMs).then(() => crashCopy(dir)) : Promise.resolve(undefined)
+  let closedEarly = false
+  if (c.closeEarlyMs === undefined) await runWaves()
+  else {
+    // Close with clients still at work: close() must end them and flush whatever they left.
+    const running = runWaves()
+    await sleep(c.closeEarlyMs)
+    closedEarly = await closeBroker(r, broker, 'first broker (closed early)')
+    await running
+    if (!closedEarly) return
+  }
+  ctx.crashDir = await copy
   const leak = await waitReleased(broker, 'after the fuzz clients')
   if (leak !== null) r.fail('connection-leak', leak)
   for (const p of consistency(broker)) r.fail('inconsistent', `after the fuzz clients: ${p}`)
@@ -243,11 +285,14 @@ async function roundBody (ctx: Ctx, fail: (kind: string, detail: string) => void
     if (grown > bound) r.fail('memory', `memory grew by ${(grown / 1048576).toFixed(1)} MiB during the round (bound ${(bound / 1048576).toFixed(1)} MiB)`)
   }
   if (opts.failFast && r.failures.length > 0) return
-  try { await probe(broker, r.port, c.broker) } catch (err) { r.fail('not-routing', `after the fuzz: ${(err as Error).message}`) }
-  const leak2 = await waitReleased(broker, 'after the probe')
-  if (leak2 !== null) r.fail('connection-leak', leak2)
+  if (!closedEarly) {
+    try { await probe(broker, r.port, c.broker) } catch (err) { r.fail('not-routing', `after the fuzz: ${(err as Error).message}`) }
+    const leak2 = await waitReleased(broker, 'after the probe')
+    if (leak2 !== null) r.fail('connection-leak', leak2)
+    if (!await closeBroker(r, broker, 'first broker')) return
+  }
+  // What the closed broker holds is what it saved: nothing may change after close().
   const before = snapshot(broker)
-  if (!await closeBroker(r, broker, 'first broker')) return
   // A new broker on the same persistence: it loads, restores the same state and routes.
   const broker2 = ctx.broker2 = createBroker({ ...c.broker, persistence: persistenceFor(c, dir, mem, r, 'restarted broker'), ...opts.extra })
   r.watch(broker2, 'restarted broker')
@@ -264,4 +309,44 @@ async function roundBody (ctx: Ctx, fail: (kind: string, detail: string) => void
   try { await probe(broker2, port2, c.broker) } catch (err) { r.fail('not-routing', `after the restart: ${(err as Error).message}`) }
   await closeBroker(r, broker2, 'restarted broker')
   ctx.broker2 = undefined
+  if (ctx.crashDir !== undefined) await openCrashCopy(r, c, ctx.crashDir, opts)
 }
+
+/** Copy the live persistence directory, as a crash would leave it (files read while being written). */
+async function crashCopy (dir: string): Promise<string | undefined> {
+  const to = `${dir}-crash`
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await rm(to, { recursive: true, force: true })
+      await cp(dir, to, { recursive: true })
+      return to
+    } catch { /* a file went away during a compaction: copy again */ }
+  }
+  return undefined
+}
+
+/** A broker on the crash image: it loads (recovering a torn tail is fine, with a warning), is consistent and routes. */
+async function openCrashCopy (r: Round, c: FuzzCase, dir: string, opts: RoundOptions): Promise<void> {
+  const label = 'broker on a crash image'
+  const persistence = new FilePersistence({
+    dir,
+    syncMode: c.syncMode,
+    compactThreshold: c.compactThreshold,
+    onWarning: m => { if (!RECOVERY_WARNING.test(m)) r.fail('persistence-warning', `${label}: ${m}`) },
+  })
+  const b = r.extra = createBroker({ ...c.broker, persistence, ...opts.extra })
+  r.watch(b, label)
+  try {
+    await within(b.ready, 15000, `${label} ready`)
+  } catch (err) {
+    r.fail('crash-restart', `the ${label} did not load: ${(err as Error).message}`)
+    return
+  }
+  for (const p of consistency(b)) r.fail('inconsistent', `${label}: ${p}`)
+  const port = (await b.listen({ port: 0, host: '127.0.0.1' })).port
+  try { await probe(b, port, c.broker) } catch (err) { r.fail('not-routing', `${label}: ${(err as Error).message}`) }
+  await closeBroker(r, b, label)
+}
+
+/** What FilePersistence says when it drops a torn or corrupt tail (test/broker/20-persistence-file.spec.ts). */
+const RECOVERY_WARNING = /^FilePersistence: .*: .*\. Kept the \d+ valid records before it/

@@ -55,12 +55,35 @@ export class Observer {
   accepted = false
   /** Packets received, by type name. */
   readonly counts: Record<string, number> = {}
+  /**
+   * Packet identifiers of the broker's QoS 1/2 PUBLISH that the client has not released yet (no
+   * PUBACK / PUBCOMP / failing PUBREC sent): a new PUBLISH must not reuse one [MQTT-2.2.1-3].
+   * Tracked from the client's own bytes as it sends them; given up when they stop parsing.
+   */
+  private readonly outstanding = new Set<number>()
+  private readonly sentParser = mqtt.parser({ protocolVersion: 4 })
+  private trackIds = true
 
   constructor (private readonly info: ConnectInfo, private readonly report: Report, private readonly onPacket: (p: mqtt.Packet) => void) {
     this.v5 = info.version === 5
     this.parser = mqtt.parser({ protocolVersion: info.version ?? 4 })
     this.parser.on('packet', (p: mqtt.Packet) => this.packet(p))
     this.parser.on('error', (e: Error) => this.bad(`mqtt-packet cannot parse it: ${e.message}: ${this.lastFrame}`))
+    this.sentParser.on('packet', (p: mqtt.Packet) => this.clientPacket(p))
+    this.sentParser.on('error', () => { this.trackIds = false })
+  }
+
+  /** Bytes the client sends (fed in order, as written). */
+  sent (chunk: Buffer): void {
+    if (!this.trackIds) return
+    try { this.sentParser.parse(chunk) } catch { this.trackIds = false }
+  }
+
+  private clientPacket (p: mqtt.Packet): void {
+    switch (p.cmd) {
+      case 'puback': case 'pubcomp': this.outstanding.delete(p.messageId ?? 0); break
+      case 'pubrec': if ((p.reasonCode ?? 0) >= 0x80) this.outstanding.delete(p.messageId ?? 0); break
+    }
   }
 
   private bad (detail: string): void {
@@ -137,6 +160,11 @@ export class Observer {
         break
       case 'publish': {
         if (p.qos > 0 && !p.messageId) return this.bad('a QoS>0 PUBLISH with packet identifier 0 [MQTT-2.2.1-3]')
+        if (p.qos > 0 && this.trackIds && this.accepted) {
+          const id = p.messageId ?? 0
+          if (!p.dup && this.outstanding.has(id)) return this.bad(`a new PUBLISH reuses packet identifier ${id}, still unacknowledged [MQTT-2.2.1-3]`)
+          this.outstanding.add(id)
+        }
         const alias = this.v5 ? p.properties?.topicAlias : undefined
         if (alias !== undefined && (alias === 0 || alias > this.info.topicAliasMaximum)) {
           return this.bad(`topic alias ${alias} above the client's Topic Alias Maximum ${this.info.topicAliasMaximum} [MQTT-3.3.2-9]`)

@@ -20,10 +20,14 @@ function decode (b: Buffer, v: number): string {
 }
 
 export function describeCase (c: FuzzCase): string {
-  const lines = [`seed ${c.seed}, ${c.persistence} persistence${c.persistence === 'file' ? ` (${c.syncMode}, compact at ${c.compactThreshold})` : ''}, broker options ${JSON.stringify(c.broker)}`]
+  const lines = [`seed ${c.seed}, ${c.persistence} persistence${c.persistence === 'file' ? ` (${c.syncMode}, compact at ${c.compactThreshold})` : ''}, broker options ${JSON.stringify(c.broker)}` +
+    (c.closeEarlyMs !== undefined ? `, broker closed ${c.closeEarlyMs} ms into the round` : '') +
+    (c.crashCopyMs !== undefined ? `, crash image of the persistence taken ${c.crashCopyMs} ms into the round` : '')]
   c.clients.forEach((cl, i) => {
     lines.push(`client ${i}: MQTT level ${cl.version} over ${cl.transport}, wave ${cl.wave}, ${cl.autoAck ? 'acks deliveries' : 'no acks'}, then ${cl.ending}` +
-      (cl.mutations.length > 0 ? `, mutations ${cl.mutations.join(' ')}` : ''))
+      (cl.mutations.length > 0 ? `, mutations ${cl.mutations.join(' ')}` : '') +
+      (cl.pauseAt !== undefined ? `, pauses ${cl.pauseMs ?? 0} ms after packet ${cl.pauseAt}` : '') +
+      (cl.pauseReading === true ? ', does not read until the end' : ''))
     for (const p of cl.packets) {
       const hex = p.length > 96 ? `${p.subarray(0, 96).toString('hex')}...(${p.length} bytes)` : p.toString('hex')
       lines.push(`  ${hex}  ${decode(p, cl.version)}`)

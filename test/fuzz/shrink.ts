@@ -86,6 +86,8 @@ export async function shrink (start: FuzzCase, target: string, opts: ShrinkOptio
     const simpler: Array<(c: FuzzCase) => FuzzCase> = [
       c => ({ ...c, persistence: 'memory' }),
       c => ({ ...c, syncMode: 'always', compactThreshold: 8 * 1024 * 1024 }),
+      c => ({ ...c, closeEarlyMs: undefined }),
+      c => ({ ...c, crashCopyMs: undefined }),
       ...Object.keys(best.broker).filter(k => k !== 'tickInterval').map(k => (c: FuzzCase) => {
         const o = { ...c.broker } as Record<string, unknown>
         delete o[k]
@@ -96,6 +98,8 @@ export async function shrink (start: FuzzCase, target: string, opts: ShrinkOptio
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, transport: 'duplex' as const } : cl)),
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, ending: 'end' as const } : cl)),
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, wave: 0 } : cl)),
+        (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, pauseAt: undefined, pauseMs: undefined } : cl)),
+        (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, pauseReading: undefined } : cl)),
       ]),
     ]
     for (const f of simpler) {
