@@ -31,6 +31,8 @@ export interface ClientScript {
   pauseMs?: number
   /** Never read what the broker sends until the script is over (a slow consumer). */
   pauseReading?: boolean
+  /** Stay connected this long after the script (to take deliveries); default: until 30 ms of quiet. */
+  lingerMs?: number
 }
 
 /** Broker options a case may set (the JSON-friendly subset of BrokerOptions). */
@@ -87,7 +89,7 @@ export function buildCase (seed: number, limits: CaseLimits = DEFAULT_LIMITS): F
   const broker = brokerOptions(rng)
   const nIds = rng.int(2, 8)
   const clientIds = Array.from({ length: nIds }, (_, i) => i === 0 && rng.chance(0.2) ? 'é日本' : `f${i}`)
-  const env: GenEnv = { clientIds, levels: ['a', 'b', 'c', 'd', 'é'].slice(0, rng.int(2, 5)) }
+  const env: GenEnv = { clientIds, levels: ['a', 'b', 'c', 'é'].slice(0, rng.int(2, 4)) }
   const waves = rng.int(1, limits.maxWaves)
   const n = rng.int(1, limits.maxClients)
   const clients: ClientScript[] = []
@@ -95,7 +97,7 @@ export function buildCase (seed: number, limits: CaseLimits = DEFAULT_LIMITS): F
     const r = rng.fork()
     const version = r.weighted([[1, 3], [3, 4], [5, 5]] as const)
     const valid = genSession(r, env, version)
-    const count = r.chance(0.35) ? 0 : r.int(1, 3)
+    const count = r.chance(0.45) ? 0 : r.int(1, 3)
     const m = mutate(r, valid, version, count)
     clients.push({
       transport: r.chance(0.5) ? 'tcp' : 'duplex',
@@ -111,6 +113,7 @@ export function buildCase (seed: number, limits: CaseLimits = DEFAULT_LIMITS): F
     const cl = clients[clients.length - 1]
     if (r.chance(0.015)) { cl.pauseAt = r.int(0, Math.max(0, cl.packets.length - 1)); cl.pauseMs = r.int(1200, 2500) }
     if (r.chance(0.05)) cl.pauseReading = true
+    if (r.chance(0.3)) cl.lingerMs = r.int(30, 150)
   }
   const out: FuzzCase = { seed, persistence, syncMode, compactThreshold, broker, clients }
   if (rng.chance(0.08)) out.closeEarlyMs = rng.int(0, 150)

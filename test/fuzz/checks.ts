@@ -81,6 +81,10 @@ export async function probe (broker: Broker, port: number, o: CaseBrokerOptions)
       const m = await race(sub.waitFor('publish', undefined, PROBE_WAIT))
       assert.deepEqual({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain }, { topic, payload, qos, retain: false }, 'probe delivery')
       await race(Promise.race([sub.ack(m), timeout(PROBE_WAIT, 'probe ack')]))
+      // PINGRESP comes after the broker has handled the acknowledgement: the in-flight window
+      // (maxInflight may be 1, with no queue) is free again before the next message.
+      sub.send({ cmd: 'pingreq' })
+      await race(sub.waitFor('pingresp', undefined, PROBE_WAIT))
       const done = await race(Promise.race([sent, timeout(PROBE_WAIT, 'probe publish')]))
       if (qos > 0) assert.equal((done as { reasonCode?: number } | undefined)?.reasonCode ?? 0, 0, 'probe publish acknowledged')
     }

@@ -150,8 +150,10 @@ class Round {
     flushAcks()
     if (script.pauseReading === true) stream.resume()
     // Let the broker answer (or close) before we leave: quiet for a moment, at most a second.
-    const until = Date.now() + 1000
-    while (!closed && Date.now() < until && Date.now() - lastData < 30) await sleep(10)
+    const started = Date.now()
+    const until = started + 1000
+    const linger = script.lingerMs ?? 0
+    while (!closed && Date.now() < until && (Date.now() - lastData < 30 || Date.now() - started < linger)) await sleep(10)
     if (!closed) await sleep(10)
     if (script.ending === 'end' && !closed) {
       stream.end()

@@ -71,7 +71,7 @@ export function str (rng: Rng, max = 12): string {
 /** A topic name; valid unless `invalid` (wildcards, empty, U+0000). */
 export function topicName (rng: Rng, env: GenEnv, invalid = rng.chance(0.04)): string {
   if (invalid) return rng.pick(['', 'a/+', 'a/#', '#', '+', 'a\u0000b', '$share/g/a', 'a/+/b'])
-  const n = rng.int(1, 5)
+  const n = rng.chance(0.8) ? rng.int(1, 3) : rng.int(4, 6)
   const levels: string[] = []
   for (let i = 0; i < n; i++) levels.push(rng.chance(0.9) ? rng.pick(env.levels) : str(rng, 6))
   if (rng.chance(0.05)) levels[0] = rng.pick(['$SYS', '$x', '$share'])
@@ -81,12 +81,12 @@ export function topicName (rng: Rng, env: GenEnv, invalid = rng.chance(0.04)): s
 /** A topic filter: wildcards, shared subscriptions, and now and then an invalid one. */
 export function topicFilter (rng: Rng, env: GenEnv): string {
   if (rng.chance(0.05)) return rng.pick(['', 'a/#/b', 'a+', '#/a', 'a/b#', '$share/g', '$share//a', '$share/g+/a', '$share/g#/a', 'a\u0000', '$share/g/'])
-  const n = rng.int(1, 5)
+  const n = rng.chance(0.8) ? rng.int(1, 3) : rng.int(4, 6)
   const levels: string[] = []
-  for (let i = 0; i < n; i++) levels.push(rng.chance(0.2) ? '+' : rng.pick(env.levels))
-  if (rng.chance(0.2)) levels.push('#')
+  for (let i = 0; i < n; i++) levels.push(rng.chance(0.25) ? '+' : rng.pick(env.levels))
+  if (rng.chance(0.3)) levels.push('#')
   let f = levels.join('/')
-  if (rng.chance(0.05)) f = '#'
+  if (rng.chance(0.1)) f = '#'
   if (rng.chance(0.15)) f = `$share/${rng.pick(['g', 'h', 'grp'])}/${f}`
   return f
 }
@@ -242,12 +242,12 @@ function ack (s: State, cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', message
   return encode(p, v) ?? encode({ cmd, messageId: 1 }, v) as Buffer
 }
 
-function genSubscribe (s: State): Buffer | null {
+function genSubscribe (s: State, broad = false): Buffer | null {
   const { rng, env, v } = s
   const n = rng.weighted([[6, 1], [3, 2], [1, 4]] as const)
   const subscriptions: Array<Record<string, unknown>> = []
   for (let i = 0; i < n; i++) {
-    const topic = topicFilter(rng, env)
+    const topic = broad && i === 0 ? rng.pick(['#', '#', '+/#', '$share/g/#', `${rng.pick(env.levels)}/#`]) : topicFilter(rng, env)
     s.filters.push(topic)
     const sub: Record<string, unknown> = { topic, qos: rng.int(0, 2) }
     if (v === 5) { sub.nl = rng.chance(0.2); sub.rap = rng.chance(0.3); sub.rh = rng.int(0, 2) }
@@ -302,6 +302,8 @@ function genAuth (s: State): Buffer | null {
 export function genSession (rng: Rng, env: GenEnv, v: Version): Buffer[] {
   const s: State = { rng, env, v, pid: rng.int(0, 20), openQos2: [], aliases: new Set(), filters: [] }
   const out: Buffer[] = [genConnect(rng, env, v)]
+  // Most sessions subscribe first, so that the publishes of the others find someone.
+  if (rng.chance(0.6)) { const b = genSubscribe(s, rng.chance(0.4)); if (b !== null) out.push(b) }
   const n = rng.weighted([[2, 0], [5, rng.int(1, 8)], [3, rng.int(8, 30)]] as const)
   for (let i = 0; i < n; i++) {
     const op = rng.weighted([[30, 'publish'], [14, 'subscribe'], [5, 'unsubscribe'], [10, 'ack'], [6, 'pubrel'], [4, 'ping'],

@@ -27,7 +27,8 @@ export function describeCase (c: FuzzCase): string {
     lines.push(`client ${i}: MQTT level ${cl.version} over ${cl.transport}, wave ${cl.wave}, ${cl.autoAck ? 'acks deliveries' : 'no acks'}, then ${cl.ending}` +
       (cl.mutations.length > 0 ? `, mutations ${cl.mutations.join(' ')}` : '') +
       (cl.pauseAt !== undefined ? `, pauses ${cl.pauseMs ?? 0} ms after packet ${cl.pauseAt}` : '') +
-      (cl.pauseReading === true ? ', does not read until the end' : ''))
+      (cl.pauseReading === true ? ', does not read until the end' : '') +
+      (cl.lingerMs !== undefined ? `, stays ${cl.lingerMs} ms` : ''))
     for (const p of cl.packets) {
       const hex = p.length > 96 ? `${p.subarray(0, 96).toString('hex')}...(${p.length} bytes)` : p.toString('hex')
       lines.push(`  ${hex}  ${decode(p, cl.version)}`)

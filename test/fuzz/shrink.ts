@@ -100,6 +100,7 @@ export async function shrink (start: FuzzCase, target: string, opts: ShrinkOptio
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, wave: 0 } : cl)),
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, pauseAt: undefined, pauseMs: undefined } : cl)),
         (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, pauseReading: undefined } : cl)),
+        (c: FuzzCase) => withClients(c, c.clients.map((cl, k) => k === i ? { ...cl, lingerMs: undefined } : cl)),
       ]),
     ]
     for (const f of simpler) {
