@@ -60,6 +60,14 @@ export async function probe (broker: Broker, port: number, o: CaseBrokerOptions)
   const n = ++probeCounter
   const topic = `probe/${process.pid}/${n}`
   const streams = new Set<Duplex>()
+  const timers: NodeJS.Timeout[] = []
+  const timeout = (ms: number, what: string): Promise<never> => {
+    const t = new Promise<never>((_resolve, reject) => {
+      timers.push(setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))
+    })
+    t.catch(() => { /* raced; a timer that fires after its race is over must not be unhandled */ })
+    return t
+  }
   try {
     const sub = await openProbe(broker, port, 'tcp', v, `probe${n}s`, keepalive, streams)
     const pub = await openProbe(broker, port, 'duplex', v, `probe${n}p`, keepalive, streams)
@@ -70,7 +78,10 @@ export async function probe (broker: Broker, port: number, o: CaseBrokerOptions)
       pub.closed.then(closed('publisher'), () => {})
     })
     gone.catch(() => {})
-    const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, gone])
+    const race = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => { /* the loser of the race rejects later, when the streams close */ })
+      return Promise.race([p, gone])
+    }
     const id = sub.packetId()
     sub.send({ cmd: 'subscribe', messageId: id, subscriptions: [{ topic, qos: 2 }] })
     const suback = await race(sub.waitFor('suback', p => p.messageId === id, PROBE_WAIT))
@@ -78,6 +89,7 @@ export async function probe (broker: Broker, port: number, o: CaseBrokerOptions)
     for (let qos = 0; qos <= maxQos; qos++) {
       const payload = `m${qos}`
       const sent = pub.publish(topic, payload, { qos: qos as QoS })
+      sent.catch(() => { /* awaited below unless the probe fails first */ })
       const m = await race(sub.waitFor('publish', undefined, PROBE_WAIT))
       assert.deepEqual({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain }, { topic, payload, qos, retain: false }, 'probe delivery')
       await race(Promise.race([sub.ack(m), timeout(PROBE_WAIT, 'probe ack')]))
@@ -92,15 +104,9 @@ export async function probe (broker: Broker, port: number, o: CaseBrokerOptions)
     pub.disconnect()
     await Promise.race([Promise.all([sub.closed, pub.closed]), timeout(PROBE_WAIT, 'probe close')])
   } finally {
+    for (const t of timers) clearTimeout(t)
     for (const s of streams) s.destroy()
   }
-}
-
-function timeout (ms: number, what: string): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    t.unref()
-  })
 }
 
 /**

@@ -48,9 +48,17 @@ const CLOSE_WAIT = 15000
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const tick = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
+/** Wait for `p`, at most `ms`; the timer is cleared either way (no timer outlives a round). */
+async function upTo (p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>(resolve => { t = setTimeout(resolve, ms) })])
+  clearTimeout(t)
+}
+
 async function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined
   const timer = new Promise<never>((_resolve, reject) => { t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms) })
+  p.catch(() => { /* if it loses the race, its later rejection is not news */ })
   try {
     return await Promise.race([p, timer])
   } finally {
@@ -141,7 +149,7 @@ class Round {
       pos = end
       atBoundary = boundaries.has(pos)
       flushAcks()
-      if (pos === pauseOffset) await Promise.race([done, sleep(script.pauseMs ?? 0)])
+      if (pos === pauseOffset) await upTo(done, script.pauseMs ?? 0)
       const r = rng.float()
       if (r < 0.3) await tick()
       else if (r < 0.33) await sleep(rng.int(1, 4))
@@ -157,7 +165,7 @@ class Round {
     if (!closed) await sleep(10)
     if (script.ending === 'end' && !closed) {
       stream.end()
-      await Promise.race([done, sleep(2000)])
+      await upTo(done, 2000)
     }
     stream.destroy()
     await done

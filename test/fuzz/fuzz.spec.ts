@@ -10,14 +10,15 @@ import { fuzz, type FuzzSummary } from './run'
 import { describeCase } from './report'
 import { randomSeed } from './prng'
 import { buildCase } from './case'
+import { ALLOWED_PROPERTIES } from './generate'
 import { runRound } from './driver'
 import { Observer } from './observer'
 import * as mqtt from 'mqtt-packet'
 import { MemoryPersistence, type PersistedState } from '../../src/broker'
 import type { FuzzCase } from './case'
 
-/** Seeds whose cases cover every packet type, properties, wills, shared subscriptions, both persistences. */
-const FIXED_SEEDS = [...Array.from({ length: 24 }, (_, i) => i + 1), 32, 49, 93, 100, 160, 161, 392, 402, 430, 431, 1000]
+/** Fixed seeds: together their cases send every packet type and property, wills, shared subscriptions, both persistences. */
+const FIXED_SEEDS = Array.from({ length: 36 }, (_, i) => i + 1)
 const RANDOM_SECONDS = 8
 const SHRINK_MS = 15000
 
@@ -41,6 +42,35 @@ describe('fuzz: seeded packets, mutations and split deliveries against a live br
     const b = buildCase(12345)
     assert.deepEqual(a, b)
     assert.notDeepEqual(buildCase(12346), a)
+  })
+
+  it(`the fixed seeds send every packet type at levels 3, 4 and 5, and every MQTT 5 property in every packet that allows it`, function () {
+    const seen = new Set<string>()
+    const nibbles = new Set<number>()
+    for (const seed of FIXED_SEEDS) {
+      for (const cl of buildCase(seed).clients) {
+        const p = mqtt.parser({ protocolVersion: cl.version })
+        p.on('packet', (x: mqtt.Packet) => {
+          const v = x.cmd === 'connect' ? x.protocolVersion : cl.version
+          seen.add(`${x.cmd} v${v}`)
+          for (const k of Object.keys((x as { properties?: object }).properties ?? {})) seen.add(`${x.cmd}.${k}`)
+          if (x.cmd === 'connect') for (const k of Object.keys(x.will?.properties ?? {})) seen.add(`will.${k}`)
+        })
+        p.on('error', () => { /* mutated bytes */ })
+        for (const b of cl.packets) { nibbles.add(b[0] >> 4); try { p.parse(b) } catch { /* mutated bytes */ } }
+      }
+    }
+    const want: string[] = []
+    for (const cmd of ['connect', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'unsubscribe', 'pingreq', 'disconnect', 'connack', 'suback', 'pingresp']) {
+      for (const v of [3, 4, 5]) want.push(`${cmd} v${v}`)
+    }
+    want.push('auth v5', 'unsuback v4')
+    for (const [kind, names] of Object.entries(ALLOWED_PROPERTIES)) {
+      if (kind === 'connack' || kind === 'suback' || kind === 'unsuback') continue // a server's packets, sent only to be refused
+      for (const n of names) want.push(`${kind}.${n}`)
+    }
+    assert.deepEqual(want.filter(w => !seen.has(w)), [], 'not covered by the fixed seeds')
+    assert.equal(nibbles.size, 16, 'every packet type nibble, reserved 0 and 15 included')
   })
 
   /** A one-client case: the packets given, sent whole over a duplex pair, memory persistence. */
@@ -103,7 +133,7 @@ describe('fuzz: seeded packets, mutations and split deliveries against a live br
     assert.equal(seen.length, 6, seen.join('\n'))
   })
 
-  it(`fixed seeds 1..24, ${FIXED_SEEDS.slice(24).join(', ')}`, async function () {
+  it(`fixed seeds 1..${FIXED_SEEDS.length}`, async function () {
     const s = await fuzz({ seed: 0, seeds: FIXED_SEEDS, shrinkMs: SHRINK_MS, memoryEvery: 4 })
     logKnown(s)
     assert.equal(s.rounds, FIXED_SEEDS.length)
