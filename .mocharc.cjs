@@ -12,6 +12,7 @@ module.exports = {
     'test/listeners/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
+    'test/fuzz/*.spec.ts',
     'test/nodes/*.spec.ts',
     'test/e2e/*.spec.ts',
     'test/editor/*.spec.ts',

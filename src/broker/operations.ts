@@ -42,9 +42,10 @@ function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
 
 /**
  * Subscribe. Returns one reason code per request, in order [MQTT-3.8.4-6]; the caller sends the
- * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4].
+ * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4]. Undefined when
+ * the client's session ended meanwhile: there is nobody to answer.
  */
-export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void }> {
+export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void } | undefined> {
   const s = c.session
   if (s === null) throw new Error('not connected')
   const codes: number[] = []
@@ -63,6 +64,9 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
     }
     const filter = shared ? shared.filter : req.topic
     const verdict = await core.authorizeSubscription(c, filter, req.qos)
+    // The session may have ended while the authoriser was asked (the connection closed, or a Clean
+    // Start took the client id over): nothing more is done for it, and it is not written back.
+    if (c.session !== s) return undefined
     if (verdict === false) {
       codes.push(c.protocolVersion === 5 ? RC.NOT_AUTHORIZED : 0x80)
       continue

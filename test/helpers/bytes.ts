@@ -4,7 +4,7 @@
  */
 
 /** MQTT Variable Byte Integer (minimal encoding). */
-function varint (n: number): Buffer {
+export function varint (n: number): Buffer {
   const out: number[] = []
   do {
     let b = n % 128

@@ -63,7 +63,7 @@ export function connectPacket (o: ConnectOptions): IConnectPacket {
  * Encode a CONNECT, including the combinations mqtt-packet refuses to encode (a zero-length
  * client id with CleanSession 0), which tests need to send.
  */
-function encodeConnect (c: TestClient, packet: IConnectPacket): Buffer {
+export function encodeConnect (c: TestClient, packet: IConnectPacket): Buffer {
   if (packet.clientId === '' && packet.clean === false) {
     const raw = c.encode({ ...packet, clean: true })
     return bytes.patchByte(raw, bytes.connectFlagsOffset(raw), f => f & ~0x02)

@@ -19,7 +19,9 @@ export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket
     rh: v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0,
     subscriptionIdentifier: subId,
   }))
-  return subscribe(conn.core, conn, requests).then(({ codes, after }) => {
+  return subscribe(conn.core, conn, requests).then(result => {
+    if (result === undefined) return // the session ended while the subscription was authorised
+    const { codes, after } = result
     // SUBACK with the same packet identifier and one code per filter [MQTT-3.8.4-1, MQTT-3.8.4-2, MQTT-3.8.4-6]
     conn.sendPacket({ cmd: 'suback', messageId: packet.messageId, granted: codes } as mqtt.ISubackPacket)
     after()
