@@ -101,13 +101,13 @@ async function finding3 () {
   const before = rssMiB(b.child.pid)
   const pub = await client(b.port, 'ret-pub')
   const payload = Buffer.alloc(10 * 1024, 0x42)
-  let refused = 0
+
   for (let i = 0; i < 10000; i++) {
     pub.send({ cmd: 'publish', topic: `big/${i}`, payload, qos: 1, messageId: (i % 65000) + 1, retain: true, dup: false })
     if (i % 20 === 19) await sleep(1)
   }
   await sleep(3000)
-  refused = pub.got.filter((p) => p.cmd === 'puback' && (p.reasonCode ?? 0) >= 0x80).length
+  const refused = pub.got.filter((p) => p.cmd === 'puback' && (p.reasonCode ?? 0) >= 0x80).length
   const after = rssMiB(b.child.pid)
   const counter = await client(b.port, 'ret-count')
   counter.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'big/#', qos: 0 }] })
