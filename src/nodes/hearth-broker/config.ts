@@ -73,7 +73,9 @@ function parseListener (raw: unknown, index: number): ListenerPlan {
   const number = index + 1
   const kind = l.kind as ListenerKind
   if (!LISTENER_KINDS.includes(kind)) throw problem('bad-listener-kind', { number, kind: String(l.kind) })
-  const path = typeof l.path === 'string' ? l.path.trim() : ''
+  // A path without its leading '/' means the same path, as for core websocket nodes.
+  const typed = typeof l.path === 'string' ? l.path.trim() : ''
+  const path = typed !== '' && !typed.startsWith('/') ? `/${typed}` : typed
   if (kind === 'nodered' && path === '') throw problem('path-required', { number })
   if (isWebSocket(kind) && path !== '' && !validPath(path)) throw problem('bad-path', { number, path })
   let port = 0

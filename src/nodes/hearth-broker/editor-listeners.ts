@@ -9,7 +9,8 @@ import {
 /** What is wrong with a listener (a catalog key under hearth-broker.invalid.), or undefined. */
 export function listenerProblem (l: ListenerConfig): string | undefined {
   if (!LISTENER_KINDS.includes(l.kind)) return 'kind'
-  const path = String(l.path ?? '').trim()
+  const typed = String(l.path ?? '').trim()
+  const path = typed !== '' && !typed.startsWith('/') ? `/${typed}` : typed
   if (l.kind === 'nodered') return validPath(path) ? undefined : 'path-required'
   if (parseIntIn(l.port, PORT_RANGE.min, PORT_RANGE.max) === undefined) return 'port'
   if (!validHost(String(l.host ?? '').trim())) return 'host'

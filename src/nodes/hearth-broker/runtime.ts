@@ -22,8 +22,8 @@ export interface BrokerNode extends Node<BrokerNodeCredentials> {
   broker?: Broker
   /** The bound port of the first listener that has one (the real one when 0 was configured). */
   port?: number
-  /** Every open listener: kind, bound port (none on Node-RED's server) and status label. */
-  listeners?: Array<{ kind: string, port: number | undefined, label: string }>
+  /** Every open listener: kind, bound port (none on Node-RED's server) and status label. (Not `listeners`: a Node is an EventEmitter.) */
+  listening?: Array<{ kind: string, port: number | undefined, label: string }>
   /** Why the broker is not running, already translated. */
   failure?: string
   /** The folder holding the broker's state; undefined when it is kept in memory. */
@@ -117,7 +117,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       }
       const first = listeners.find(l => l.port !== undefined)
       node.port = first?.port
-      node.listeners = listeners.map(l => ({ kind: l.plan.kind, port: l.port, label: l.label }))
+      node.listening = listeners.map(l => ({ kind: l.plan.kind, port: l.port, label: l.label }))
 
       const authenticate = new PasswordAuthenticator({ passwordFile: await accountsDone }, { allowAnonymous: parsed.allowAnonymous, trustLocal: true })
       let broker: Broker | undefined
@@ -138,7 +138,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         const l = listeners
         listeners = []
         node.port = undefined
-        node.listeners = undefined
+        node.listening = undefined
         await closeListeners(l)
         return
       }
