@@ -3,7 +3,7 @@
 // table checked on publish, subscribe, every delivery and wills, and the open-broker status, in
 // Node-RED 4.1 with MQTT.js clients and in-process connection nodes.
 import assert from 'node:assert/strict'
-import type { MqttClient } from 'mqtt'
+import type { MqttClient, Packet } from 'mqtt'
 import { hashPassword, verifyPassword } from '../../src/broker'
 import { brokerFlow, currentFlow } from './flows/broker.flows'
 import { connection, helperNode, publish, subscribe } from './flows/client.flows'
@@ -27,7 +27,7 @@ async function refusal (port: number, options: Parameters<typeof connectClient>[
 /** The SUBACK reason codes for one SUBSCRIBE (MQTT.js rejects a refusal; the codes are what matters). */
 function subackCodes (c: MqttClient, topics: string[]): Promise<number[]> {
   return new Promise((resolve) => {
-    const onPacket = (p: { cmd: string, granted?: number[] }): void => {
+    const onPacket = (p: Packet): void => {
       if (p.cmd !== 'suback') return
       c.off('packetreceive', onPacket)
       resolve(p.granted as number[])
@@ -96,7 +96,7 @@ describe('hearth-broker node: users and ACL', function () {
     ['a user listed twice', ['alice', 'alice'], { alice: { password: 'x' } }, 'hearth-broker.errors.duplicate-user'],
   ] as const) {
     it(`refuses ${what}: red ring, one error saying what to fix, nothing listening`, async function () {
-      const creds = newPasswords === undefined ? {} : { broker: { newPasswords: JSON.stringify(newPasswords) } }
+      const creds: Record<string, object> = newPasswords === undefined ? {} : { broker: { newPasswords: JSON.stringify(newPasswords) } }
       await helper.load(nodes, currentFlow({ users }), creds)
       const n = helper.getNode('broker')
       await n.ready
@@ -252,7 +252,7 @@ describe('hearth-broker node: users and ACL', function () {
       ['on 127.0.0.1 only', { listeners: [{ kind: 'mqtt', port: '0', host: '127.0.0.1' }] }],
     ] as const) {
       it(`not open ${what}: green status, no log line`, async function () {
-        const creds = 'users' in options ? { broker: { newPasswords: JSON.stringify({ alice: { password: 'x' } }) } } : {}
+        const creds: Record<string, object> = 'users' in options ? { broker: { newPasswords: JSON.stringify({ alice: { password: 'x' } }) } } : {}
         await helper.load(nodes, currentFlow({ listeners: [{ kind: 'mqtt', port: '0', host: '' }], ...options }), creds)
         await brokerPort()
         assert.deepEqual(lastStatus('broker'), { fill: 'green', shape: 'dot', text: 'hearth-broker.status.listening' })
