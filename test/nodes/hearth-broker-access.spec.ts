@@ -52,7 +52,7 @@ describe('hearth-broker node: users and ACL', function () {
   it('a typed password is hashed ($7$, 210000 iterations) into the credentials and its plain text dropped; an imported hash is kept as it is; both users log in', async function () {
     const imported = await hashPassword('bob-pw', { iterations: 1000 })
     const newPasswords = JSON.stringify({ alice: { password: 'alice-pw' }, bob: { hash: imported } })
-    await helper.load(nodes, currentFlow({ users: ['alice', 'bob'] }), { broker: { newPasswords } })
+    await helper.load(nodes, currentFlow({ usernames: ['alice', 'bob'] }), { broker: { newPasswords } })
     const port = await brokerPort()
     const creds = helper.credentials.get('broker') as Record<string, unknown>
     assert.deepEqual(Object.keys(creds), ['userHashes'])
@@ -72,16 +72,16 @@ describe('hearth-broker node: users and ACL', function () {
   })
 
   it('a redeploy keeps the stored hashes; a user taken off the list loses its hash and is refused', async function () {
-    await helper.load(nodes, currentFlow({ users: ['alice', 'bob'] }), { broker: { newPasswords: JSON.stringify({ alice: { password: 'a1' }, bob: { password: 'b1' } }) } })
+    await helper.load(nodes, currentFlow({ usernames: ['alice', 'bob'] }), { broker: { newPasswords: JSON.stringify({ alice: { password: 'a1' }, bob: { password: 'b1' } }) } })
     await brokerPort()
     const first = storedHashes()
-    await helper.setFlows(currentFlow({ users: ['alice', 'bob'], name: 'again' }), 'full')
+    await helper.setFlows(currentFlow({ usernames: ['alice', 'bob'], name: 'again' }), 'full')
     let port = await brokerPort()
     assert.deepEqual(storedHashes(), first)
     assert.equal(await refusal(port, { username: 'bob', password: 'b1' }, clients), undefined)
     await Promise.all(clients.map(endClient))
     clients = []
-    await helper.setFlows(currentFlow({ users: ['alice'] }), 'full')
+    await helper.setFlows(currentFlow({ usernames: ['alice'] }), 'full')
     port = await brokerPort()
     assert.deepEqual(storedHashes(), { alice: first.alice })
     assert.equal(await refusal(port, { protocolVersion: 5, username: 'bob', password: 'b1' }, clients), 0x86)
@@ -97,7 +97,7 @@ describe('hearth-broker node: users and ACL', function () {
   ] as const) {
     it(`refuses ${what}: red ring, one error saying what to fix, nothing listening`, async function () {
       const creds: Record<string, object> = newPasswords === undefined ? {} : { broker: { newPasswords: JSON.stringify(newPasswords) } }
-      await helper.load(nodes, currentFlow({ users }), creds)
+      await helper.load(nodes, currentFlow({ usernames: users }), creds)
       const n = helper.getNode('broker')
       await n.ready
       assert.equal(n.broker, undefined)
@@ -132,7 +132,7 @@ describe('hearth-broker node: users and ACL', function () {
       { who: 'pattern', access: 'read', topic: 'devices/%c/set' },
     ]
     const aclFlow = (extra: object[] = [], connectionProps: Record<string, unknown> = {}): object[] => currentFlow(
-      { users: ['alice'], aclEnabled: true, acl, wires: [['events']] },
+      { usernames: ['alice'], aclEnabled: true, acl, wires: [['events']] },
       [connection({ clientId: 'flows', ...connectionProps }), subscribe({ topic: '#', qos: '1' }, 'sub', 'out'), helperNode('out'), ...extra],
     )
     const aliceCreds = { broker: { newPasswords: JSON.stringify({ alice: { password: 'alice-pw' } }) } }
@@ -248,11 +248,11 @@ describe('hearth-broker node: users and ACL', function () {
 
     for (const [what, options] of [
       ['with an ACL', { aclEnabled: true, acl: [{ who: 'anonymous', access: 'read', topic: 'weather/#' }] }],
-      ['with anonymous clients refused', { allowAnonymous: false, users: ['alice'] }],
+      ['with anonymous clients refused', { allowAnonymous: false, usernames: ['alice'] }],
       ['on 127.0.0.1 only', { listeners: [{ kind: 'mqtt', port: '0', host: '127.0.0.1' }] }],
     ] as const) {
       it(`not open ${what}: green status, no log line`, async function () {
-        const creds: Record<string, object> = 'users' in options ? { broker: { newPasswords: JSON.stringify({ alice: { password: 'x' } }) } } : {}
+        const creds: Record<string, object> = 'usernames' in options ? { broker: { newPasswords: JSON.stringify({ alice: { password: 'x' } }) } } : {}
         await helper.load(nodes, currentFlow({ listeners: [{ kind: 'mqtt', port: '0', host: '' }], ...options }), creds)
         await brokerPort()
         assert.deepEqual(lastStatus('broker'), { fill: 'green', shape: 'dot', text: 'hearth-broker.status.listening' })

@@ -59,7 +59,8 @@ export function planAccounts (names: unknown, creds: Partial<BrokerNodeCredentia
   if (Array.isArray(names)) {
     list = names.filter((n): n is string => typeof n === 'string' && validUserName(n))
   } else {
-    list = Object.keys(stored)
+    // Changes sent without a list (not by the editor) are kept rather than lost.
+    list = [...new Set([...Object.keys(stored), ...Object.keys(changes)])].filter(validUserName)
     if (legacy !== undefined && !list.includes(legacy)) list.push(legacy)
   }
   const sources: AccountPlan['sources'] = []

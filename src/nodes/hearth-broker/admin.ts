@@ -3,6 +3,7 @@
  *   GET  /hearth-broker/:id/users       names of the users that have a password stored (never a hash)
  *   POST /hearth-broker/password-file   {text}: a mosquitto_passwd file, checked by the core's parser
  *   POST /hearth-broker/acl-file        {text}: a Mosquitto ACL file, as table rows
+ * A file that does not parse is answered {error: {code, line, user}}.
  * The files are parsed here so the editor shows the same line-numbered errors the core gives.
  */
 import { AccessFileError, parseAclFile, parsePasswordFile } from '../../broker'
@@ -20,9 +21,10 @@ function fileText (body: unknown, res: HttpResponse): string | undefined {
   return text
 }
 
+/** A file that does not parse is an answer, not a failed request (a 4xx would be a console error in the editor). */
 function refuse (res: HttpResponse, err: unknown): void {
   if (!(err instanceof AccessFileError)) throw err
-  res.status(400).json({ error: { code: err.code, line: err.line, user: err.user } })
+  res.json({ error: { code: err.code, line: err.line, user: err.user } })
 }
 
 export function registerAdminRoutes (RED: NodeAPI, type: string): void {

@@ -47,7 +47,7 @@ export interface ParsedConfig {
   options: BrokerOptions
   allowAnonymous: boolean
   /** The accounts' names; undefined for a flow saved before the users table (its one account is in the credentials). */
-  users: string[] | undefined
+  usernames: string[] | undefined
   /** The ACL rows when the ACL is on. */
   acl: AclRow[] | undefined
   /** The tls-config node id ('' for none). */
@@ -176,7 +176,7 @@ function parseConfig (config: Partial<BrokerNodeConfig>): ParsedConfig {
     listeners,
     options,
     allowAnonymous: bool(config.allowAnonymous, true),
-    users: parseUsers(config.users),
+    usernames: parseUsers(config.usernames),
     acl: bool(config.aclEnabled, false) ? parseAcl(config.acl) : undefined,
     tls,
     persistence,

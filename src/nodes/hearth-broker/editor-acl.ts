@@ -88,7 +88,7 @@ export function setupAcl (initial: AclRow[], onChange: () => void): () => AclRow
       }
       for (const input of [who, user, access, topic]) {
         input.on('change', update)
-        input.on('keyup', update)
+        input.on('input', update)
       }
       update()
     },

@@ -1,10 +1,11 @@
 /** Small helpers shared by the broker node's editor modules (browser only). */
 import type { JQ } from '../shared/editor-red'
-import { OPTIONS_SETTING, type OptionRange } from './types'
+import { OPTIONS_SETTING, TYPE, type OptionRange } from './types'
 
-/** A message of the broker node's catalog. */
+/** A message of the broker node's catalog (through the type's own translator, which knows the catalog's namespace). */
 export function t (key: string, subs?: Record<string, string | number>): string {
-  return RED._(`hearth-broker.${key}`, subs)
+  const translate = RED.nodes.getType(TYPE)?._
+  return translate !== undefined ? translate(`hearth-broker.${key}`, subs) : RED._(`hearth-broker.${key}`, subs)
 }
 
 /** The core's option ranges, as the runtime hands them to the editor (RED.settings). */
@@ -33,11 +34,15 @@ export function readFileText (file: File): Promise<string> {
   })
 }
 
-/** POST JSON to one of the node's admin routes; resolves with the answer, or rejects with its JSON error. */
+/** POST JSON to one of the node's admin routes; resolves with the answer, or rejects with its `error`. */
 export function postJson (url: string, body: unknown): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     $.ajax({ url, method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' }).then(
-      (data) => resolve(data as Record<string, unknown>),
+      (data) => {
+        const answer = data as Record<string, unknown>
+        if (answer.error !== undefined) reject(answer)
+        else resolve(answer)
+      },
       (xhr: unknown) => reject((xhr as { responseJSON?: unknown }).responseJSON ?? { error: { code: 'REQUEST_FAILED' } }),
     )
   })

@@ -34,7 +34,7 @@ export function setupLimits (node: EditorNodeInstance): void {
     const v = node[key]
     input.val(v === undefined || v === null ? '' : String(v))
     const check = (): void => mark(input, limitValidator(key)?.call(node, input.val()) === true)
-    input.on('keyup', check)
+    input.on('input', check)
     input.on('change', check)
     check()
   }

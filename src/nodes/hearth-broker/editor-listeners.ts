@@ -121,7 +121,7 @@ export function setupListeners (initial: ListenerConfig[], onChange: () => void)
       }
       for (const input of [kind, port, host, path, cert.box, identity.box, proxy.box]) {
         input.on('change', update)
-        input.on('keyup', update)
+        input.on('input', update)
       }
       update()
     },

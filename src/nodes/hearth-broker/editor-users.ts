@@ -50,7 +50,7 @@ function pendingOf (creds: Record<string, unknown> | undefined): Record<string, 
 export function setupUsers (node: EditorNodeInstance, onChange: () => void): () => UsersResult {
   const pending = pendingOf(node.credentials)
   let stored = new Set<string>()
-  const legacy = !Array.isArray(node.users)
+  const legacy = !Array.isArray(node.usernames)
   let loaded = !legacy
   const list = $('#hearth-broker-users')
 
@@ -98,9 +98,9 @@ export function setupUsers (node: EditorNodeInstance, onChange: () => void): () 
       const row: UserRow = { name, password, state, original, imported: typeof data.hash === 'string' ? data.hash : undefined }
       name.val(original)
       container.data('user', row)
-      name.on('keyup', refresh)
+      name.on('input', refresh)
       name.on('change', refresh)
-      password.on('keyup', refresh)
+      password.on('input', refresh)
       password.on('change', refresh)
       refresh()
     },
@@ -110,7 +110,7 @@ export function setupUsers (node: EditorNodeInstance, onChange: () => void): () 
   const add = (names: string[]): void => {
     for (const name of names) list.editableList('addItem', { name })
   }
-  if (!legacy) add(node.users as string[])
+  if (!legacy) add(node.usernames as string[])
   getJson(`${TYPE}/${encodeURIComponent(node.id)}/users`).then((answer) => {
     stored = new Set(Array.isArray(answer.users) ? answer.users as string[] : [])
     if (legacy && !loaded) {

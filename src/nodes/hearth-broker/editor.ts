@@ -56,7 +56,7 @@ RED.nodes.registerType(TYPE, {
       validate: function (v) { return v === true || this.mqtt31 === true || this.mqtt311 === true },
     },
     allowAnonymous: { value: DEFAULTS.allowAnonymous },
-    users: { value: DEFAULTS.users, validate: explain((v) => usersProblem(v)) },
+    usernames: { value: DEFAULTS.usernames, validate: explain((v) => usersProblem(v)) },
     aclEnabled: { value: DEFAULTS.aclEnabled },
     acl: { value: DEFAULTS.acl, validate: explain(function (v) { return this.aclEnabled === true ? aclProblem(v) : undefined }) },
     maximumQoS: { value: DEFAULTS.maximumQoS, validate: intIn(0, 2, true) },
@@ -145,7 +145,7 @@ RED.nodes.registerType(TYPE, {
     node.host = first !== undefined ? String(first.host ?? '') : ''
     node.acl = read.readAcl()
     const users = read.readUsers()
-    if (users.names !== undefined) node.users = users.names
+    if (users.names !== undefined) node.usernames = users.names
     const creds = node.credentials ?? (node.credentials = {})
     if (Object.keys(users.changes).length > 0) {
       creds.newPasswords = JSON.stringify(users.changes)

@@ -173,7 +173,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         .then(() => portsFree)
     }
 
-    const plan = planAccounts(config.users, node.credentials)
+    const plan = planAccounts(config.usernames, node.credentials)
     const accountsDone = settleAccounts(plan)
     node.ready = start(accountsDone, plan)
       .catch((err: Error) => fail(RED._('hearth-broker.errors.listen-failed', { message: err.message })))

@@ -60,8 +60,9 @@ export interface BrokerNodeConfig {
   mqtt311: boolean
   mqtt5: boolean
   allowAnonymous: boolean
-  /** The accounts' user names, in order; their password hashes are in the credentials. Absent in older flows. */
-  users?: string[]
+  /** The accounts' user names, in order; their password hashes are in the credentials. Absent in older flows.
+   *  (Not `users`: the editor keeps that name for the nodes using a config node.) */
+  usernames?: string[]
   /** Check publish, subscribe and delivery against `acl`. */
   aclEnabled: boolean
   acl: AclRow[]
@@ -128,7 +129,7 @@ export const DEFAULTS = {
   mqtt311: true,
   mqtt5: true,
   allowAnonymous: true,
-  users: [] as string[],
+  usernames: [] as string[],
   aclEnabled: false,
   acl: [] as AclRow[],
   maximumQoS: 2,

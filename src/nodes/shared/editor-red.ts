@@ -107,6 +107,8 @@ export interface EditorRED {
     registerType (type: string, def: EditorNodeDef): void
     eachNode (cb: (node: EditorNodeInstance) => boolean | void): void
     node (id: string): EditorNodeInstance | null
+    /** A registered type's definition; `_` translates with the type's catalog. */
+    getType (type: string): { _?: (key: string, subs?: Record<string, string | number>) => string } | undefined
   }
   tabs: {
     create (options: { id: string, onchange (tab: { id: string }): void }): EditorTabs

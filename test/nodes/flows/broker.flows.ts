@@ -20,7 +20,7 @@ export function brokerWithCatch (options: BrokerOptions = {}): object[] {
   ]
 }
 
-/** A broker node saved by the current editor: `listeners`, `users`, ACL rows; one loopback TCP listener unless given. */
+/** A broker node saved by the current editor: `listeners`, `usernames`, ACL rows; one loopback TCP listener unless given. */
 export function brokerNode (options: BrokerOptions = {}, id = 'broker'): Record<string, unknown> {
   return {
     id,
@@ -33,7 +33,7 @@ export function brokerNode (options: BrokerOptions = {}, id = 'broker'): Record<
     port: '',
     host: '',
     tls: '',
-    users: [],
+    usernames: [],
     aclEnabled: false,
     acl: [],
     wires: [['events']],
