@@ -64,13 +64,13 @@ export function setupAcl (initial: AclRow[], onChange: () => void): () => AclRow
     height: 'auto',
     addItem (container, _index, data) {
       const r = (data.who !== undefined ? data : { who: 'anonymous', access: 'read', topic: '' }) as unknown as AclRow
-      const line = el('<div style="display:flex;gap:6px;align-items:center;flex-wrap:wrap"></div>').appendTo(container)
-      const who = el('<select class="hearth-broker-acl-who" style="width:170px"></select>').appendTo(line)
+      const line = el('<div style="display:flex;gap:6px;align-items:center"></div>').appendTo(container)
+      const who = el('<select class="hearth-broker-acl-who" style="width:150px;flex:none"></select>').appendTo(line)
       for (const w of ACL_WHO) who.append(el('<option></option>').attr('value', w).text(t(`acl.who.${w}`)))
-      const user = el('<input type="text" class="hearth-broker-acl-user" style="width:120px">').attr('placeholder', t('placeholder.userName')).appendTo(line)
-      const access = el('<select class="hearth-broker-acl-access" style="width:120px"></select>').appendTo(line)
+      const user = el('<input type="text" class="hearth-broker-acl-user" style="width:100px;flex:none">').attr('placeholder', t('placeholder.userName')).appendTo(line)
+      const access = el('<select class="hearth-broker-acl-access" style="width:125px;flex:none"></select>').appendTo(line)
       for (const a of ACL_ACCESS) access.append(el('<option></option>').attr('value', a).text(t(`acl.access.${a}`)))
-      const topic = el('<input type="text" class="hearth-broker-acl-topic" style="width:200px">').attr('placeholder', t('placeholder.aclTopic')).appendTo(line)
+      const topic = el('<input type="text" class="hearth-broker-acl-topic" style="flex:1 1 120px;min-width:0;width:auto">').attr('placeholder', t('placeholder.aclTopic')).appendTo(line)
       const row: Row = { who, user, access, topic }
       container.data('acl', row)
       who.val(r.who)

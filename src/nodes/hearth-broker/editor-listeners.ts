@@ -78,18 +78,18 @@ export function setupListeners (initial: ListenerConfig[], onChange: () => void)
     height: 'auto',
     addItem (container, _index, data) {
       const l = (data.kind !== undefined ? data : { kind: 'mqtt', port: '1883', host: '' }) as unknown as ListenerConfig
-      const line1 = el('<div style="display:flex;gap:6px;align-items:center;flex-wrap:wrap"></div>').appendTo(container)
-      const kind = el('<select class="hearth-broker-listener-kind" style="width:230px"></select>').appendTo(line1)
+      const line1 = el('<div style="display:flex;gap:6px;align-items:center"></div>').appendTo(container)
+      const kind = el('<select class="hearth-broker-listener-kind" style="width:210px;flex:none"></select>').appendTo(line1)
       for (const k of LISTENER_KINDS) kind.append(el('<option></option>').attr('value', k).text(t(`kind.${k}`)))
-      const port = el('<input type="text" class="hearth-broker-listener-port" style="width:80px">').attr('placeholder', t('placeholder.port')).appendTo(line1)
-      const host = el('<input type="text" class="hearth-broker-listener-host" style="width:150px">').attr('placeholder', t('placeholder.host')).appendTo(line1)
-      const path = el('<input type="text" class="hearth-broker-listener-path" style="width:120px">').appendTo(line1)
+      const port = el('<input type="text" class="hearth-broker-listener-port" style="width:70px;flex:none">').attr('placeholder', t('placeholder.port')).appendTo(line1)
+      const host = el('<input type="text" class="hearth-broker-listener-host" style="flex:1 1 100px;min-width:0;width:auto">').attr('placeholder', t('placeholder.host')).appendTo(line1)
+      const path = el('<input type="text" class="hearth-broker-listener-path" style="flex:1 1 90px;min-width:0;width:auto">').appendTo(line1)
       const line2 = el('<div style="display:flex;flex-wrap:wrap;margin-top:2px"></div>').appendTo(container)
       const cert = checkbox('hearth-broker-listener-cert', t('label.requireCertificate'))
       const identity = checkbox('hearth-broker-listener-identity', t('label.useIdentityAsUsername'))
       const proxy = checkbox('hearth-broker-listener-proxy', t('label.trustProxy'))
       line2.append(cert.wrap).append(identity.wrap).append(proxy.wrap)
-      const hint = el('<div class="form-tips hearth-broker-listener-hint" style="margin-top:4px"></div>').appendTo(container)
+      const hint = el('<div class="hearth-broker-listener-hint" style="margin-top:4px;font-size:0.9em;opacity:0.85"></div>').appendTo(container)
       const row: Row = { kind, port, host, path, requireCertificate: cert.box, useIdentityAsUsername: identity.box, trustProxy: proxy.box }
       container.data('row', row)
 
@@ -119,6 +119,10 @@ export function setupListeners (initial: ListenerConfig[], onChange: () => void)
         mark(path, problem !== 'path' && problem !== 'path-required')
         onChange()
       }
+      kind.on('change', () => {
+        // A WebSocket on Node-RED's port needs a path: offer the usual one.
+        if (String(kind.val()) === 'nodered' && String(path.val() ?? '').trim() === '') path.val('/mqtt')
+      })
       for (const input of [kind, port, host, path, cert.box, identity.box, proxy.box]) {
         input.on('change', update)
         input.on('input', update)

@@ -90,9 +90,9 @@ export function setupUsers (node: EditorNodeInstance, onChange: () => void): () 
     sortable: true,
     height: 'auto',
     addItem (container, _index, data) {
-      const line = el('<div style="display:flex;gap:6px;align-items:center;flex-wrap:wrap"></div>').appendTo(container)
-      const name = el('<input type="text" class="hearth-broker-user-name" autocomplete="off" style="width:160px">').attr('placeholder', t('placeholder.userName')).appendTo(line)
-      const password = el('<input type="password" class="hearth-broker-user-password" autocomplete="new-password" style="width:170px">').appendTo(line)
+      const line = el('<div style="display:flex;gap:6px;align-items:center"></div>').appendTo(container)
+      const name = el('<input type="text" class="hearth-broker-user-name" autocomplete="off" style="width:150px;flex:none">').attr('placeholder', t('placeholder.userName')).appendTo(line)
+      const password = el('<input type="password" class="hearth-broker-user-password" autocomplete="new-password" style="width:150px;flex:none">').appendTo(line)
       const state = el('<span class="hearth-broker-user-state" style="font-size:0.9em"></span>').appendTo(line)
       const original = typeof data.name === 'string' ? data.name : ''
       const row: UserRow = { name, password, state, original, imported: typeof data.hash === 'string' ? data.hash : undefined }
