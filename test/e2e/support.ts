@@ -1,6 +1,8 @@
 // End-to-end support: pack Hearth with npm, install the tarball into a fresh Node-RED userDir as the
 // palette manager does, run Node-RED as a real process, and drive it through the admin API.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
+import https from 'node:https'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -50,6 +52,8 @@ export async function makeUserDir (tarball: string): Promise<string> {
 
 export interface NodeRed {
   port: number
+  /** The CA of Node-RED's certificate when it runs with `https`. */
+  ca?: string
   proc: ChildProcess
   /** Every line Node-RED printed. */
   log: string[]
@@ -59,8 +63,11 @@ export interface NodeRed {
   stop (): Promise<void>
 }
 
-/** Start Node-RED with settings for tests: loopback only, no online catalogue, a fixed credential secret. */
-export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeRed> {
+/**
+ * Start Node-RED with settings for tests: loopback only, no online catalogue, a fixed credential
+ * secret; `extra` adds settings (e.g. `https: {key, cert}`, with `ca` for the test's own requests).
+ */
+export async function startNodeRed (rt: Runtime, userDir: string, extra: Record<string, unknown> = {}, ca?: string): Promise<NodeRed> {
   const port = await freePort()
   const settings = path.join(userDir, 'settings.js')
   writeFileSync(settings, `module.exports = ${JSON.stringify({
@@ -72,6 +79,7 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
     logging: { console: { level: 'info', metrics: false, audit: false } },
+    ...extra,
   })}\n`)
   const started = Date.now()
   const proc = spawn(rt.node, [rt.redJs, '--settings', settings, '--userDir', userDir], { cwd: userDir, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -88,12 +96,14 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   const startupMs = Date.now() - started
+  const scheme = extra.https !== undefined ? 'https' : 'http'
   return {
     port,
+    ca,
     proc,
     log,
     startupMs,
-    url: (p: string) => `http://127.0.0.1:${port}${p}`,
+    url: (p: string) => `${scheme}://127.0.0.1:${port}${p}`,
     async stop () {
       if (proc.exitCode !== null) return
       proc.kill('SIGINT')
@@ -104,15 +114,32 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
   }
 }
 
+/** An admin API request (http, or https trusting red.ca); resolves with the status and the body text. */
+export function adminRequest (red: NodeRed, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, text: string }> {
+  const url = new URL(red.url(p))
+  const data = body === undefined ? undefined : JSON.stringify(body)
+  const options = {
+    method,
+    headers: { ...(data !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...headers },
+    ...(red.ca !== undefined ? { ca: red.ca } : {}),
+  }
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(data)
+  })
+}
+
 /** POST /flows with a full deploy; resolves when Node-RED has started the new flows. */
 export async function deploy (red: NodeRed, flows: object[]): Promise<void> {
   const before = red.log.filter((l) => l.includes('Started flows')).length
-  const res = await fetch(red.url('/flows'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
-    body: JSON.stringify(flows),
-  })
-  if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows: ${res.status} ${await res.text()}`)
+  const res = await adminRequest(red, 'POST', '/flows', flows, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' })
+  if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows: ${res.status} ${res.text}`)
   await waitFor(() => red.log.filter((l) => l.includes('Started flows')).length > before, 20000, 'flows to start')
 }
 

@@ -88,6 +88,19 @@ describe('hearth-broker node: users and ACL', function () {
     assert.equal(await refusal(port, { protocolVersion: 5, username: 'alice', password: 'a1' }, clients), undefined)
   })
 
+  it('a redeploy while the previous node still hashes: the new deploy\'s passwords are kept, the earlier ones hashed too', async function () {
+    const first = ['u1', 'u2', 'u3', 'u4', 'u5']
+    await helper.load(nodes, currentFlow({ usernames: first }), { broker: { newPasswords: JSON.stringify(Object.fromEntries(first.map((u) => [u, { password: `${u}-pw` }]))) } })
+    // Five PBKDF2 hashes take a while: deploy again at once, with one more user and its password.
+    const flow = currentFlow({ usernames: [...first, 'late'] })
+    ;(flow[1] as Record<string, unknown>).credentials = { newPasswords: JSON.stringify({ late: { password: 'late-pw' } }) }
+    await helper.setFlows(flow, 'full')
+    const port = await brokerPort()
+    assert.deepEqual(Object.keys(storedHashes()).sort(), [...first, 'late'].sort())
+    assert.equal(await refusal(port, { username: 'late', password: 'late-pw' }, clients), undefined)
+    assert.equal(await refusal(port, { username: 'u3', password: 'u3-pw' }, clients), undefined)
+  })
+
   for (const [what, users, newPasswords, key] of [
     ['a user without a password', ['alice'], undefined, 'hearth-broker.errors.no-password'],
     ['a user with an empty password', ['alice'], { alice: { password: '' } }, 'hearth-broker.errors.empty-password'],

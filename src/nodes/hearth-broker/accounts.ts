@@ -104,6 +104,24 @@ export async function resolveAccounts (plan: AccountPlan, creds: Partial<BrokerN
   return { entries, credentials: unchanged ? undefined : next }
 }
 
+/**
+ * The credentials to store once hashing is done, given what the store holds now: a deploy may have
+ * changed them meanwhile (its new passwords or account must not be lost), or removed them (the node
+ * was deleted: undefined, nothing to store). Only the fields this node consumed are dropped.
+ */
+export function mergeStored (current: Partial<BrokerNodeCredentials> | undefined, consumed: Partial<BrokerNodeCredentials>, next: Partial<BrokerNodeCredentials>): Partial<BrokerNodeCredentials> | undefined {
+  if (current === undefined) return undefined
+  const out: Partial<BrokerNodeCredentials> = { ...current }
+  if (next.userHashes !== undefined) out.userHashes = next.userHashes
+  else if (current.userHashes === consumed.userHashes) delete out.userHashes
+  if (current.newPasswords === consumed.newPasswords) delete out.newPasswords
+  if (current.username === consumed.username && current.password === consumed.password) {
+    delete out.username
+    delete out.password
+  }
+  return out
+}
+
 /** The users that have a password in these credentials (stored, or the old account's). For the editor. */
 export function usersWithPassword (creds: Partial<BrokerNodeCredentials> | undefined): string[] {
   if (creds === undefined) return []

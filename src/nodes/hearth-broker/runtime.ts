@@ -1,7 +1,7 @@
 import { INTEGER_OPTIONS, PasswordAuthenticator, type Authorizer, type Broker, type PasswordEntry, type PeerInfo } from '../../broker'
 import type { Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
 import { setStatus } from '../shared/status'
-import { planAccounts, resolveAccounts } from './accounts'
+import { mergeStored, planAccounts, resolveAccounts } from './accounts'
 import { buildAuthorizer } from './acl'
 import { registerAdminRoutes } from './admin'
 import { CommandError, runCommand } from './commands'
@@ -69,10 +69,14 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     /** Hash new passwords and store the hashes; runs whatever else is wrong with the config. */
     function settleAccounts (plan: ReturnType<typeof planAccounts>): Promise<PasswordEntry[]> {
       if (plan.problem !== undefined) return Promise.resolve([])
-      return resolveAccounts(plan, node.credentials).then((r) => {
+      const consumed = { ...node.credentials }
+      return resolveAccounts(plan, consumed).then((r) => {
         if (r.credentials !== undefined) {
-          RED.nodes.addCredentials?.(node.id, r.credentials)
-          node.credentials = r.credentials
+          // A deploy may have changed the stored credentials while this node hashed: merge, never overwrite.
+          const current = RED.nodes.getCredentials?.(node.id) as Partial<BrokerNodeCredentials> | undefined
+          const next = mergeStored(current, consumed, r.credentials)
+          if (next !== undefined) RED.nodes.addCredentials?.(node.id, next)
+          if (!closing) node.credentials = r.credentials
         }
         return r.entries
       }, (err: Error) => {
