@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import WebSocket from 'ws'
-import { CLIENT_CN, makeCerts, type TestCerts } from '../listeners/certs'
+import { CLIENT_CN, KEY_PASSPHRASE, makeCerts, type TestCerts } from '../listeners/certs'
 import { currentFlow } from './flows/broker.flows'
 import { collect, endClient, hearthNodes, helper, lastStatus, logged, waitFor } from './support'
 
@@ -126,6 +126,22 @@ describe('hearth-broker node: listeners', function () {
     assert.deepEqual(logged('broker', 'log').filter((l) => l.includes('client-error')), [])
     assert.equal(device.connected, true)
     assert.equal(await code(`sensors/${CLIENT_CN}/humidity`), 0)
+  })
+
+  it('uploaded certificates: the TLS config\'s credentials hold the certificate, the encrypted key and its passphrase, and the CA', async function () {
+    const uploaded = { id: 'tls', type: 'tls-config', name: '', cert: '', key: '', ca: '', certname: 'server.crt', keyname: 'server.key', caname: 'ca.crt', servername: '', verifyservercert: true }
+    const creds = {
+      tls: {
+        certdata: certs.read(certs.serverCert).toString(),
+        keydata: certs.read(certs.serverKeyEncrypted).toString(),
+        cadata: certs.read(certs.caCert).toString(),
+        passphrase: KEY_PASSPHRASE,
+      },
+    }
+    await helper.load(nodes, [...currentFlow({ tls: 'tls', listeners: [{ kind: 'mqtts', port: '0', host: '127.0.0.1', requireCertificate: true }] }), uploaded], creds)
+    const n = await started()
+    await connect(`mqtts://127.0.0.1:${n.port as number}`, { ca: certs.read(certs.caCert), cert: certs.read(certs.clientCert), key: certs.read(certs.clientKey) })
+    await assert.rejects(connect(`mqtts://127.0.0.1:${n.port as number}`, { ca: certs.read(certs.caCert) }))
   })
 
   for (const [what, flow, key] of [

@@ -29,7 +29,8 @@ function refuse (res: HttpResponse, err: unknown): void {
 
 export function registerAdminRoutes (RED: NodeAPI, type: string): void {
   const app = RED.httpAdmin
-  if (app === undefined) return
+  // No admin routes (httpAdminRoot false, or an embedding without them): the editor is not served either.
+  if (app === undefined || typeof app.get !== 'function' || typeof app.post !== 'function') return
   const allow = (permission: string): HttpHandler => RED.auth?.needsPermission(permission) ?? ((_req, _res, next) => next())
 
   app.get(`/${type}/:id/users`, allow('hearth.read'), (req, res) => {
