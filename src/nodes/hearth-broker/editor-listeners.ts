@@ -2,7 +2,7 @@
 import type { JQ } from '../shared/editor-red'
 import { el, mark, t } from './editor-common'
 import {
-  LISTENER_KINDS, MAX_LISTENERS, PORT_RANGE, isSecure, isWebSocket, parseIntIn, validHost, validPath,
+  LISTENER_KINDS, MAX_LISTENERS, PORT_RANGE, isSecure, isWebSocket, nodeRedPath, parseIntIn, validHost, validPath,
   type ListenerConfig, type ListenerKind,
 } from './types'
 
@@ -112,7 +112,7 @@ export function setupListeners (initial: ListenerConfig[], onChange: () => void)
         identity.wrap.toggle(isSecure(k) && cert.box.is(':checked'))
         proxy.wrap.toggle(isWebSocket(k))
         hint.toggle(k === 'nodered')
-        if (k === 'nodered') hint.text(t('tip.nodered', { path: String(path.val() ?? '').trim() || '/mqtt' }))
+        if (k === 'nodered') hint.text(t('tip.nodered', { path: nodeRedPath(RED.settings, String(path.val() ?? '').trim() || '/mqtt') }))
         const problem = listenerProblem(readRow(row))
         mark(port, problem !== 'port')
         mark(host, problem !== 'host')

@@ -9,7 +9,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { Broker } from '../../broker'
 import { ListenerError, MqttListener, attachWebSocket, type ClientErrorHandler, type TlsSettings, type VerifyClient } from '../../listeners'
 import { ConfigError, type ListenerPlan } from './config'
-import { isSecure } from './types'
+import { isSecure, nodeRedPath } from './types'
 
 export interface ListenerContext {
   /** TLS material for mqtts and wss listeners. */
@@ -34,12 +34,6 @@ export interface OpenListener {
   label: string
   serve (broker: Broker): void
   close (): Promise<void>
-}
-
-/** A path under httpNodeRoot, as core websocket nodes compute it. */
-export function nodeRedPath (settings: Record<string, unknown>, path: string): string {
-  const root = typeof settings.httpNodeRoot === 'string' && settings.httpNodeRoot !== '' ? settings.httpNodeRoot : '/'
-  return root + (root.endsWith('/') ? '' : '/') + (path.startsWith('/') ? path.slice(1) : path)
 }
 
 /** The editor's own WebSocket path, or undefined when the editor's admin routes are off. */

@@ -186,6 +186,12 @@ export function validUserName (name: string): boolean {
   return name !== '' && !/[:\u0000-\u001f\u007f]/.test(name) && name.trim() === name
 }
 
+/** A path under Node-RED's httpNodeRoot, as core websocket nodes compute it. */
+export function nodeRedPath (settings: { [key: string]: unknown }, path: string): string {
+  const root = typeof settings.httpNodeRoot === 'string' && settings.httpNodeRoot !== '' ? settings.httpNodeRoot : '/'
+  return root + (root.endsWith('/') ? '' : '/') + (path.startsWith('/') ? path.slice(1) : path)
+}
+
 /** The listeners of a node config: its own, or the one TCP listener of a flow saved before listeners existed. */
 export function listenersOf (config: { [key: string]: unknown }): ListenerConfig[] {
   if (Array.isArray(config.listeners)) return config.listeners as ListenerConfig[]
