@@ -122,8 +122,8 @@ export function setupUsers (node: EditorNodeInstance, onChange: () => void): () 
     }
     refresh()
   }, () => {
-    // Not deployed yet, or no access: nothing is stored.
-    loaded = true
+    // No answer (no access?): nothing is known to be stored. A flow saved before the users table keeps
+    // its accounts as they are (`loaded` stays false), rather than losing them on save.
     refresh()
   })
 
