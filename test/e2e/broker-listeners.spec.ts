@@ -20,7 +20,9 @@ import { CHROMIUM_FLAGS } from '../editor/support'
 import { Children, requirePaho, requireTool } from '../interop/helpers'
 import { CLIENT_CN, makeCerts, type TestCerts } from '../listeners/certs'
 import { allKindsFlow, BROKER, defaultFlow, emptyFlow, householdFlow, legacyFlow, mutualTlsFlow, nodeRedPortFlow, type Ports } from './broker-flows'
-import { adminRequest, deploy, freePort, makeUserDir, packTarball, problems, removeDir, root, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from './support'
+import { adminRequest, boundPorts as portsOf, deploy, freePort, makeUserDir, packTarball, problems, removeDir, root, RUNTIMES, startNodeRed, statusOverComms, tempDir, waitFor, type NodeRed } from './support'
+
+const boundPorts = (red: NodeRed, ca?: string): Promise<number[]> => portsOf(red, BROKER, ca)
 
 const run = promisify(execFile)
 const PAHO_WS = path.join(root, 'test/listeners/py/paho_ws.py')
@@ -43,25 +45,6 @@ function portFree (port: number): Promise<boolean> {
     s.once('error', () => resolve(false))
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
   })
-}
-
-/** Retained status messages of the editor's /comms socket (proves the editor's own WebSocket still connects). */
-async function statusOverComms (red: NodeRed, nodeId: string, ca?: string): Promise<Record<string, unknown>> {
-  const ws = new WebSocket(red.url('/comms').replace(/^http/, 'ws'), ca !== undefined ? { ca } : {})
-  try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no status on /comms')), 10000)
-      ws.once('error', reject)
-      ws.once('open', () => ws.send(JSON.stringify({ subscribe: `status/${nodeId}` })))
-      ws.on('message', (data) => {
-        for (const m of JSON.parse(String(data)) as Array<{ topic: string, data: Record<string, unknown> }>) {
-          if (m.topic === `status/${nodeId}`) { clearTimeout(timer); resolve(m.data) }
-        }
-      })
-    })
-  } finally {
-    ws.terminate()
-  }
 }
 
 describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and ACL in a real Node-RED', function () {
@@ -128,9 +111,9 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
       })
 
       it('a node left at its defaults is open on every interface: a yellow status ending in "open" and one info line saying what to set, no warning', async function () {
-        const port = await freePort()
         const from = red.log.length
-        await deploy(red, defaultFlow(port))
+        await deploy(red, defaultFlow(0))
+        const [port] = await boundPorts(red)
         await waitFor(() => red.log.slice(from).some((l) => l.includes('the broker is open')), 10000, 'the open-broker line')
         const lines = red.log.slice(from).filter((l) => l.includes('the broker is open'))
         assert.equal(lines.length, 1)
@@ -140,9 +123,10 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
       })
 
       it('every listener kind at once: mosquitto over mqtt and mqtts, MQTT.js and paho over ws and wss on their ports and on Node-RED\'s, next to a core websocket node and the editor\'s /comms; events give each transport and the real address', async function () {
-        const ports: Ports = { mqtt: await freePort(), mqtts: await freePort(), ws: await freePort(), wss: await freePort() }
         const from = red.log.length
-        await deploy(red, allKindsFlow(ports, certs))
+        await deploy(red, allKindsFlow({ mqtt: 0, mqtts: 0, ws: 0, wss: 0 }, certs))
+        const [mqttPort, mqttsPort, wsPort, wssPort] = await boundPorts(red)
+        const ports: Ports = { mqtt: mqttPort, mqtts: mqttsPort, ws: wsPort, wss: wssPort }
         const events = await watchEvents(ports.mqtt)
         const status = await statusOverComms(red, BROKER)
         assert.equal(status.fill, 'green')
@@ -203,9 +187,9 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
       })
 
       it('mutual TLS: mosquitto_pub with a certificate from the CA gets in as its CN and the ACL applies to it; without one the handshake fails, and the others go on', async function () {
-        const port = await freePort()
         const from = red.log.length
-        await deploy(red, mutualTlsFlow(port, certs))
+        await deploy(red, mutualTlsFlow(0, certs))
+        const [port] = await boundPorts(red)
         const tlsArgs = ['-p', String(port), '--cafile', certs.caCert, '--cert', certs.clientCert, '--key', certs.clientKey]
         const sub = children.spawn('mosquitto_sub', ['-h', '127.0.0.1', ...tlsArgs, '-i', 'watch', '-t', '#', '-v', '-W', '20', '-q', '1'])
         await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -222,10 +206,10 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
       })
 
       it('users and an ACL: passwords typed once are hashed by the runtime; mosquitto clients get exactly what the rules allow', async function () {
-        const port = await freePort()
         const passwords = { homeassistant: 'ha-secret', dashboard: 'dash-secret', 'plug-kitchen': 'plug-secret' }
         const from = red.log.length
-        await deploy(red, householdFlow(port, passwords))
+        await deploy(red, householdFlow(0, passwords))
+        const [port] = await boundPorts(red)
         // The runtime hashes the passwords once the node starts.
         let creds: Record<string, unknown> = {}
         for (let i = 0; i < 100 && creds.has_userHashes !== true; i++) {
@@ -272,10 +256,9 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
       })
 
       it('a flow saved before listeners and users keeps working with no action: its port, bind address and account', async function () {
-        const port = await freePort()
         const from = red.log.length
-        await deploy(red, legacyFlow(port))
-        await waitFor(() => red.log.length > from, 5000, 'the deploy')
+        await deploy(red, legacyFlow(0))
+        const [port] = await boundPorts(red)
         let ok = { code: -1, out: '' }
         for (let i = 0; i < 50 && ok.code !== 0; i++) {
           ok = await mosquittoPub(['-p', String(port), '-u', 'old', '-P', 'old-pw', '-t', 't', '-m', 'x', '-q', '1'])
@@ -321,7 +304,8 @@ describe('end to end: the broker node\'s listeners, TLS, WebSocket, users and AC
         ws.terminate()
         assert.notEqual(outcome, 'open')
         // The editor's socket is untouched by all this.
-        await deploy(red, defaultFlow(await freePort()))
+        await deploy(red, defaultFlow(0))
+        await boundPorts(red)
         assert.equal((await statusOverComms(red, BROKER)).fill, 'yellow')
       })
 

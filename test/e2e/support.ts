@@ -8,6 +8,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import WebSocket from 'ws'
 import { pollUntil } from '../helpers/wait'
 
 const run = promisify(execFile)
@@ -161,4 +162,38 @@ export function problems (red: NodeRed, from = 0): string[] {
 
 export function removeDir (dir: string | undefined): void {
   if (dir) rmSync(dir, { recursive: true, force: true })
+}
+
+/** The retained status of node `nodeId`, through the editor's own /comms WebSocket (which proves it still connects). */
+export async function statusOverComms (red: NodeRed, nodeId: string, ca?: string): Promise<Record<string, unknown>> {
+  const ws = new WebSocket(red.url('/comms').replace(/^http/, 'ws'), ca !== undefined ? { ca } : {})
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no status on /comms')), 10000)
+      ws.once('error', reject)
+      ws.once('open', () => ws.send(JSON.stringify({ subscribe: `status/${nodeId}` })))
+      ws.on('message', (data) => {
+        for (const m of JSON.parse(String(data)) as Array<{ topic: string, data: Record<string, unknown> }>) {
+          if (m.topic === `status/${nodeId}`) { clearTimeout(timer); resolve(m.data) }
+        }
+      })
+    })
+  } finally {
+    ws.terminate()
+  }
+}
+
+/**
+ * The ports broker node `nodeId` bound, in the order of its listeners, read from its status (":1883 :8883
+ * /mqtt · 2 clients"). Flows that ask for port 0 leave no moment in which another process could take the
+ * port between choosing and binding it.
+ */
+export async function boundPorts (red: NodeRed, nodeId: string, ca?: string): Promise<number[]> {
+  const deadline = Date.now() + 15000
+  for (;;) {
+    const text = String((await statusOverComms(red, nodeId, ca)).text ?? '')
+    if (/ · \d+ clients?( · open)?$/.test(text)) return [...text.matchAll(/:(\d+)/g)].map((m) => Number(m[1]))
+    if (Date.now() > deadline) throw new Error(`no listening status for ${nodeId}: "${text}"`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }

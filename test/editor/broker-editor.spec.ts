@@ -9,7 +9,7 @@ import mqtt from 'mqtt'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { hashPassword, INTEGER_OPTIONS } from '../../src/broker'
 import { LIMIT_KEYS } from '../../src/nodes/hearth-broker/types'
-import { deploy, freePort, removeDir, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from '../e2e/support'
+import { boundPorts, deploy, removeDir, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from '../e2e/support'
 import { artifacts, CHROMIUM_FLAGS, linkedUserDir } from './support'
 
 const TAB = 'edb0000000000001'
@@ -63,8 +63,9 @@ for (const rt of RUNTIMES) {
       userDir = linkedUserDir()
       files = tempDir('hearth-editor-files-')
       red = await startNodeRed(rt, userDir)
-      port = await freePort()
-      await deploy(red, flow(port, await freePort()))
+      // Port 0: the bound port is read from the node's status after each deploy.
+      await deploy(red, flow(0, 0))
+      port = (await boundPorts(red, BROKER))[0]
       browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS })
       page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
       page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()) })
@@ -117,6 +118,7 @@ for (const rt of RUNTIMES) {
       const before = red.log.filter((l) => l.includes('Started flows')).length
       await page.click('#red-ui-header-button-deploy')
       await waitFor(() => red.log.filter((l) => l.includes('Started flows')).length > before, 20000, 'the deploy')
+      port = (await boundPorts(red, BROKER))[0]
     }
     const addButton = (list: string): string => `.red-ui-editableList:has(#${list}) .red-ui-editableList-addButton`
     const rows = (list: string): string => `#${list} > li`
@@ -127,7 +129,7 @@ for (const rt of RUNTIMES) {
       assert.deepEqual(await page.locator('#hearth-broker-tabs li').count(), 4)
       const first = page.locator(rows('hearth-broker-listeners')).nth(0)
       assert.equal(await first.locator('.hearth-broker-listener-kind').inputValue(), 'mqtt')
-      assert.equal(await first.locator('.hearth-broker-listener-port').inputValue(), String(port))
+      assert.equal(await first.locator('.hearth-broker-listener-port').inputValue(), '0')
       assert.equal(await first.locator('.hearth-broker-listener-path').isVisible(), false)
       assert.equal(await page.locator('#hearth-broker-tls-row').isVisible(), false)
 
@@ -150,7 +152,7 @@ for (const rt of RUNTIMES) {
 
       await first.locator('.hearth-broker-listener-port').fill('70000')
       assert.match(String(await first.locator('.hearth-broker-listener-port').getAttribute('class')), /input-error/)
-      await first.locator('.hearth-broker-listener-port').fill(String(port))
+      await first.locator('.hearth-broker-listener-port').fill('0')
       assert.doesNotMatch(String(await first.locator('.hearth-broker-listener-port').getAttribute('class')), /input-error/)
       await shot('listeners')
       await cancel()
