@@ -2,24 +2,12 @@
 // playwright-core. Palette, every edit dialog with its fields, the help sidebar, and no console
 // errors. Screenshots go to test-artifacts/ (git-ignored).
 import assert from 'node:assert/strict'
-import { mkdirSync, symlinkSync, mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { echoFlow } from '../e2e/flows'
-import { deploy, freePort, removeDir, root, RUNTIMES, startNodeRed, type NodeRed } from '../e2e/support'
-
-const artifacts = path.join(root, 'test-artifacts')
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-/** A userDir with Hearth (this checkout, built) linked into node_modules. */
-function linkedUserDir (): string {
-  const userDir = mkdtempSync(path.join(os.tmpdir(), 'hearth-editor-'))
-  mkdirSync(path.join(userDir, 'node_modules/@hearth'), { recursive: true })
-  symlinkSync(root, path.join(userDir, 'node_modules/@hearth/node-red-mqtt'), 'dir')
-  writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'editor-test', private: true }))
-  return userDir
-}
+import { deploy, freePort, removeDir, RUNTIMES, startNodeRed, type NodeRed } from '../e2e/support'
+import { artifacts, CHROMIUM_FLAGS, linkedUserDir } from './support'
 
 const IDS = { broker: 'e2e0000000000002', connection: 'e2e0000000000003', subscribe: 'e2e0000000000004', publish: 'e2e0000000000006' }
 
@@ -65,7 +53,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
   })
 
   const dialogs: Array<[string, string, string[]]> = [
-    ['broker', IDS.broker, ['#node-input-port', '#node-input-host', '#node-input-mqtt5', '#node-input-allowAnonymous', '#node-input-username', '#node-input-password', '#node-input-maximumQoS', '#node-input-retainAvailable', '#node-input-maxConnections', '#node-input-maxPacketSize', '#node-input-maxInflight', '#node-input-maxQueuedMessages', '#node-input-maxKeepalive']],
+    ['broker', IDS.broker, ['#hearth-broker-listeners', '#node-input-tls', '#node-input-mqtt5', '#node-input-allowAnonymous', '#hearth-broker-users', '#node-input-aclEnabled', '#hearth-broker-acl', '#node-input-maximumQoS', '#node-input-retainAvailable', '#node-input-maxConnections', '#node-input-maxPacketSize', '#node-input-maxInflight', '#node-input-maxQueuedMessages', '#node-input-maxKeepalive', '#node-input-receiveMaximum', '#node-input-persistence']],
     ['subscribe', IDS.subscribe, ['#node-input-connection', '#node-input-dynamic', '#node-input-topic', '#node-input-qos', '#node-input-datatype', '#node-input-nl', '#node-input-rap', '#node-input-rh']],
     ['publish', IDS.publish, ['#node-input-connection', '#node-input-topic', '#node-input-qos', '#node-input-retain', '#node-input-contentType', '#node-input-responseTopic', '#node-input-userProperties', '#node-input-messageExpiryInterval']],
   ]
@@ -115,7 +103,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
   })
 
   const helpPhrases: Array<[string, string]> = [
-    ['hearth-broker', 'A full redeploy closes the listener'],
+    ['hearth-broker', 'A full redeploy closes the listeners'],
     ['hearth-connection', 'shared by the'],
     ['hearth-publish', 'once it was stored and acknowledged'],
     ['hearth-subscribe', 'Receives the messages published'],
