@@ -124,11 +124,13 @@ describe('hearth-connection config node', function () {
     await waitFor(() => lastStatus('pub')?.text === 'node-red:common.status.connected')
   })
 
-  it('an external broker URL is not supported yet: red status saying so', async function () {
-    await helper.load(nodes, flow([publish()], { connection: { brokerType: 'external', url: 'mqtt://example.invalid' } }))
-    await waitFor(() => lastStatus('pub')?.text === 'hearth-connection.errors.external-unsupported')
-    assert.equal(lastStatus('pub')?.fill, 'red')
-  })
+  for (const [url, key] of [['http://example.invalid', 'bad-scheme'], ['mqtt://user:pw@example.invalid', 'url-credentials'], ['', 'no-url']]) {
+    it(`an external connection with the URL "${url}": red status saying what to fix (${key})`, async function () {
+      await helper.load(nodes, flow([publish()], { connection: { brokerType: 'external', url } }))
+      await waitFor(() => lastStatus('pub')?.text === `hearth-connection.errors.${key}`)
+      assert.equal(lastStatus('pub')?.fill, 'red')
+    })
+  }
 
   it('a broker node that failed to start: users show "broker not running"', async function () {
     await helper.load(nodes, flow([publish()], { broker: { port: 'nope' } }))

@@ -1,6 +1,7 @@
 import type { BrokerOptions, ProtocolVersion, QoS } from '../../broker/types'
 import { UserTableAuthenticator } from '../../broker'
-import { DEFAULTS, LIMITS, parseIntIn, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
+import { parseIntIn, readFlag as bool } from '../shared/values'
+import { DEFAULTS, LIMITS, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
 
 /** A config problem: a catalog key (under `hearth-broker.errors.`) and its substitutions. */
 export interface ConfigProblem { key: string, subs: Record<string, string | number> }
@@ -17,11 +18,6 @@ export interface PersistenceSettings {
 export type ParsedConfig =
   | { ok: true, port: number, host: string, options: BrokerOptions, persistence: PersistenceSettings }
   | { ok: false, problem: ConfigProblem }
-
-function bool (value: unknown, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === '') return fallback
-  return value === true || value === 'true'
-}
 
 /** Turn the node's config into listener settings and BrokerOptions, or say what to fix. */
 export function parseBrokerConfig (config: Partial<BrokerNodeConfig>, creds: Partial<BrokerNodeCredentials>): ParsedConfig {

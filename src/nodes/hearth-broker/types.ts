@@ -75,10 +75,5 @@ export const LIMITS: ReadonlyArray<readonly [keyof BrokerNodeConfig, number, num
   ['persistenceFlushInterval', 10, 3600000],
 ]
 
-/** Parse an integer within [min, max]; undefined when it is not one. */
-export function parseIntIn (value: unknown, min: number, max: number): number | undefined {
-  const s = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : ''
-  if (!/^\d+$/.test(s)) return undefined
-  const n = Number(s)
-  return n >= min && n <= max ? n : undefined
-}
+/** Parse an integer within [min, max]; undefined when it is not one (the shared reader). */
+export { parseIntIn } from '../shared/values'
