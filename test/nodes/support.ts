@@ -23,6 +23,9 @@ const coreNodes = path.join(path.dirname(require.resolve('node-red-4/package.jso
 export const catchNode: unknown = require(path.join(coreNodes, '25-catch.js'))
 export const completeNode: unknown = require(path.join(coreNodes, '24-complete.js'))
 
+/** Core's tls-config node, for external connections over TLS. */
+export const tlsNode: unknown = require(path.join(path.dirname(coreNodes), 'network', '05-tls.js'))
+
 export { helper }
 
 /** A port that is free right now (bound on 127.0.0.1 then released). */

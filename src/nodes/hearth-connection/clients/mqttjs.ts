@@ -88,7 +88,8 @@ export function toDelivered (packet: IPublishPacket): DeliveredMessage {
     if (p.contentType !== undefined) props.contentType = p.contentType
     if (p.responseTopic !== undefined) props.responseTopic = p.responseTopic
     if (p.correlationData !== undefined) props.correlationData = p.correlationData
-    if (p.userProperties !== undefined) props.userProperties = p.userProperties
+    // mqtt-packet gives an object without a prototype: hand flows a plain one.
+    if (p.userProperties !== undefined) props.userProperties = { ...p.userProperties }
     if (Object.keys(props).length > 0) m.properties = props
     const ids = p.subscriptionIdentifier
     if (ids !== undefined) m.subscriptionIdentifiers = Array.isArray(ids) ? ids : [ids]
