@@ -131,6 +131,8 @@ export class TcpProxy {
   private readonly pairs = new Set<{ a: net.Socket, b: net.Socket }>()
   private stalled = false
   accepting = true
+  /** When each connection attempt came in (ms since the epoch). */
+  readonly attempts: number[] = []
 
   private constructor (private readonly server: net.Server, readonly port: number, readonly target: number) {}
 
@@ -143,6 +145,7 @@ export class TcpProxy {
   }
 
   private link (a: net.Socket): void {
+    this.attempts.push(Date.now())
     if (!this.accepting) { a.destroy(); return }
     const b = net.createConnection({ port: this.target, host: HOST })
     const pair = { a, b }

@@ -31,6 +31,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     let closed = false
     let startTimer: NodeJS.Timeout | undefined
     let stopping: Promise<void> = Promise.resolve()
+    let stopPending = false
     let stateText: string | undefined
     let settleReady: () => void = () => {}
     /** Connect actions waiting for the connection. */
@@ -137,7 +138,9 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       client = undefined
       settleWaiters(new Error(t('errors.not-connected')))
       if (!c) return stopping
+      stopPending = true
       stopping = c.stop().catch((err: Error) => node.warn(err.message)).then(() => {
+        stopPending = false
         droppedBefore += c.stats().dropped
         if (!client) setState('disconnected')
       })
@@ -150,8 +153,10 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       user.onState(node.state, stateText)
       if (users.size !== 1) return
       if (node.external && parsed.ok && parsed.external?.autoConnect) requested = true
-      if (requested) scheduleOpen()
-      else settleReady()
+      if (!requested) settleReady()
+      // External: at once, so messages sent right after the deploy are queued, not refused.
+      else if (node.external && !stopPending) open()
+      else scheduleOpen()
     }
 
     node.deregister = async (user: ConnectionUser, _removed: boolean): Promise<void> => {
