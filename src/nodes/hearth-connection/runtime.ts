@@ -165,10 +165,14 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       return shut()
     }
 
-    node.publish = (message: Message): Promise<void> => {
-      if (!client) return Promise.reject(new Error(t('errors.not-connected')))
-      return client.publish(message)
+    function publish (message: Message): Promise<void>
+    function publish (message: Message, done: (err?: Error) => void): void
+    function publish (message: Message, done?: (err?: Error) => void): Promise<void> | void {
+      if (!done) return new Promise<void>((resolve, reject) => publish(message, (err) => (err ? reject(err) : resolve())))
+      if (!client) return done(new Error(t('errors.not-connected')))
+      client.publish(message, done)
     }
+    node.publish = publish
 
     node.subscribe = async (options: SubscriptionOptions, ref: string, handler: MessageHandler): Promise<number | undefined> => {
       const max = parsed.ok ? parsed.external?.limits.maxSubscriptions : undefined

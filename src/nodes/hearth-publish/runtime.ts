@@ -108,7 +108,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         return
       }
       // Resolves once the broker accepted it: for QoS 1/2, stored and acknowledged.
-      conn.publish(message).then(() => done(), (err: Error) => done(fail(err)))
+      conn.publish(message, (err) => (err ? done(fail(err)) : done()))
     })
 
     node.on('close', (removed: boolean, done: () => void) => {

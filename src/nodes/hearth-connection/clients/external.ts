@@ -16,7 +16,7 @@ import type { ExternalLimits } from '../options'
 import type { BrokerUrl } from '../url'
 import { CLOSE_TIMEOUT_MS, type LocalSettings } from './local'
 import { clientOptions, publishOptions, refusalName, subscribeOptions, toDelivered, type TlsOptions } from './mqttjs'
-import { OutgoingQueue, type QueuedMessage } from './outgoing-queue'
+import { OutgoingQueue, type PublishDone, type QueuedMessage } from './outgoing-queue'
 import type { ClientEvents, ClientStats, ConnectionClient } from './types'
 
 export interface ExternalClientSettings extends Omit<LocalSettings, 'brokerNode'> {
@@ -159,7 +159,7 @@ export class ExternalClient implements ConnectionClient {
     this.drainWaiting = false
     const waiters = this.drainWaiters
     this.drainWaiters = []
-    for (const w of waiters) w.resolve()
+    for (const w of waiters) w.done()
   }
 
   private stream (): Writable | undefined {
@@ -183,22 +183,20 @@ export class ExternalClient implements ConnectionClient {
     })
   }
 
-  publish (message: Message): Promise<void> {
-    if (!this.wanted) return Promise.reject(new Error(this.events.text('errors.not-connected')))
-    return new Promise<void>((resolve, reject) => {
-      const item: QueuedMessage = { message, bytes: OutgoingQueue.sizeOf(message), resolve, reject }
-      if (this.queue.length === 0 && this.open && !this.socketFull() && (message.qos === 0 || this.inflight < this.window)) {
-        this.send(item)
-      } else if (this.queue.fits(item.bytes)) {
-        this.queue.push(item)
-      } else if (message.qos === 0) {
-        this.drop()
-        resolve()
-      } else {
-        const { queueMaxMessages, queueMaxBytes } = this.settings.limits
-        reject(new Error(this.events.text('errors.queue-full', { messages: queueMaxMessages, bytes: queueMaxBytes })))
-      }
-    })
+  publish (message: Message, done: PublishDone): void {
+    if (!this.wanted) return done(new Error(this.events.text('errors.not-connected')))
+    const item: QueuedMessage = { message, bytes: OutgoingQueue.sizeOf(message), done }
+    if (this.queue.length === 0 && this.open && !this.socketFull() && (message.qos === 0 || this.inflight < this.window)) {
+      this.send(item)
+    } else if (this.queue.fits(item.bytes)) {
+      this.queue.push(item)
+    } else if (message.qos === 0) {
+      this.drop()
+      done()
+    } else {
+      const { queueMaxMessages, queueMaxBytes } = this.settings.limits
+      done(new Error(this.events.text('errors.queue-full', { messages: queueMaxMessages, bytes: queueMaxBytes })))
+    }
   }
 
   private drop (): void {
@@ -238,15 +236,14 @@ export class ExternalClient implements ConnectionClient {
         this.drainWaiters.push(item)
         this.waitDrain()
       } else {
-        item.resolve()
+        item.done()
       }
       return
     }
     this.inflight++
     c.publish(m.topic, m.payload, publishOptions(m, this.v5), (err) => {
       this.inflight--
-      if (err) item.reject(this.publishError(err as CodedError))
-      else item.resolve()
+      item.done(err ? this.publishError(err as CodedError) : undefined)
       this.pump()
     })
   }
@@ -324,7 +321,7 @@ export class ExternalClient implements ConnectionClient {
     }
     this.open = false
     const gone = new Error(this.events.text('errors.not-connected'))
-    for (const item of this.queue.drain()) item.reject(gone)
+    for (const item of this.queue.drain()) item.done(gone)
     if (c) {
       // Give up on what is still unacknowledged so MQTT.js sends DISCONNECT at once.
       for (const id of Object.keys(c.outgoing)) c.removeOutgoingMessage(Number(id))

@@ -6,6 +6,7 @@
 import type { LocalClient } from '../../../broker'
 import type { DeliveredMessage, LocalConnectOptions, Message, SubscriptionOptions } from '../../../broker/types'
 import type { BrokerNode } from '../../hearth-broker/runtime'
+import type { PublishDone } from './outgoing-queue'
 import type { ClientEvents, ClientStats, ConnectionClient } from './types'
 
 /** Delays before trying again, in ms. */
@@ -110,10 +111,10 @@ export class InProcessClient implements ConnectionClient {
     ev.settled()
   }
 
-  publish (message: Message): Promise<void> {
+  publish (message: Message, done: PublishDone): void {
     const c = this.client
-    if (!c || !c.connected) return Promise.reject(new Error(this.events.text('errors.not-connected')))
-    return c.publish(message)
+    if (!c || !c.connected) return done(new Error(this.events.text('errors.not-connected')))
+    c.publish(message).then(() => done(), done)
   }
 
   subscribe (list: SubscriptionOptions[]): Promise<number[]> {

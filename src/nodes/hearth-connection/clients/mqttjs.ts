@@ -31,6 +31,8 @@ export function clientOptions (o: LocalConnectOptions, tls: TlsOptions | undefin
     queueQoSZero: false,
     resubscribe: false,
   }
+  // MQTT.js calls its debug logger several times per message: silent unless DEBUG asks for it.
+  if (!/mqttjs/.test(process.env.DEBUG ?? '')) opts.log = () => {}
   if (o.username !== undefined) opts.username = o.username
   if (o.password !== undefined) opts.password = o.password
   if (v5) opts.properties = { sessionExpiryInterval: o.sessionExpiryInterval ?? 0 }

@@ -5,11 +5,13 @@
  */
 import type { Message } from '../../../broker/types'
 
+/** Called once the message was accepted (no argument) or could not be (an Error). */
+export type PublishDone = (err?: Error) => void
+
 export interface QueuedMessage {
   message: Message
   bytes: number
-  resolve: () => void
-  reject: (err: Error) => void
+  done: PublishDone
 }
 
 export interface QueueLimits {

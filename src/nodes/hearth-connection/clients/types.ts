@@ -5,6 +5,7 @@
  */
 import type { DeliveredMessage, Message, SubscriptionOptions } from '../../../broker/types'
 import type { ConnectionState } from '../api'
+import type { PublishDone } from './outgoing-queue'
 
 /** What the config node hands its client: where events go. */
 export interface ClientEvents {
@@ -44,10 +45,11 @@ export interface ConnectionClient {
   /** Start connecting; the client keeps reconnecting until stop(). */
   start (): void
   /**
-   * Publish. Resolves once the broker accepted it (QoS 1/2: acknowledged; QoS 0 to an external
-   * broker: written to the socket). Rejects with `.reasonCode` when the broker refused it.
+   * Publish; `done()` once the broker accepted it (QoS 1/2: acknowledged; QoS 0 to an external
+   * broker: written to the socket), `done(err)` (with `.reasonCode` when the broker refused it)
+   * otherwise. A callback, not a promise: a burst costs one closure per message, no more.
    */
-  publish (message: Message): Promise<void>
+  publish (message: Message, done: PublishDone): void
   /** Subscribe; resolves with one granted QoS or reason code per filter. */
   subscribe (list: SubscriptionOptions[]): Promise<number[]>
   unsubscribe (filters: string[]): Promise<void>
