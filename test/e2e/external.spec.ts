@@ -4,12 +4,14 @@
 // will watched by mosquitto_sub; every msg.action driven over MQTT; and a 300,000-message burst
 // through a publish node, measured.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { createBroker, type Broker, type LocalClient } from '../../src/broker'
 import { MqttListener } from '../../src/listeners'
 import { ACCOUNT, HOST, Mosquitto, MosquittoSub, TcpProxy } from '../helpers/mosquitto'
 import { BURST, externalFlow, IDS, type ExternalUrls } from './external-flows'
-import { deploy, makeUserDir, packTarball, problems, removeDir, rssMiB, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from './support'
+import { deploy, freePort, makeUserDir, packTarball, problems, removeDir, root, rssMiB, RUNTIMES, startNodeRed, tempDir, waitFor, type NodeRed } from './support'
 
 interface Seen { topic: string, payload: string }
 
@@ -176,6 +178,22 @@ describe('end to end: external brokers (Mosquitto, Hearth over WebSocket) in a r
         const bogus = await send('sub', { action: 'bogus' })
         assert.deepEqual({ ...bogus, error: bogus.error.includes('connect, disconnect') }, { kind: 'error', node: 'e2xs-dyn', action: 'bogus', error: true })
         assert.equal(results().length - before, 12)
+      })
+
+      it('the external-broker example works as imported: its birth message and temperatures go out through the external connection', async function () {
+        const port = await freePort()
+        const text = readFileSync(path.join(root, 'examples', 'external-broker.json'), 'utf8')
+        const flow = JSON.parse(text.replace(/"port": "1883"/g, `"port": "${port}"`).replace(/127\.0\.0\.1:1883/g, `127.0.0.1:${port}`)) as object[]
+        const from = red!.log.length
+        await deploy(red!, flow)
+        const seen: Seen[] = []
+        const c = mqtt.connect(`mqtt://${HOST}:${port}`, { reconnectPeriod: 200, connectTimeout: 5000 })
+        clients.push(c)
+        c.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }))
+        c.on('connect', () => { c.subscribe(['sensors/#', 'node-red/status'], { qos: 1 }) })
+        await waitFor(() => seen.some((m) => m.topic === 'sensors/temperature' && typeof JSON.parse(m.payload).celsius === 'number'), 15000, 'a temperature')
+        assert.ok(seen.some((m) => m.topic === 'node-red/status' && m.payload === 'online'), 'the retained birth message')
+        assert.deepEqual(problems(red!, from), [])
       })
 
       it(`a burst of ${BURST.toLocaleString('en')} messages through a publish node (QoS 0), the broker link stalled for 2 s: all arrive, Node-RED stays responsive`, async function () {
