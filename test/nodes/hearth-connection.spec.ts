@@ -92,6 +92,20 @@ describe('hearth-connection config node', function () {
     await waitFor(() => seen.filter((s) => s === 'dev/state=online').length === 3, 5000, 'the reconnect')
   })
 
+  it('the will carries its MQTT 5 user properties, a null one left out (as in the publish node)', async function () {
+    const conn = { willTopic: 'dev/will', willPayload: 'lost', willQos: '1', willUserProperties: '{"site":"north","gone":null,"n":2}' }
+    await helper.load(nodes, flow([publish()], { connection: conn }))
+    const port = await brokerPort()
+    await waitFor(() => lastStatus('pub')?.text === 'node-red:common.status.connected')
+    const wills: Array<Record<string, unknown>> = []
+    const watcher = await connectClient(port, { protocolVersion: 5 }, (t, _p, packet) => { if (t === 'dev/will') wills.push({ ...packet.properties?.userProperties }) })
+    clients.push(watcher)
+    await watcher.subscribeAsync('dev/will', { qos: 1 })
+    helper.getNode('broker').receive({ action: 'disconnect', clientId: 'hearth-conn' })
+    await waitFor(() => wills.length === 1, 3000, 'the will message')
+    assert.deepEqual(wills[0], { site: 'north', n: '2' })
+  })
+
   it('full redeploy: the close message goes out before the broker closes', async function () {
     const port = await freePort()
     const conn = { closeTopic: 'dev/closed', closePayload: 'bye', closeQos: '1', closeRetain: true }

@@ -71,7 +71,17 @@ export class ExternalClient implements ConnectionClient {
     if (this.wanted) return
     this.wanted = true
     this.events.state('connecting')
-    const c = mqtt.connect(this.settings.url.href, clientOptions(this.settings.options, this.settings.tls))
+    let c: MqttClient
+    try {
+      c = mqtt.connect(this.settings.url.href, clientOptions(this.settings.options, this.settings.tls))
+    } catch (err) {
+      // Options MQTT.js refuses outright: say so, and do not retry what cannot work.
+      const text = this.events.text('errors.connection', { broker: this.broker, message: (err as Error).message })
+      this.events.log('error', text)
+      this.events.state('error', text)
+      this.events.settled()
+      return
+    }
     this.mqtt = c
     c.on('connect', (connack: IConnackPacket) => this.onConnack(c, connack))
     c.on('message', (_topic, _payload, packet) => { if (c === this.mqtt) this.events.message(toDelivered(packet)) })
@@ -183,8 +193,13 @@ export class ExternalClient implements ConnectionClient {
     })
   }
 
+  /** An Error with a code (what callers test) and translated text (what users read). */
+  private error (code: string, key: string, subs?: Record<string, string | number>): Error {
+    return Object.assign(new Error(this.events.text(key, subs)), { code })
+  }
+
   publish (message: Message, done: PublishDone): void {
-    if (!this.wanted) return done(new Error(this.events.text('errors.not-connected')))
+    if (!this.wanted) return done(this.error('HEARTH_NOT_CONNECTED', 'errors.not-connected'))
     const item: QueuedMessage = { message, bytes: OutgoingQueue.sizeOf(message), done }
     if (this.queue.length === 0 && this.open && !this.socketFull() && (message.qos === 0 || this.inflight < this.window)) {
       this.send(item)
@@ -195,7 +210,7 @@ export class ExternalClient implements ConnectionClient {
       done()
     } else {
       const { queueMaxMessages, queueMaxBytes } = this.settings.limits
-      done(new Error(this.events.text('errors.queue-full', { messages: queueMaxMessages, bytes: queueMaxBytes })))
+      done(this.error('HEARTH_QUEUE_FULL', 'errors.queue-full', { messages: queueMaxMessages, bytes: queueMaxBytes }))
     }
   }
 
@@ -268,7 +283,7 @@ export class ExternalClient implements ConnectionClient {
 
   private publishError (err: CodedError): Error {
     if (typeof err.code === 'number') return Object.assign(new Error(refusalName(err.code, 5)), { reasonCode: err.code })
-    return new Error(this.events.text('errors.not-connected'))
+    return this.error('HEARTH_NOT_CONNECTED', 'errors.not-connected')
   }
 
   subscribe (list: SubscriptionOptions[]): Promise<number[]> {
@@ -320,7 +335,7 @@ export class ExternalClient implements ConnectionClient {
       }
     }
     this.open = false
-    const gone = new Error(this.events.text('errors.not-connected'))
+    const gone = this.error('HEARTH_NOT_CONNECTED', 'errors.not-connected')
     for (const item of this.queue.drain()) item.done(gone)
     if (c) {
       // Give up on what is still unacknowledged so MQTT.js sends DISCONNECT at once.
