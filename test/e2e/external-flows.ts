@@ -26,7 +26,7 @@ export const BURST = 300000
 export const IDS = { burst: 'e2xi-burst', base: 'e2xi-base', tcp: 'e2xc-tcp', direct: 'e2xc-direct', act: 'e2xc-act' }
 
 /** inject -> generator -> `target`; a Complete node on `target` reports e2e/<name>-done with the time of the last done(). */
-function burstPath (name: string, target: { id: string }, y: number): object[] {
+function burstPath (name: string, target: { id: string, [key: string]: unknown }, y: number): object[] {
   const send = `const t0 = Date.now(); const pad = 'x'.repeat(92); for (let i = 0; i < ${BURST}; i++) node.send([{ payload: String(i).padStart(8, '0') + pad }, null], false); return [null, { topic: 'e2e/${name}-sent', payload: { loopMs: Date.now() - t0 } }]`
   const count = `const n = (context.get('n') || 0) + 1; context.set('n', n); if (n === ${BURST}) return { topic: 'e2e/${name}-done', payload: { done: n, at: Date.now() } }; return null`
   return [

@@ -166,7 +166,7 @@ describe('hearth-connection to an external broker: queue, back-pressure, reconne
     console.log(`      stalled link: up to ${Math.max(maxQueued, stalled.queued)} queued, ${Math.max(maxListeners, stalled.drainListeners)} drain listener(s)`)
   })
 
-  it('QoS 1 in flight stays within the broker\'s Receive Maximum (Mosquitto: 20) and maxInflight', async function () {
+  it('[MQTT-3.3.4-7] QoS 1 in flight stays within the broker\'s Receive Maximum (Mosquitto: 20) and maxInflight', async function () {
     const seen = await watcher('inf/#')
     await helper.load(nodes, externalFlow(viaProxy(), [publish({ topic: 'inf/a' }), ...observers('pub')], { maxInflight: 1000 }))
     await waitFor(() => lastStatus('pub')?.text === CONNECTED, 5000, 'connected')

@@ -159,7 +159,7 @@ describe('hearth-connection to an external broker (Mosquitto)', function () {
     }
   })
 
-  it('birth on connect, close on redeploy (and no will), will when the link is cut, birth again on reconnect: seen by mosquitto_sub', async function () {
+  it('[MQTT-3.14.4-3] birth on connect, close on redeploy (and no will), will when the link is cut, birth again on reconnect: seen by mosquitto_sub', async function () {
     const proxy = await TcpProxy.open(mosq.ports.tcp)
     try {
       const sub = new MosquittoSub(mosq.ports.tcp, ['dev/#'])

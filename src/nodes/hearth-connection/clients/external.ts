@@ -78,6 +78,7 @@ export class ExternalClient implements ConnectionClient {
       // Options MQTT.js refuses outright: say so, and do not retry what cannot work.
       const text = this.events.text('errors.connection', { broker: this.broker, message: (err as Error).message })
       this.events.log('error', text)
+      this.wanted = false
       this.events.state('error', text)
       this.events.settled()
       return
@@ -314,7 +315,7 @@ export class ExternalClient implements ConnectionClient {
 
   /**
    * Clean close, as core: what is queued goes out (for a while), then the close message, then
-   * DISCONNECT with reason 0, so the broker does not publish the will.
+   * DISCONNECT with reason 0, so the broker does not publish the will [MQTT-3.14.4-3].
    */
   async stop (): Promise<void> {
     if (!this.wanted) return
