@@ -267,7 +267,7 @@ describe('end to end: external brokers (Mosquitto, Hearth over WebSocket) in a r
         assert.equal(done.done, BURST)
         assert.equal(outOfOrder, 0)
         // Node-RED answered throughout: stalls of the order of its own cost of delivering the burst, no more.
-        assert.ok(burst.maxLatency < base.maxLatency * 3 + 5000, `the admin API stalled for ${burst.maxLatency} ms (baseline ${base.maxLatency} ms)`)
+        assert.ok(burst.maxLatency < base.maxLatency * 3 + 10000, `the admin API stalled for ${burst.maxLatency} ms (baseline ${base.maxLatency} ms)`)
       })
     })
   }
