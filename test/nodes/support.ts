@@ -25,6 +25,10 @@ export const catchNode: unknown = require(path.join(coreNodes, '25-catch.js'))
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const completeNode: unknown = require(path.join(coreNodes, '24-complete.js'))
 
+/** Core's tls-config node, for external connections over TLS. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const tlsNode: unknown = require(path.join(path.dirname(coreNodes), 'network', '05-tls.js'))
+
 export { helper }
 
 /** A port that is free right now (bound on 127.0.0.1 then released). */

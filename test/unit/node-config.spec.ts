@@ -59,6 +59,7 @@ describe('unit: node config parsing', function () {
         options: { clientId: 'hearth-n1', protocolVersion: 5, clean: true, keepalive: 60, sessionExpiryInterval: 0 },
         birth: undefined,
         close: undefined,
+        external: undefined, // in-process: no external broker settings
       })
     })
 
@@ -82,6 +83,7 @@ describe('unit: node config parsing', function () {
         },
         birth: { topic: 'dev/1/status', payload: Buffer.from('online'), qos: 1, retain: true },
         close: { topic: 'dev/1/status', payload: Buffer.from('closing'), qos: 0, retain: false },
+        external: undefined,
       })
     })
 
@@ -92,6 +94,7 @@ describe('unit: node config parsing', function () {
         options: { clientId: 'hearth-n3', protocolVersion: 4, clean: true, keepalive: 60, username: 'u', will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } },
         birth: undefined,
         close: undefined,
+        external: undefined,
       })
     })
 

@@ -7,9 +7,10 @@ import { INTEGER_OPTIONS } from '../../broker'
 import type { BrokerOptions, ProtocolVersion, QoS } from '../../broker/types'
 import {
   ACL_ACCESS, ACL_WHO, DEFAULTS, FLUSH_RANGE, LIMIT_KEYS, LISTENER_KINDS, MAX_LISTENERS, PORT_RANGE,
-  isSecure, isWebSocket, listenersOf, parseIntIn, validHost, validPath, validUserName,
+  isSecure, isWebSocket, listenersOf, validHost, validPath, validUserName,
   type AclRow, type BrokerNodeConfig, type ListenerKind,
 } from './types'
+import { parseIntIn, readFlag as bool } from '../shared/values'
 
 /** A config problem: a catalog key (under `hearth-broker.errors.`) and its substitutions. */
 export interface ConfigProblem { key: string, subs: Record<string, string | number> }
@@ -53,11 +54,6 @@ export interface ParsedConfig {
   /** The tls-config node id ('' for none). */
   tls: string
   persistence: PersistenceSettings
-}
-
-function bool (value: unknown, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === '') return fallback
-  return value === true || value === 'true'
 }
 
 const problem = (key: string, subs: Record<string, string | number> = {}): ConfigError => new ConfigError({ key, subs })

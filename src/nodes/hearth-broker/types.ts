@@ -150,13 +150,8 @@ export type BrokerAction = typeof ACTIONS[number]
 /** Events sent on the output, as `msg.topic`. */
 export type BrokerEventName = 'clientConnected' | 'clientDisconnected' | 'subscribed' | 'unsubscribed' | 'messageDropped'
 
-/** Parse an integer within [min, max]; undefined when it is not one. */
-export function parseIntIn (value: unknown, min: number, max: number): number | undefined {
-  const s = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : ''
-  if (!/^\d+$/.test(s)) return undefined
-  const n = Number(s)
-  return n >= min && n <= max ? n : undefined
-}
+/** Parse an integer within [min, max]; undefined when it is not one (the shared reader). */
+export { parseIntIn } from '../shared/values'
 
 /** A bind address as the node accepts it: empty (every interface), an IP address or a host name. */
 export function validHost (host: string): boolean {
@@ -180,7 +175,6 @@ export function isWebSocket (kind: ListenerKind): boolean {
 
 /** A user name the users table accepts: not empty, no ':' (the password file's separator), no control characters. */
 export function validUserName (name: string): boolean {
-
   return name !== '' && !/[:\u0000-\u001f\u007f]/.test(name) && name.trim() === name
 }
 

@@ -24,7 +24,7 @@ function filterHash (filter: string): number {
 }
 
 /**
- * The connection's routing table. The in-process client has one message listener; it calls
+ * The connection's routing table. The client (in-process or external) has one message listener; it calls
  * `dispatch`, which finds the handlers by subscription identifier (MQTT 5) or by matching the
  * topic against each filter, with no per-message listeners or closures.
  */
@@ -37,6 +37,8 @@ export class SubscriptionTable {
   get size (): number { return this.byFilter.size }
 
   entries (): IterableIterator<SubscriptionEntry> { return this.byFilter.values() }
+
+  has (filter: string): boolean { return this.byFilter.has(filter) }
 
   /** Add `handler` for `ref`; the newest options for a filter win, with the highest QoS asked. */
   add (options: SubscriptionOptions, ref: string, handler: MessageHandler): SubscriptionEntry {
@@ -66,14 +68,14 @@ export class SubscriptionTable {
     return true
   }
 
-  /** The SUBSCRIBE options for an entry; subscription identifiers only for MQTT 5. */
-  wire (entry: SubscriptionEntry, protocolVersion: 4 | 5): SubscriptionOptions {
+  /** The SUBSCRIBE options for an entry; subscription identifiers only for MQTT 5 (and when the broker takes them). */
+  wire (entry: SubscriptionEntry, protocolVersion: 4 | 5, identifiers = true): SubscriptionOptions {
     const o: SubscriptionOptions = { topic: entry.filter, qos: entry.options.qos }
     if (protocolVersion === 5) {
       if (entry.options.nl !== undefined) o.nl = entry.options.nl
       if (entry.options.rap !== undefined) o.rap = entry.options.rap
       if (entry.options.rh !== undefined) o.rh = entry.options.rh
-      o.subscriptionIdentifier = entry.id
+      if (identifiers) o.subscriptionIdentifier = entry.id
     }
     return o
   }
