@@ -190,18 +190,15 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     link.on('ack', (cmd, id, rc) => this.outbound.onAck(cmd, id, rc))
   }
 
+  /**
+   * The remote accepted: resend what was in flight, subscribe there, then here (the retained
+   * messages cross), and only then say 'connected' (state, notifications).
+   */
   private async onUp (link: RemoteLink, info: LinkInfo): Promise<void> {
     const cfg = this.cfg
     this.sessionPresent = info.sessionPresent
-    this.lastError = undefined
-    this.sleep = 0
     this.inbound.linkUp(link)
     this.outbound.linkUp(link, info)
-    if (cfg.notifications && !cfg.notificationsLocalOnly) {
-      link.send({ cmd: 'publish', topic: cfg.notificationTopic, payload: Buffer.from('1'), qos: 0, retain: info.retainAvailable, dup: false })
-    }
-    this.notifyLocally(true)
-    this.setState('connected')
     const subs = [...remoteFilters(cfg.topics)].map(([topic, qos]) => ({ topic, qos }))
     if (subs.length > 0) {
       const codes = await link.subscribe(subs)
@@ -214,6 +211,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (link !== this.link || !link.isUp) return
     this.outbound.start()
     await this.subscribeLocally(0)
+    if (link !== this.link || !link.isUp) return
+    this.lastError = undefined
+    this.sleep = 0
+    if (cfg.notifications && !cfg.notificationsLocalOnly) {
+      link.send({ cmd: 'publish', topic: cfg.notificationTopic, payload: Buffer.from('1'), qos: 0, retain: info.retainAvailable, dup: false })
+    }
+    this.notifyLocally(true)
+    this.setState('connected')
   }
 
   private onDown (link: RemoteLink, err: BridgeError): void {
