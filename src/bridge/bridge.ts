@@ -208,15 +208,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     }
     const stale = staleRemoteFilters(cfg.topics)
     if (stale.length > 0) await link.unsubscribe(stale)
+    // '1' at the remote, retained, QoS 1 as Mosquitto's, before new messages take packet identifiers
+    if (cfg.notifications && !cfg.notificationsLocalOnly) {
+      await link.publishOwn(cfg.notificationTopic, Buffer.from('1'), info.retainAvailable, info.maximumQoS > 0 ? 1 : 0)
+    }
     if (link !== this.link || !link.isUp) return
     this.outbound.start()
     await this.subscribeLocally(0)
     if (link !== this.link || !link.isUp) return
     this.lastError = undefined
     this.sleep = 0
-    if (cfg.notifications && !cfg.notificationsLocalOnly) {
-      link.send({ cmd: 'publish', topic: cfg.notificationTopic, payload: Buffer.from('1'), qos: 0, retain: info.retainAvailable, dup: false })
-    }
     this.notifyLocally(true)
     this.setState('connected')
   }
@@ -291,7 +292,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.link = undefined
     if (link !== undefined) {
       if (link.isUp && this.cfg.notifications && !this.cfg.notificationsLocalOnly) {
-        link.send({ cmd: 'publish', topic: this.cfg.notificationTopic, payload: Buffer.from('0'), qos: 0, retain: true, dup: false })
+        // QoS 1 under a free identifier; DISCONNECT follows it on the same connection, so no need to wait
+        void link.publishOwn(this.cfg.notificationTopic, Buffer.from('0'), link.info?.retainAvailable !== false, link.info?.maximumQoS === 0 ? 0 : 1)
       }
       link.close(true)
     }

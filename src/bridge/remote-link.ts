@@ -56,6 +56,8 @@ const MAX_PACKET = 268435455
 export class RemoteLink extends EventEmitter<LinkEvents> {
   isUp = false
   isDown = false
+  /** What CONNACK said, once up. */
+  info: LinkInfo | undefined
   private readonly parser: mqtt.Parser
   private timer: NodeJS.Timeout | undefined
   private lastSent = Date.now()
@@ -142,6 +144,22 @@ export class RemoteLink extends EventEmitter<LinkEvents> {
     })
   }
 
+  /**
+   * Publish a message of the bridge's own (its state) at QoS 1 under a packet identifier the
+   * bridge does not use; resolves with the PUBACK's reason code, or -1 when the link goes down first.
+   */
+  publishOwn (topic: string, payload: Buffer, retain: boolean, qos: 0 | 1): Promise<number> {
+    if (qos === 0) {
+      this.send({ cmd: 'publish', topic, payload, qos: 0, retain, dup: false })
+      return Promise.resolve(0)
+    }
+    const messageId = this.packetId()
+    return new Promise(resolve => {
+      this.pending.set(messageId, { resolve: codes => resolve(codes[0] ?? -1) })
+      this.send({ cmd: 'publish', topic, payload, qos: 1, retain, dup: false, messageId })
+    })
+  }
+
   /** UNSUBSCRIBE; resolves on UNSUBACK, or when the link goes down first. */
   unsubscribe (topics: string[]): Promise<number[]> {
     const messageId = this.packetId()
@@ -160,9 +178,16 @@ export class RemoteLink extends EventEmitter<LinkEvents> {
         if (p.qos > 0 && !p.messageId) { this.fail(new BridgeError('PROTOCOL', 'PUBLISH without packet identifier')); return }
         this.emit('publish', p)
         return
-      case 'puback': case 'pubrec': case 'pubcomp':
+      case 'puback': case 'pubrec': case 'pubcomp': {
+        const own = p.cmd === 'puback' ? this.pending.get(p.messageId ?? 0) : undefined
+        if (own !== undefined) {
+          this.pending.delete(p.messageId ?? 0)
+          own.resolve([p.reasonCode ?? 0])
+          return
+        }
         this.emit('ack', p.cmd, p.messageId ?? 0, p.reasonCode ?? 0)
         return
+      }
       case 'pubrel':
         this.emit('pubrel', p.messageId ?? 0)
         return
@@ -198,13 +223,14 @@ export class RemoteLink extends EventEmitter<LinkEvents> {
     if (props.serverKeepAlive !== undefined) this.keepaliveMs = props.serverKeepAlive * 1000
     this.isUp = true
     if (this.keepaliveMs > 0) this.timer = setInterval(() => this.tick(), Math.min(1000, this.keepaliveMs / 4))
-    this.emit('up', {
+    this.info = {
       sessionPresent: p.sessionPresent,
       receiveMaximum: props.receiveMaximum ?? 65535,
       maximumQoS: (props.maximumQoS ?? 2) as 0 | 1 | 2,
       retainAvailable: props.retainAvailable !== false,
       maximumPacketSize: props.maximumPacketSize ?? MAX_PACKET,
-    })
+    }
+    this.emit('up', this.info)
   }
 
   /** Keepalive: PINGREQ after a keepalive of silence either way; no PINGRESP within another keepalive ends the link (MQTT 3.1.1 section 3.1.2.10). */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
 import { createBroker, type Broker, type BrokerOptions } from '../../src/broker'
@@ -85,6 +85,8 @@ export class Fixture {
       'log_type error',
       'log_type warning',
       'log_type notice',
+      // as root, Mosquitto would drop to the user 'mosquitto', who cannot write the temp dir
+      `user ${userInfo().username}`,
       ...(opts.persistence === true
         ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'autosave_on_changes true']
         : ['persistence false']),
