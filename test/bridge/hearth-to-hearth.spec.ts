@@ -5,7 +5,7 @@
  * the remote is away or the local broker restarts (FilePersistence).
  */
 import assert from 'node:assert/strict'
-import { FilePersistence } from '../../src/broker'
+import { FilePersistence, MemoryPersistence, type Persistence } from '../../src/broker'
 import type { BridgeConfig, BridgeStatus, BridgeTopic } from '../../src/bridge'
 import { counts, inState, pollUntil, retainedOf, sleep, useFixture, type HearthNode, type Peer } from './helpers'
 
@@ -215,6 +215,50 @@ describe('bridge: Hearth to Hearth', function () {
     assert.deepEqual({ inflight: info?.inflight, queued: info?.queued, pending: b.status().pending, drops }, {
       inflight: 100, queued: 5, pending: 100, drops: ['queue-full', 'queue-full', 'queue-full', 'queue-full', 'queue-full'],
     })
+  })
+
+  it('an incoming message is acknowledged to the remote only once the local broker has it durable', async function () {
+    // a persistence whose durability barrier the test opens
+    let open: () => void = () => {}
+    let gate: Promise<void> | undefined
+    const gated: Persistence = Object.assign(Object.create(new MemoryPersistence()) as Persistence, { sync: (): Promise<void> | undefined => gate })
+    const remote = await f.hearth()
+    const local = await f.hearth({ persistence: gated })
+    const b = f.bridge(local.broker, { name: 'ack', url: remote.url, clientId: 'ack.in', restartTimeout: 0.2, topics: [{ pattern: 'a/#', direction: 'in', qos: 1 }] })
+    await inState(b, 'connected')
+    const atLocal = await f.peer(local.url, {}, [{ topic: 'a/#', qos: 1 }])
+    gate = new Promise<void>(resolve => { open = resolve })
+    const pub = await f.peer(remote.url)
+    await pub.client.publishAsync('a/x', 'x', { qos: 1 })
+    const inflightAtRemote = (): number | undefined => remote.broker.clients().find(c => c.clientId === 'ack.in')?.inflight
+    await pollUntil(() => atLocal.got.length === 1, 2000, 'the message routed locally')
+    await sleep(200)
+    assert.equal(inflightAtRemote(), 1, 'no PUBACK while the local broker has not made it durable')
+    open()
+    gate = undefined
+    await pollUntil(() => inflightAtRemote() === 0, 2000, 'the PUBACK once durable')
+  })
+
+  it('an outgoing message stays in flight in the local session until the remote has acknowledged it', async function () {
+    const remote = await f.hearth()
+    const proxy = await f.proxy(remote.port)
+    const local = await f.hearth()
+    const b = f.bridge(local.broker, { name: 'ackout', url: `mqtt://127.0.0.1:${proxy.port}`, restartTimeout: 0.2, topics: [{ pattern: 'o/#', qos: 1 }] })
+    await inState(b, 'connected')
+    const atRemote = await f.peer(remote.url, {}, [{ topic: 'o/#', qos: 1 }])
+    const localSide = (): { inflight: number, queued: number } | undefined => {
+      const c = local.broker.clients().find(x => x.clientId === b.status().localClientId)
+      return c === undefined ? undefined : { inflight: c.inflight, queued: c.queued }
+    }
+    proxy.holdReplies(true)
+    const pub = await f.peer(local.url)
+    await pub.client.publishAsync('o/x', 'x', { qos: 1 })
+    await pollUntil(() => atRemote.got.length === 1, 2000, 'the message at the remote')
+    await sleep(200)
+    assert.deepEqual({ local: localSide(), pending: b.status().pending }, { local: { inflight: 1, queued: 0 }, pending: 1 })
+    proxy.holdReplies(false)
+    await pollUntil(() => localSide()?.inflight === 0, 2000, 'released once the PUBACK is in')
+    assert.equal(b.status().pending, 0)
   })
 
   it('nothing acknowledged is lost while the remote is away and across a restart of the local broker (FilePersistence)', async function () {
