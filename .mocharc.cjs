@@ -9,6 +9,7 @@ module.exports = {
     'test/access/*.spec.ts',
     'test/cli/*.spec.ts',
     'test/listeners/*.spec.ts',
+    'test/bridge/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
     'test/nodes/*.spec.ts',
