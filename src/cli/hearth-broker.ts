@@ -11,6 +11,8 @@ import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
 import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
+import { loadBridgeFiles, startBridges } from './bridges'
+import type { Bridge, BridgeConfig } from '../bridge'
 import { ConfigError } from './validate'
 
 const CONFIG_ERROR = 2
@@ -71,7 +73,8 @@ function createFromSettings (settings: CliSettings): Broker {
   return createBroker({
     ...settings.broker,
     persistence,
-    authenticate: new UserTableAuthenticator(settings.users, { allowAnonymous: settings.allowAnonymous }),
+    // The only in-process clients of the CLI are its bridges: trusted, as Mosquitto's bridges are locally
+    authenticate: new UserTableAuthenticator(settings.users, { allowAnonymous: settings.allowAnonymous, trustLocal: true }),
   })
 }
 
@@ -92,12 +95,14 @@ function listenFailure (o: ListenerOptions, err: NodeJS.ErrnoException): string 
 export async function main (argv: string[]): Promise<void> {
   let settings: CliSettings
   let options: ListenerOptions[]
+  let bridgeConfigs: BridgeConfig[]
   let broker: Broker
   try {
     const loaded = loadSettings(argv)
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
     settings = loaded.settings
     options = listenerOptions(settings)
+    bridgeConfigs = loadBridgeFiles(settings.bridges ?? [])
     broker = createFromSettings(settings)
   } catch (err) {
     if (err instanceof ConfigError || err instanceof OptionError || err instanceof ListenerError) {
@@ -135,12 +140,13 @@ export async function main (argv: string[]): Promise<void> {
     l.serve(broker)
     process.stdout.write(`hearth-broker listening on ${l.url}\n`)
   }
+  const bridges: Bridge[] = startBridges(broker, bridgeConfigs, line => process.stdout.write(line + '\n'), say)
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    Promise.all([...listeners.map(l => l.close()), broker.close()]).then(() => process.exit(0), err => {
+    Promise.all(bridges.map(b => b.close())).then(() => Promise.all([...listeners.map(l => l.close()), broker.close()])).then(() => process.exit(0), err => {
       say(`error while stopping on ${signal}: ${(err as Error).message}`)
       process.exit(1)
     })
