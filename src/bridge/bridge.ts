@@ -81,6 +81,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       messagesOut: this.counts.out,
       dropped: this.counts.dropped,
       pending: this.outbound.pending,
+      queued: this.broker.clients().find(c => c.clientId === this.cfg.localClientId)?.queued ?? 0,
     }
     if (this.current === 'connected') s.sessionPresent = this.sessionPresent
     if (this.lastError !== undefined) s.lastError = { ...this.lastError }
@@ -241,14 +242,24 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.retryLater(() => this.connectRemote())
   }
 
+  /** End the link: '0' at the remote first (a DISCONNECT keeps its will from saying it), then DISCONNECT. */
+  private dropLink (): void {
+    const link = this.link
+    this.link = undefined
+    if (link === undefined) return
+    if (link.isUp && this.cfg.notifications && !this.cfg.notificationsLocalOnly) {
+      // QoS 1 under a free identifier; DISCONNECT follows it on the same connection, so no need to wait
+      void link.publishOwn(this.cfg.notificationTopic, Buffer.from('0'), link.info?.retainAvailable !== false, link.info?.maximumQoS === 0 ? 0 : 1)
+    }
+    link.close(true)
+  }
+
   /** The local side was disconnected (taken over, or this broker closes): start again later. */
   private onLocalClosed (local: LocalClient): void {
     if (this.local !== local) return
     this.local = undefined
     if (this.closing) return
-    const link = this.link
-    this.link = undefined
-    link?.close(true)
+    this.dropLink()
     this.inbound.linkDown()
     this.outbound.linkDown()
     this.outbound.reset()
@@ -288,15 +299,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const wasUp = this.current === 'connected'
     this.closing = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    const link = this.link
-    this.link = undefined
-    if (link !== undefined) {
-      if (link.isUp && this.cfg.notifications && !this.cfg.notificationsLocalOnly) {
-        // QoS 1 under a free identifier; DISCONNECT follows it on the same connection, so no need to wait
-        void link.publishOwn(this.cfg.notificationTopic, Buffer.from('0'), link.info?.retainAvailable !== false, link.info?.maximumQoS === 0 ? 0 : 1)
-      }
-      link.close(true)
-    }
+    this.dropLink()
     this.inbound.linkDown()
     this.outbound.linkDown()
     if (wasUp) this.notifyLocally(false)

@@ -106,6 +106,8 @@ export interface BridgeStatus {
   dropped: number
   /** Outgoing messages held by the bridge: waiting for the link, or sent and not yet acknowledged. */
   pending: number
+  /** Outgoing messages waiting behind those in the bridge's local session (bounded by maxQueuedMessages). */
+  queued: number
 }
 
 export interface BridgeWarning {

@@ -155,7 +155,7 @@ describe('bridge: Hearth to Hearth', function () {
     const s = b.status()
     assert.deepEqual({ ...s, since: 0, url: '' }, {
       name: 'st', state: 'connected', url: '', clientId: 'st.house', localClientId: 'local.st.house', protocolVersion: 5, since: 0,
-      sessionPresent: false, messagesIn: 0, messagesOut: 0, dropped: 0, pending: 0,
+      sessionPresent: false, messagesIn: 0, messagesOut: 0, dropped: 0, pending: 0, queued: 0,
     })
     // the remote drops the link (not a DISCONNECT from the bridge): its will says 0 there
     const watch = await f.peer(remote.url, {}, [{ topic, qos: 1 }])
@@ -173,6 +173,19 @@ describe('bridge: Hearth to Hearth', function () {
     await b.close()
     assert.equal(b.state, 'closed')
     await pollUntil(() => at(remote) === '0' && at(local) === '0', 2000, 'state 0 on both sides after close')
+  })
+
+  it('the bridge stops with its broker, and says 0 at the remote', async function () {
+    const remote = await f.hearth()
+    const local = await f.hearth()
+    const b = f.bridge(local.broker, { name: 'end', url: remote.url, clientId: 'end.house', restartTimeout: 0.2, topics: [{ pattern: 'e/#' }] })
+    await inState(b, 'connected')
+    const topic = '$SYS/broker/connection/end.house/state'
+    await pollUntil(() => retainedOf(remote.broker, topic)[topic] === '1', 2000, 'state 1 at the remote')
+    await local.broker.close()
+    await inState(b, 'closed')
+    await pollUntil(() => retainedOf(remote.broker, topic)[topic] === '0', 2000, 'state 0 at the remote')
+    assert.equal(remote.broker.clients().some(c => c.clientId === 'end.house'), false)
   })
 
   it('protocolVersion left out: MQTT 5, then 3.1.1 when the remote refuses 5; an explicit 5 does not fall back', async function () {
@@ -212,8 +225,8 @@ describe('bridge: Hearth to Hearth', function () {
     for (let i = 0; i < 110; i++) await pub.client.publishAsync('q/m', String(i), { qos: 1 })
     await pollUntil(() => drops.length === 5, 2000, 'five drops')
     const info = local.broker.clients().find(c => c.clientId === b.status().localClientId)
-    assert.deepEqual({ inflight: info?.inflight, queued: info?.queued, pending: b.status().pending, drops }, {
-      inflight: 100, queued: 5, pending: 100, drops: ['queue-full', 'queue-full', 'queue-full', 'queue-full', 'queue-full'],
+    assert.deepEqual({ inflight: info?.inflight, queued: info?.queued, pending: b.status().pending, inQueue: b.status().queued, drops }, {
+      inflight: 100, queued: 5, pending: 100, inQueue: 5, drops: ['queue-full', 'queue-full', 'queue-full', 'queue-full', 'queue-full'],
     })
   })
 

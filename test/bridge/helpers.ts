@@ -93,6 +93,7 @@ export class Fixture {
       ...lines,
     ].join('\n') + '\n'
     const m = new Mosquitto(this, port, dir, conf)
+    this.track(() => m.kill9()) // before its folder goes (cleanups run in reverse)
     await m.start()
     return m
   }
