@@ -274,6 +274,62 @@ describe('bridge: Hearth to Hearth', function () {
     assert.equal(b.status().pending, 0)
   })
 
+  it('QoS 2 stays exactly once across a restart of the local broker with messages in flight: resent under the same packet identifiers [MQTT-4.3.3-9]', async function () {
+    const dir = f.tempDir()
+    const remote = await f.hearth()
+    const proxy = await f.proxy(remote.port)
+    const config: BridgeConfig = { name: 'q2', url: `mqtt://127.0.0.1:${proxy.port}`, restartTimeout: 0.2, topics: [{ pattern: 'x/#', qos: 2 }] }
+    let local = await f.hearth({ persistence: new FilePersistence({ dir }) })
+    let b = f.bridge(local.broker, config)
+    await inState(b, 'connected')
+    const watcher = await f.peer(remote.url, {}, [{ topic: 'x/#', qos: 2 }])
+    proxy.holdReplies(true) // the remote gets the messages; its PUBRECs do not come back
+    const pub = await f.peer(local.url)
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync(`x/${i}`, `m${i}`, { qos: 2 })
+    await pollUntil(() => watcher.got.length === 5, 3000, 'the messages at the remote')
+    assert.equal(b.status().pending, 5)
+    await b.close()
+    await pub.client.endAsync()
+    await local.broker.close()
+    proxy.holdReplies(false)
+    local = await f.hearth({ persistence: new FilePersistence({ dir }) }, local.port)
+    b = f.bridge(local.broker, config)
+    await inState(b, 'connected')
+    const localSide = (): number | undefined => local.broker.clients().find(c => c.clientId === b.status().localClientId)?.inflight
+    await pollUntil(() => localSide() === 0 && b.status().pending === 0, 3000, 'the exchanges completed')
+    await sleep(200)
+    assert.deepEqual(watcher.got.map(r => `${r.topic}=${r.payload}@${r.qos}`), Array.from({ length: 5 }, (_, i) => `x/${i}=m${i}@2`))
+  })
+
+  it('incoming QoS 2 stays exactly once across a restart of the local broker: the resent PUBLISH is recognised by its packet identifier [MQTT-4.3.3-9]', async function () {
+    const dir = f.tempDir()
+    const remote = await f.hearth()
+    const proxy = await f.proxy(remote.port)
+    const config: BridgeConfig = { name: 'q2in', url: `mqtt://127.0.0.1:${proxy.port}`, restartTimeout: 0.2, topics: [{ pattern: 'y/#', direction: 'in', qos: 2 }] }
+    let local = await f.hearth({ persistence: new FilePersistence({ dir }) })
+    let b = f.bridge(local.broker, config)
+    await inState(b, 'connected')
+    let atLocal = await f.peer(local.url, { clientId: 'w', clean: false, protocolVersion: 4 }, [{ topic: 'y/#', qos: 2 }])
+    const got: string[] = []
+    atLocal.client.on('message', (t, p) => got.push(`${t}=${p.toString()}`))
+    proxy.holdRequests(true) // the bridge gets the messages; its PUBRECs do not reach the remote
+    const pub = await f.peer(remote.url)
+    for (let i = 0; i < 5; i++) void pub.client.publishAsync(`y/${i}`, `m${i}`, { qos: 2 }).catch(() => undefined)
+    await pollUntil(() => got.length === 5, 3000, 'the messages here')
+    await atLocal.client.endAsync()
+    await b.close()
+    await local.broker.close()
+    proxy.holdRequests(false)
+    local = await f.hearth({ persistence: new FilePersistence({ dir }) }, local.port)
+    atLocal = await f.peer(local.url, { clientId: 'w', clean: false, protocolVersion: 4 })
+    atLocal.client.on('message', (t, p) => got.push(`${t}=${p.toString()}`))
+    b = f.bridge(local.broker, config)
+    await inState(b, 'connected')
+    await pollUntil(() => remote.broker.clients().find(c => c.clientId === b.status().clientId)?.inflight === 0, 3000, 'the exchanges completed at the remote')
+    await sleep(300)
+    assert.deepEqual(got, Array.from({ length: 5 }, (_, i) => `y/${i}=m${i}`))
+  })
+
   it('nothing acknowledged is lost while the remote is away and across a restart of the local broker (FilePersistence)', async function () {
     const dir = f.tempDir()
     const remote = await f.hearth()

@@ -127,21 +127,25 @@ export class Fixture {
    * A TCP proxy to `port`: the bridge connects through it, and cut() breaks every connection
    * at once (the remote sees a network failure, not a DISCONNECT).
    */
-  async proxy (port: number): Promise<{ port: number, cut: () => void, setDown: (down: boolean) => void, holdReplies: (hold: boolean) => void }> {
+  async proxy (port: number): Promise<{ port: number, cut: () => void, setDown: (down: boolean) => void, holdReplies: (hold: boolean) => void, holdRequests: (hold: boolean) => void }> {
     const sockets = new Set<net.Socket>()
     const toRemote = new Set<net.Socket>()
+    const fromBridge = new Set<net.Socket>()
     let down = false
     let held = false
+    let heldRequests = false
     const server = net.createServer(inbound => {
       if (down) { inbound.destroy(); return } // as if nothing listened
       const outbound = net.connect({ port, host: HOST })
       sockets.add(inbound)
       sockets.add(outbound)
       toRemote.add(outbound)
+      fromBridge.add(inbound)
       if (held) outbound.pause()
+      if (heldRequests) inbound.pause()
       inbound.pipe(outbound)
       outbound.pipe(inbound)
-      const end = (): void => { inbound.destroy(); outbound.destroy(); sockets.delete(inbound); sockets.delete(outbound); toRemote.delete(outbound) }
+      const end = (): void => { inbound.destroy(); outbound.destroy(); sockets.delete(inbound); sockets.delete(outbound); toRemote.delete(outbound); fromBridge.delete(inbound) }
       inbound.on('error', end)
       outbound.on('error', end)
       inbound.on('close', end)
@@ -152,7 +156,9 @@ export class Fixture {
     const cut = (): void => { for (const s of sockets) s.destroy() }
     // holdReplies: what the remote sends (acknowledgements included) stops on its way, until released
     const holdReplies = (h: boolean): void => { held = h; for (const s of toRemote) { if (h) s.pause(); else s.resume() } }
-    return { port: (server.address() as net.AddressInfo).port, cut, setDown: (d: boolean) => { down = d; if (d) cut() }, holdReplies }
+    // holdRequests: what the bridge sends (its acknowledgements included) stops on its way
+    const holdRequests = (h: boolean): void => { heldRequests = h; for (const s of fromBridge) { if (h) s.pause(); else s.resume() } }
+    return { port: (server.address() as net.AddressInfo).port, cut, setDown: (d: boolean) => { down = d; if (d) cut() }, holdReplies, holdRequests }
   }
 
   async cleanup (): Promise<void> {
