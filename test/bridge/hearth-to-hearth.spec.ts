@@ -291,6 +291,7 @@ describe('bridge: Hearth to Hearth', function () {
     await b.close()
     await pub.client.endAsync()
     await local.broker.close()
+    proxy.cut() // what was held is lost with the connection
     proxy.holdReplies(false)
     local = await f.hearth({ persistence: new FilePersistence({ dir }) }, local.port)
     b = f.bridge(local.broker, config)
@@ -319,6 +320,7 @@ describe('bridge: Hearth to Hearth', function () {
     await atLocal.client.endAsync()
     await b.close()
     await local.broker.close()
+    proxy.cut() // what was held is lost with the connection
     proxy.holdRequests(false)
     local = await f.hearth({ persistence: new FilePersistence({ dir }) }, local.port)
     atLocal = await f.peer(local.url, { clientId: 'w', clean: false, protocolVersion: 4 })
