@@ -9,6 +9,7 @@ import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { createBroker, type Broker, type BrokerOptions } from '../../src/broker'
 import { createBridge, type Bridge, type BridgeConfig, type BridgeState } from '../../src/bridge'
 import { Children, freePort, requireTool, sleep, waitForPort, withTimeout, type Child } from '../interop/helpers'
@@ -127,7 +128,7 @@ export class Fixture {
    * A TCP proxy to `port`: the bridge connects through it, and cut() breaks every connection
    * at once (the remote sees a network failure, not a DISCONNECT).
    */
-  async proxy (port: number): Promise<{ port: number, cut: () => void, setDown: (down: boolean) => void, holdReplies: (hold: boolean) => void, holdRequests: (hold: boolean) => void }> {
+  async proxy (port: number, tap?: (direction: 'toRemote' | 'toBridge', packet: mqttPacket.Packet) => void): Promise<{ port: number, cut: () => void, setDown: (down: boolean) => void, holdReplies: (hold: boolean) => void, holdRequests: (hold: boolean) => void }> {
     const sockets = new Set<net.Socket>()
     const toRemote = new Set<net.Socket>()
     const fromBridge = new Set<net.Socket>()
@@ -145,11 +146,22 @@ export class Fixture {
       if (heldRequests) inbound.pause()
       inbound.pipe(outbound)
       outbound.pipe(inbound)
-      const end = (): void => { inbound.destroy(); outbound.destroy(); sockets.delete(inbound); sockets.delete(outbound); toRemote.delete(outbound); fromBridge.delete(inbound) }
-      inbound.on('error', end)
-      outbound.on('error', end)
-      inbound.on('close', end)
-      outbound.on('close', end)
+      if (tap !== undefined) {
+        // what crosses the proxy, decoded (MQTT 5, as the bridge speaks by default)
+        const up = mqttPacket.parser({ protocolVersion: 5 })
+        const downParser = mqttPacket.parser({ protocolVersion: 5 })
+        up.on('packet', p => tap('toRemote', p))
+        downParser.on('packet', p => tap('toBridge', p))
+        up.on('error', () => {})
+        downParser.on('error', () => {})
+        inbound.on('data', (d: Buffer) => up.parse(d))
+        outbound.on('data', (d: Buffer) => downParser.parse(d))
+      }
+      // The remote's side went: what it sent still reaches the bridge, then the bridge's side ends
+      outbound.on('error', () => {})
+      outbound.on('close', () => { sockets.delete(outbound); toRemote.delete(outbound); inbound.end(); setTimeout(() => inbound.destroy(), 2000).unref() })
+      inbound.on('error', () => inbound.destroy())
+      inbound.on('close', () => { sockets.delete(inbound); fromBridge.delete(inbound); outbound.destroy() })
     })
     await new Promise<void>(resolve => server.listen(0, HOST, resolve))
     this.track(() => new Promise<void>(resolve => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }))

@@ -119,10 +119,21 @@ describe('bridge: with Mosquitto', function () {
     assert.deepEqual(late.got, [{ topic, payload: '0', qos: 1, retain: true }])
   })
 
-  it('outage: Mosquitto (persistence true) killed -9 and restarted in the middle of QoS 1 streams both ways: 0 acknowledged lost, no loop, retained equal', async function () {
+  it('outage: Mosquitto (persistence true) killed -9 and restarted in the middle of QoS 1 streams both ways: 0 acknowledged messages lost by the bridge, no loop, retained equal', async function () {
     const m = await f.mosquitto(['max_queued_messages 100000'], { persistence: true })
     const local = await f.hearth()
-    const b = f.bridge(local.broker, { name: 'out', url: m.url, clientId: 'outage', restartTimeout: 0.2, topics: [{ pattern: 's/#', direction: 'both', qos: 1 }] })
+    // The link goes through a proxy that decodes it: what Mosquitto acknowledged to the bridge and
+    // what it delivered to it, so that a loss can be told apart (the bridge's, or Mosquitto's own:
+    // it acknowledges before it saves, and a kill -9 can drop what it had not written out)
+    const sentIds = new Map<number, string>()
+    const remoteAcked = new Set<string>()
+    const remoteDelivered = new Set<string>()
+    const proxy = await f.proxy(m.port, (dir, p) => {
+      if (dir === 'toRemote' && p.cmd === 'publish' && p.qos === 1) sentIds.set(p.messageId ?? 0, p.payload.toString())
+      if (dir === 'toBridge' && p.cmd === 'puback') { const id = sentIds.get(p.messageId ?? 0); if (id !== undefined) remoteAcked.add(id) }
+      if (dir === 'toBridge' && p.cmd === 'publish') remoteDelivered.add(p.payload.toString())
+    })
+    const b = f.bridge(local.broker, { name: 'out', url: `mqtt://127.0.0.1:${proxy.port}`, clientId: 'outage', restartTimeout: 0.2, topics: [{ pattern: 's/#', direction: 'both', qos: 1 }] })
     await inState(b, 'connected')
     const reconnecting = { reconnectPeriod: 100, clean: false, protocolVersion: 4 as const }
     const atLocal = await f.peer(local.url, { clientId: 'sub-local' }, [{ topic: 's/#', qos: 1 }])
@@ -169,16 +180,25 @@ describe('bridge: with Mosquitto', function () {
     await sleep(500)
     const lostOut = missing(atRemote, 'L')
     const lostIn = missing(atLocal, 'R')
+    // lost by the bridge: out, never acknowledged by Mosquitto; in, delivered to the bridge by Mosquitto
+    const lostByBridge = { out: lostOut.filter(id => !remoteAcked.has(id)), in: lostIn.filter(id => remoteDelivered.has(id)) }
     const dupOut = [...counts(atRemote.on('s/l'))].filter(([, n]) => n > 1).length
     const dupIn = [...counts(atLocal.on('s/r'))].filter(([, n]) => n > 1).length
     const echoed = [...counts(atLocal.on('s/l'))].filter(([, n]) => n > 1).length
     const figures = {
       publishingMs, outageMs: backAt - killedAt,
-      out: { published: sentL, acknowledged: acked.L.size, arrived: new Set(atRemote.on('s/l').map(r => r.payload)).size, lost: lostOut.length, duplicates: dupOut },
-      in: { published: sentR, acknowledged: acked.R.size, arrived: new Set(atLocal.on('s/r').map(r => r.payload)).size, lost: lostIn.length, duplicates: dupIn },
+      out: { published: sentL, acknowledged: acked.L.size, arrived: new Set(atRemote.on('s/l').map(r => r.payload)).size, lost: lostOut.length, lostByBridge: lostByBridge.out.length, duplicates: dupOut },
+      in: { published: sentR, acknowledged: acked.R.size, arrived: new Set(atLocal.on('s/r').map(r => r.payload)).size, lost: lostIn.length, lostByBridge: lostByBridge.in.length, duplicates: dupIn },
     }
     console.log(`      outage figures: ${JSON.stringify(figures)}`)
-    assert.deepEqual({ lostOut, lostIn }, { lostOut: [], lostIn: [] })
+    // Nothing acknowledged is lost by the bridge. Mosquitto acknowledges before it saves: a message
+    // it acknowledged and then lost to the kill (rare, seen once in 8 runs on a loaded machine) is
+    // reported in the figures, not held against the bridge.
+    assert.deepEqual(lostByBridge, { out: [], in: [] }, 'lost by the bridge')
+    // the decoding saw everything: each outgoing message acknowledged by Mosquitto in the end, each incoming one delivered by it
+    assert.deepEqual([...acked.L].filter(id => !remoteAcked.has(id)), [])
+    assert.deepEqual([...new Set(atLocal.on('s/r').map(r => r.payload))].filter(id => !remoteDelivered.has(id)), [])
+    assert.equal(b.status().pending, 0)
     // no loop: the local stream reaches the local subscriber exactly once (it never comes back from Mosquitto)
     assert.equal(echoed, 0)
     assert.equal(atLocal.on('s/l').length, acked.L.size)
