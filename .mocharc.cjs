@@ -4,6 +4,7 @@ module.exports = {
   require: ['tsx/cjs'],
   extension: ['ts'],
   spec: [
+    'test/unit/*.spec.ts',
     'test/broker/*.spec.ts',
     'test/conformance/*.spec.ts',
     'test/access/*.spec.ts',
@@ -12,6 +13,7 @@ module.exports = {
     'test/bridge/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
+    'test/fuzz/*.spec.ts',
     'test/nodes/*.spec.ts',
     'test/e2e/*.spec.ts',
     'test/editor/*.spec.ts',

@@ -38,7 +38,7 @@ function baseFlow () {
       outputs: 2,
       func: 'const n = Number(msg.payload.n);\n' +
         "global.set('bench', { n, count: 0, t0: 0, tEnd: 0 });\n" +
-        "return [{ req: msg.req, res: msg.res, payload: { ok: true } }, { n }];",
+        'return [{ req: msg.req, res: msg.res, payload: { ok: true } }, { n }];',
       wires: [['run-out'], ['gen']]
     },
     { id: 'run-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] },

@@ -35,7 +35,7 @@ export function selfTest (seed = 12345) {
   const readBuf = Buffer.alloc(65536)
   for (const maxChunk of [1, 2, 3, 7, 100, 1500, 65536]) {
     const got = []
-    const sc = new Scanner((b0, buf, s, e) => {
+    const sc = new Scanner((b0, buf, s, _e) => {
       const type = b0 >> 4
       got.push(`${type}:${type === T.PUBLISH ? publishId(buf, s) : (buf[s] << 8) | buf[s + 1]}`)
     })

@@ -1,7 +1,9 @@
 // Build the Node-RED nodes: src/nodes/<type>/ -> nodes/<type>.{js,html}, nodes/locales/<lang>/<type>.{json,html}, nodes/icons/.
 // The node type is the folder name; package.json#node-red.nodes must list exactly these types.
 // Runtimes are CommonJS bundles that load the broker core from dist/broker/index.js (never a copy of it);
-// editors are browser IIFEs wrapped with their form template and help, as Node-RED's loader expects.
+// editors are browser IIFEs wrapped with their form template, as Node-RED's loader expects. Help is shipped
+// once, in nodes/locales/<lang>/<type>.html: Node-RED (4.1 and 5, @node-red/registry getNodeHelp) reads that
+// file only when the node's .html carries no data-help-name script, so an inline copy would hide it.
 import { build } from 'esbuild'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
@@ -94,10 +96,9 @@ async function buildEditor (root, type, out) {
   const js = result.outputFiles[0].text
   if (/<\/script/i.test(js)) throw new Error(`${type}/editor.ts: the bundle contains "</script"`)
   const template = readFileSync(join(src, 'editor.html'), 'utf8')
-  const help = readFileSync(join(src, 'locales/en-US/help.html'), 'utf8')
+  if (!existsSync(join(src, 'locales/en-US/help.html'))) throw new Error(`${type}/locales/en-US/help.html is missing`)
   const html = `<script type="text/javascript">\n${js}</script>\n\n` +
-    `<script type="text/html" data-template-name="${type}">\n${template.trim()}\n</script>\n\n` +
-    wrapHelp(type, help)
+    `<script type="text/html" data-template-name="${type}">\n${template.trim()}\n</script>\n`
   writeFileSync(join(out, `${type}.html`), html)
 }
 

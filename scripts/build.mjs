@@ -1,6 +1,7 @@
 // Build: the broker core and CLI into dist/, the Node-RED nodes into nodes/.
 // esbuild transpiles; `npm run typecheck` (tsc --noEmit) is the type gate.
 import { build } from 'esbuild'
+import { spawnSync } from 'node:child_process'
 import { rmSync, mkdirSync, chmodSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, sep } from 'node:path'
@@ -50,6 +51,9 @@ await build({
     },
   }],
 })
+// Type declarations of the core for package users (package.json "types": dist/broker/index.d.ts).
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' })
+if (tsc.status !== 0) throw new Error('tsc could not write the declarations (tsconfig.types.json)')
 
 // The Node-RED nodes, when present.
 const nodesBuild = join(root, 'scripts/build-nodes.mjs')

@@ -40,7 +40,7 @@ async function sub () {
   let latency = null
   if (mode === 'latency') latency = { samples: new Float64Array(cfg.maxSamples), n: 0, warmupSeq: cfg.warmupSeq }
 
-  function onPacket (c, b0, buf, s, e) {
+  function onPacket (c, b0, buf, s, _e) {
     const type = b0 >> 4
     if (type === T.PUBLISH) {
       const q = (b0 >> 1) & 3

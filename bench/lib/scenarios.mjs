@@ -12,31 +12,31 @@ export const SCENARIOS = [
   {
     id: 'fanin',
     title: 'fan-in QoS0, 4 pub → 1 sub',
-    job: o => ({ kind: 'throughput', pubs: 4, subs: 1, qos: 0, window: 20000, batch: 500, coalesce: coalesce(2) }),
+    job: _o => ({ kind: 'throughput', pubs: 4, subs: 1, qos: 0, window: 20000, batch: 500, coalesce: coalesce(2) }),
     metrics: [msgs('fan-in QoS0 4→1, delivered msg/s')]
   },
   {
     id: 'fanout50',
     title: 'fan-out QoS0, 1 pub → 50 subs',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 50, qos: 0, window: 50 * 2000, batch: 200, coalesce: coalesce(2) }),
+    job: _o => ({ kind: 'throughput', pubs: 1, subs: 50, qos: 0, window: 50 * 2000, batch: 200, coalesce: coalesce(2) }),
     metrics: [msgs('fan-out QoS0 1→50, delivered msg/s')]
   },
   {
     id: 'fanout1000',
     title: 'fan-out QoS0, 1 pub → 1000 subs',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 1000, batch: 20, coalesce: coalesce(50) }),
+    job: _o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 1000, batch: 20, coalesce: coalesce(50) }),
     metrics: [msgs('fan-out QoS0 1→1000, delivered msg/s')]
   },
   {
     id: 'qos1',
     title: 'QoS1 end to end, 1 pub → 1 sub',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 20 }),
+    job: _o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 20 }),
     metrics: [msgs('QoS1 end to end 1→1, msg/s')]
   },
   {
     id: 'qos2',
     title: 'QoS2 end to end, 1 pub → 1 sub',
-    job: o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 2, window: 1000, batch: 20, maxUnacked: 20 }),
+    job: _o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 2, window: 1000, batch: 20, maxUnacked: 20 }),
     metrics: [msgs('QoS2 end to end 1→1, msg/s')]
   },
   {

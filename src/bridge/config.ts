@@ -7,7 +7,7 @@ import { parseShared, validTopicFilter, validTopicName, type QoS } from '../brok
 import { BridgeConfigError } from './errors'
 import type { BridgeDirection, PemSource } from './types'
 
-export type RemoteProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss'
+type RemoteProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss'
 
 /** A topic rule with its defaults and the filters it subscribes to on each side. */
 export interface ResolvedTopic {

@@ -5,6 +5,7 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BrokerCore } from './core'
+import { restoreState } from './restore'
 import { Connection } from './connection'
 import { LocalClient, DEFAULT_LOCAL_RECEIVE_MAXIMUM } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
@@ -27,7 +28,7 @@ export class Broker {
   constructor (options: BrokerOptions = {}) {
     this.core = new BrokerCore(options)
     this.ready = this.core.persistence.open().then(state => {
-      this.core.restore(state)
+      restoreState(this.core, state)
       this.core.startTimer()
       this.isReady = true
     })
@@ -64,7 +65,7 @@ export class Broker {
     if (this.core.closing || stream.destroyed) { stream.destroy(); return }
     this.connections.add(stream)
     stream.once('close', () => this.connections.delete(stream))
-    // eslint-disable-next-line no-new
+
     new Connection(this.core, stream, peer)
   }
 
@@ -130,7 +131,8 @@ export class Broker {
     if (!this.core.validTopic(msg.topic)) throw reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)
     const m: Message = { ...msg, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload) }
     if (!this.core.retainedFits(m)) throw reasonError(RC.QUOTA_EXCEEDED, 'the retained message limits are reached')
-    this.core.accept(m, undefined, undefined)
+    const rc = this.core.accept(m, undefined, undefined)
+    if (rc >= 0x80) throw reasonError(rc, 'the retained message was refused: the persistent store is full')
     await this.core.persistence.sync()
   }
 

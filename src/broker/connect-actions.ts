@@ -12,7 +12,7 @@ import type { AuthenticateResult } from './auth'
 import { validTopicName } from './topics'
 import type { QoS, WillMessage } from './types'
 
-export interface ConnectParams {
+interface ConnectParams {
   clientId: string
   clean: boolean
   keepalive: number
@@ -128,8 +128,18 @@ const authenticate: ConnectStep = ({ core, client, params }) => {
     return failed(err)
   }
   // A synchronous authenticator keeps the whole CONNECT synchronous.
-  if (verdict instanceof Promise) return verdict.then(verdictCode, failed)
-  return verdictCode(verdict)
+  if (verdict instanceof Promise) return verdict.then(v => slowRefusal(core, client, params, verdictCode(v)), failed)
+  return slowRefusal(core, client, params, verdictCode(verdict))
+}
+
+/**
+ * A refused login from the network is answered after authFailureDelay, and refusals to one
+ * address are spaced that far apart: guessing passwords is slow, and nobody else waits.
+ */
+function slowRefusal (core: BrokerCore, client: ClientBase, params: ConnectParams, rc: number | undefined): number | undefined | Promise<number | undefined> {
+  if (rc === undefined || client.kind !== 'network' || core.opts.authFailureDelay === 0) return rc
+  const wait = core.refusalDelay(params.remoteAddress ?? '')
+  return new Promise(resolve => setTimeout(() => resolve(rc), wait).unref())
 }
 
 /**
@@ -203,20 +213,22 @@ const reauthorize: ConnectStep = ({ core, client, sessionPresent }) => {
   if (!sessionPresent || s === null || s.subscriptions.size === 0 || !core.checksSubscriptions) return undefined
   const subs = [...s.subscriptions.values()]
   const apply = (verdicts: Array<boolean | QoS>): undefined => {
-    let changed = false
     subs.forEach((sub, i) => {
       const v = verdicts[i]
-      if (v === false) { core.removeSubscription(s, sub); changed = true } else if (v !== true && v < sub.qos) { sub.qos = v; changed = true }
+      if (v === false) core.removeSubscription(s, sub)
+      else if (v !== true && v < sub.qos) {
+        sub.qos = v
+        if (s.persistent) core.persistence.addSubscription(s.clientId, { topic: sub.key, qos: v, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
+      }
     })
-    if (changed) core.saveSession(s)
     return undefined
   }
   const verdicts = subs.map(sub => core.authorizeSubscription(client, sub.filter, sub.qos))
   if (verdicts.every(v => !(v instanceof Promise))) return apply(verdicts as Array<boolean | QoS>)
-  return Promise.all(verdicts).then(apply)
+  return Promise.all(verdicts.map(async v => await v)).then(apply)
 }
 
-export const connectActions: ConnectStep[] = [
+const connectActions: ConnectStep[] = [
   checkCapacity, checkWill, assignClientId, limitKeepalive, limitSessionExpiry, authenticate, protectLocal, takeOver, bindSession, reauthorize,
 ]
 

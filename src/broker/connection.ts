@@ -19,7 +19,6 @@ import type { Outgoing } from './session'
 import type { PeerInfo, QoS } from './types'
 import type { PeerCertificate } from 'node:tls'
 
-
 const INBOX_PAUSE = 256
 
 export class Connection extends ClientBase implements Ticking {
@@ -239,11 +238,12 @@ export class Connection extends ClientBase implements Ticking {
     if (this.session !== null && this.active) this.core.delivery.pump(this.session)
   }
 
-  sendPacket (packet: mqtt.Packet): void {
+  /** Send a packet; false when it is too large for the client even without its optional properties, and was not sent. */
+  sendPacket (packet: mqtt.Packet): boolean {
     const cmd = packet.cmd
     if ((cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubrel' || cmd === 'pubcomp') && !packet.reasonCode && packet.properties === undefined) {
       this.write(encodeAck(cmd, packet.messageId ?? 0))
-      return
+      return true
     }
     let buf = generate(packet, this.protocolVersion)
     if (buf.length > this.maxPacketSize && 'properties' in packet && packet.properties !== undefined) {
@@ -251,8 +251,9 @@ export class Connection extends ClientBase implements Ticking {
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>
       buf = generate({ ...packet, properties: rest } as mqtt.Packet, this.protocolVersion)
     }
-    if (buf.length > this.maxPacketSize) return // never exceed the client's maximum [MQTT-3.1.2-24]
+    if (buf.length > this.maxPacketSize) return false // never exceed the client's maximum [MQTT-3.1.2-24]
     this.write(buf)
+    return true
   }
 
   /** Send an acknowledgement, after pending persistence and in order with earlier ones. */

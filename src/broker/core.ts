@@ -8,15 +8,15 @@ import { TopicTree } from './topic-tree'
 import { RetainedStore, retainedBytes } from './retained'
 import { Router } from './router'
 import { Delivery } from './delivery'
-import { Session, NEVER_EXPIRES } from './session'
+import { type Session, NEVER_EXPIRES } from './session'
 import { resolveOptions, type ResolvedOptions } from './options'
-import { MemoryPersistence, type Persistence, type PersistedState } from './persistence'
+import { MemoryPersistence, type Persistence } from './persistence'
 import { allowAllAuthenticator, allowAllAuthorizer, type AuthClient, type Authenticator, type Authorizer } from './auth'
-import { toRouted, type RoutedMessage } from './message'
+import { storedMessage, toRouted, type RoutedMessage } from './message'
+import { RC } from './errors'
 import type { ClientBase } from './client-base'
-import { levelsWithin, parseShared, validTopicFilter, validTopicName } from './topics'
+import { levelsWithin, validTopicFilter, validTopicName } from './topics'
 import type { Subscription } from './topic-tree'
-import type { SubscriptionOptions } from './types'
 import type { BrokerEvents, BrokerOptions, BrokerStats, DropReason, Message, QoS, WillMessage } from './types'
 
 /** Something the timer checks: network connections implement it for keepalive and connect timeout. */
@@ -131,6 +131,19 @@ export class BrokerCore {
     return true
   }
 
+  /** When the next refused login may be answered, per remote address (entries go once past). */
+  private readonly refusalAt = new Map<string, number>()
+
+  /** Milliseconds to wait before answering a refused login from `address`. */
+  refusalDelay (address: string): number {
+    const now = Date.now()
+    const delay = this.opts.authFailureDelay
+    if (this.refusalAt.size > 10_000) for (const [a, t] of this.refusalAt) if (t <= now) this.refusalAt.delete(a)
+    const at = Math.max(now, this.refusalAt.get(address) ?? 0) + delay
+    this.refusalAt.set(address, at)
+    return at - now
+  }
+
   /** Connected clients and sockets still waiting for CONNECT. */
   connectionCount (): number { return this.clients.size + this.pending }
 
@@ -169,9 +182,11 @@ export class BrokerCore {
     return existed
   }
 
+  /** Remove a session's subscription, from the store too when the session is persistent. */
   removeSubscription (s: Session, sub: Subscription): void {
     s.subscriptions.delete(sub.key)
     this.tree.remove(sub)
+    if (s.persistent) this.persistence.removeSubscription(s.clientId, sub.key)
   }
 
   /** A topic name this broker takes: valid [MQTT-4.7.3-1] and within the topic level limit. */
@@ -198,7 +213,7 @@ export class BrokerCore {
     this.persistence.deleteSession(s.clientId)
   }
 
-  /** Save a persistent session's metadata and subscriptions. */
+  /** Save a persistent session's metadata (subscriptions are saved one by one as they change). */
   saveSession (s: Session): void {
     if (!s.persistent) return
     this.persistence.saveSession({
@@ -206,9 +221,7 @@ export class BrokerCore {
       protocolVersion: s.protocolVersion,
       expiryInterval: s.expiryInterval,
       disconnectedAt: s.disconnectedAt,
-      subscriptions: [...s.subscriptions.values()].map(sub => ({
-        topic: sub.key, qos: sub.qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId,
-      })),
+      owner: s.ownerKnown ? { username: s.username, kind: s.kind } : undefined,
     })
   }
 
@@ -273,11 +286,16 @@ export class BrokerCore {
    * Take an authorised application message in: count it, apply RETAIN, route it. Every publish
    * (network, in-process, will, the broker's own) goes through here.
    */
-  accept (msg: Message, origin: string | undefined, originSession: Session | undefined): void {
+  accept (msg: Message, origin: string | undefined, originSession: Session | undefined): number {
     const routed = toRouted(msg, origin, msg.properties?.messageExpiryInterval !== undefined ? Date.now() : 0)
     this.stats.messagesReceived++
-    this.storeRetained(routed)
+    if (!this.storeRetained(routed)) {
+      // The persistent store refused the retained message: the publish is not accepted (0x97 on MQTT 5).
+      this.dropped(origin ?? '', msg.topic, msg.qos, 'persistence-full')
+      return RC.QUOTA_EXCEEDED
+    }
     this.router.route(routed, originSession)
+    return RC.SUCCESS
   }
 
   /**
@@ -292,21 +310,30 @@ export class BrokerCore {
     return count <= this.opts.maxRetainedMessages && bytes <= this.opts.maxRetainedBytes
   }
 
-  /** Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11]. */
-  storeRetained (msg: RoutedMessage): void {
-    if (!msg.retain || !this.opts.retainAvailable) return
+  /**
+   * Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11].
+   * False when persistence refused it (full); the retained store is then unchanged.
+   */
+  storeRetained (msg: RoutedMessage): boolean {
+    if (!msg.retain || !this.opts.retainAvailable) return true
     if (msg.payload.length === 0) {
       this.deleteRetained(msg.topic)
-      return
+      return true
     }
-    if (!this.retainedFits(msg)) { // a will, or the broker's own publish: routed, not kept
+    if (!this.retainedFits(msg)) { // a will: routed, not kept (client publishes were refused before)
       this.dropped(msg.origin ?? '', msg.topic, msg.qos, 'retained-limit')
-      return
+      return true
     }
+    if (!this.persistence.setRetained(storedMessage(msg))) return false
+    this.keepRetained(msg)
+    return true
+  }
+
+  /** Put a message in the retained store (already stored by persistence), and watch its expiry. */
+  keepRetained (msg: RoutedMessage): void {
     // the retained copy carries RETAIN=1 on every delivery; enc caches are per variant, so share msg
     this.retained.set(msg)
     if (msg.expiresAt !== undefined) this.expiringRetained.add(msg.topic)
-    this.persistence.setRetained({ topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: true, properties: msg.properties, expiresAt: msg.expiresAt })
   }
 
   deleteRetained (topic: string): boolean {
@@ -328,36 +355,6 @@ export class BrokerCore {
     })
   }
 
-  /** Load what persistence holds: retained messages and sessions with their queues. */
-  restore (state: PersistedState): void {
-    const now = Date.now()
-    for (const r of state.retained) {
-      if (r.expiresAt !== undefined && r.expiresAt <= now) { this.persistence.deleteRetained(r.topic); continue }
-      this.retained.set({ ...r, retain: true, expiresAt: r.expiresAt, origin: undefined, enc: undefined })
-      if (r.expiresAt !== undefined) this.expiringRetained.add(r.topic)
-    }
-    for (const st of state.sessions) {
-      const s = new Session(st.clientId)
-      s.expiryInterval = st.expiryInterval
-      s.protocolVersion = st.protocolVersion
-      s.disconnectedAt = st.disconnectedAt ?? now
-      if (s.expiryInterval < NEVER_EXPIRES) {
-        s.expireAt = s.disconnectedAt + s.expiryInterval * 1000
-        if (s.expireAt <= now) { this.persistence.deleteSession(s.clientId); continue }
-        this.waiting.add(s)
-      }
-      this.sessions.set(s.clientId, s)
-      for (const so of st.subscriptions) restoreSubscription(this, s, so)
-      for (const o of st.outgoing) {
-        const msg: RoutedMessage = { ...o.message, expiresAt: o.message.expiresAt, origin: undefined, enc: undefined }
-        const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg, qos: o.message.qos, retain: o.message.retain, subIds: o.subscriptionIdentifiers }
-        if (o.seq > s.outSeq) s.outSeq = o.seq
-        if (o.state !== 'queued' && o.packetId) { s.addInflight(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
-      }
-      for (const id of st.incoming) s.addIncoming(id)
-    }
-  }
-
   statsSnapshot (): BrokerStats {
     let connections = 0
     for (const c of this.clients.values()) if (c.active) connections++
@@ -369,22 +366,4 @@ export class BrokerCore {
       ...this.stats,
     }
   }
-}
-
-
-function restoreSubscription (core: BrokerCore, s: Session, so: SubscriptionOptions): void {
-  const shared = parseShared(so.topic)
-  if (shared === false) return
-  const sub = {
-    session: s,
-    filter: shared ? shared.filter : so.topic,
-    key: so.topic,
-    qos: so.qos,
-    nl: so.nl ?? false,
-    rap: so.rap ?? false,
-    rh: so.rh ?? 0,
-    subId: so.subscriptionIdentifier,
-    group: shared ? shared.group : undefined,
-  }
-  core.addSubscription(s, sub)
 }

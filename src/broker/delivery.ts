@@ -9,7 +9,7 @@
  */
 import type { BrokerCore } from './core'
 import type { ClientBase } from './client-base'
-import type { RoutedMessage } from './message'
+import { storedMessage, type RoutedMessage } from './message'
 import type { Outgoing, Replay, Session } from './session'
 import type { Subscription } from './topic-tree'
 import type { StoredOutgoing } from './persistence'
@@ -43,10 +43,10 @@ export class Delivery {
       c.sendQoS(o, true)
       return
     }
-    if (this.hold(s, o) && s.persistent) core.persistence.addOutgoing(s.clientId, stored(o))
+    this.hold(s, o)
   }
 
-  /** Queue a message (bounded); drops are counted. */
+  /** Queue a message (bounded, and stored first for a persistent session); drops are counted. */
   private hold (s: Session, o: Outgoing): boolean {
     const limits = this.core.opts
     if (s.queued >= limits.maxQueuedMessages) {
@@ -55,6 +55,10 @@ export class Delivery {
     }
     if (s.queuedBytes + o.msg.payload.length > limits.maxQueuedBytes) {
       this.core.dropped(s.clientId, o.msg.topic, o.qos, 'queue-bytes')
+      return false
+    }
+    if (o.qos > 0 && s.persistent && !this.core.persistence.addOutgoing(s.clientId, stored(o))) {
+      this.core.dropped(s.clientId, o.msg.topic, o.qos, 'persistence-full')
       return false
     }
     s.enqueue(o)
@@ -75,11 +79,14 @@ export class Delivery {
     const pid = s.allocatePacketId()
     o.packetId = pid
     o.state = 'sent'
-    s.addInflight(pid, o)
     if (s.persistent) {
-      if (fresh) core.persistence.addOutgoing(s.clientId, stored(o))
-      else core.persistence.updateOutgoing(s.clientId, o.seq, pid, 'sent')
+      if (!fresh) core.persistence.updateOutgoing(s.clientId, o.seq, pid, 'sent')
+      else if (!core.persistence.addOutgoing(s.clientId, stored(o))) {
+        core.dropped(s.clientId, o.msg.topic, o.qos, 'persistence-full')
+        return
+      }
     }
+    s.addInflight(pid, o)
     if (c.sendPublish(o.msg, o.qos, o.retain, o.subIds, pid, false)) {
       core.stats.messagesSent++
       return
@@ -231,13 +238,15 @@ export class Delivery {
   }
 }
 
-export function stored (o: Outgoing): StoredOutgoing {
-  const m = o.msg
+/** The outgoing record for persistence: its message is the publish's one StoredMessage, shared by every session. */
+function stored (o: Outgoing): StoredOutgoing {
   return {
     seq: o.seq,
     packetId: o.packetId || undefined,
     state: o.state,
-    message: { topic: m.topic, payload: m.payload, qos: o.qos, retain: o.retain, properties: m.properties, expiresAt: m.expiresAt },
+    qos: o.qos,
+    retain: o.retain,
+    message: storedMessage(o.msg),
     subscriptionIdentifiers: o.subIds,
   }
 }

@@ -57,7 +57,7 @@ export const RC3 = {
 } as const
 
 /** Map a v5 CONNACK reason code to the nearest 3.1.1 return code. */
-export function connackCodeV3(rc5: number): number {
+export function connackCodeV3 (rc5: number): number {
   switch (rc5) {
     case RC.SUCCESS: return RC3.ACCEPTED
     case RC.UNSUPPORTED_PROTOCOL_VERSION: return RC3.UNACCEPTABLE_PROTOCOL_VERSION
@@ -77,6 +77,17 @@ export class HearthError extends Error {
   constructor (readonly code: string, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'HearthError'
+  }
+}
+
+/**
+ * A persistence folder that cannot be used: code HEARTH_STORE_BUSY when another broker holds it
+ * (in this process or another), HEARTH_STORE_UNUSABLE otherwise (permissions, a file in the way,
+ * a store written by a newer Hearth). `reason` says why, without the folder.
+ */
+export class StoreError extends HearthError {
+  constructor (code: 'HEARTH_STORE_BUSY' | 'HEARTH_STORE_UNUSABLE', readonly dir: string, readonly reason: string, cause?: unknown) {
+    super(code, `FilePersistence: cannot use directory ${dir}: ${reason}`, { cause })
   }
 }
 

@@ -15,7 +15,7 @@ export type {
   AccessErrorCode, Accounts, PasswordAuthenticatorOptions, PasswordEntry, PasswordHash, HashOptions,
   AclFile, AclRule, AclAccess, AclWarning, AclAuthorizerOptions,
 } from './access'
-export { RC, RC3, ProtocolError, HearthError, ReasonError, reasonName } from './errors'
+export { RC, RC3, ProtocolError, HearthError, ReasonError, StoreError, reasonName } from './errors'
 export { INTEGER_OPTIONS, OptionError, type IntegerOption, type IntegerOptionName } from './options'
 export { validTopicName, validTopicFilter, parseShared, matchTopic } from './topics'
 export type * from './types'

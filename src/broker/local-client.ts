@@ -169,7 +169,9 @@ export class LocalClient extends EventEmitter {
   /** Subscribe; resolves with one granted QoS or reason code (>= 0x80 refused) per request. */
   async subscribe (requests: SubscriptionOptions[]): Promise<number[]> {
     if (!this.connected) throw reasonError(RC.UNSPECIFIED_ERROR, 'not connected')
-    const { codes, after } = await subscribe(this.core, this.endpoint, requests)
+    const result = await subscribe(this.core, this.endpoint, requests)
+    if (result === undefined) throw reasonError(RC.UNSPECIFIED_ERROR, 'not connected')
+    const { codes, after } = result
     after()
     return codes
   }

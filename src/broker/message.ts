@@ -1,4 +1,5 @@
-import type { Message, QoS } from './types'
+import type { Message } from './types'
+import type { StoredMessage } from './persistence'
 
 /**
  * A message as the broker routes it. `enc` caches encoded PUBLISH packets per variant
@@ -10,6 +11,8 @@ export interface RoutedMessage extends Message {
   /** Client id of the publisher, for No Local; undefined for the broker itself. */
   origin: string | undefined
   enc: Array<Buffer | undefined> | undefined
+  /** The message as persistence keeps it, made once (storedMessage) and shared by every session that stores it. */
+  stored?: StoredMessage
 }
 
 export function toRouted (m: Message, origin: string | undefined, now: number): RoutedMessage {
@@ -23,9 +26,11 @@ export function toRouted (m: Message, origin: string | undefined, now: number): 
     expiresAt: exp !== undefined ? now + exp * 1000 : undefined,
     origin,
     enc: undefined,
+    stored: undefined,
   }
 }
 
-export function minQos (a: QoS, b: QoS): QoS {
-  return a < b ? a : b
+/** The one StoredMessage of a routed message: the retained slot and every session's outgoing record reference it. */
+export function storedMessage (m: RoutedMessage): StoredMessage {
+  return m.stored ??= { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties, expiresAt: m.expiresAt }
 }

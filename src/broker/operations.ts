@@ -37,15 +37,15 @@ function refuse (core: BrokerCore, c: ClientBase, msg: Message): number {
 }
 
 function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
-  core.accept(msg, c.clientId, c.session ?? undefined)
-  return RC.SUCCESS
+  return core.accept(msg, c.clientId, c.session ?? undefined)
 }
 
 /**
  * Subscribe. Returns one reason code per request, in order [MQTT-3.8.4-6]; the caller sends the
- * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4].
+ * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4]. Undefined when
+ * the client's session ended meanwhile: there is nobody to answer.
  */
-export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void }> {
+export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void } | undefined> {
   const s = c.session
   if (s === null) throw new Error('not connected')
   const codes: number[] = []
@@ -64,6 +64,9 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
     }
     const filter = shared ? shared.filter : req.topic
     const verdict = await core.authorizeSubscription(c, filter, req.qos)
+    // The session may have ended while the authoriser was asked (the connection closed, or a Clean
+    // Start took the client id over): nothing more is done for it, and it is not written back.
+    if (c.session !== s) return undefined
     if (verdict === false) {
       codes.push(c.protocolVersion === 5 ? RC.NOT_AUTHORIZED : 0x80)
       continue
@@ -85,15 +88,19 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       subId: req.subscriptionIdentifier,
       group: shared ? shared.group : undefined,
     }
+    const options: SubscriptionOptions = { topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId }
+    if (s.persistent && !core.persistence.addSubscription(s.clientId, options)) {
+      codes.push(c.protocolVersion === 5 ? RC.QUOTA_EXCEEDED : 0x80) // the persistent store is full
+      continue
+    }
     // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
     const existed = core.addSubscription(s, sub)
     codes.push(qos)
-    added.push({ topic: req.topic, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh, subscriptionIdentifier: sub.subId })
+    added.push(options)
     // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [MQTT-3.3.1-9, MQTT-3.3.1-10]
     if (!shared && core.opts.retainAvailable && (sub.rh === 0 || (sub.rh === 1 && !existed))) retainedFor.push(sub)
   }
   if (added.length > 0) {
-    core.saveSession(s)
     core.emit('subscribed', { clientId: c.clientId, subscriptions: added })
   }
   return {
@@ -120,7 +127,6 @@ export function unsubscribe (core: BrokerCore, c: ClientBase, filters: string[])
     codes.push(RC.SUCCESS)
   }
   if (removed.length > 0) {
-    core.saveSession(s)
     core.emit('unsubscribed', { clientId: c.clientId, topics: removed })
   }
   return codes

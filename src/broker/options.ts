@@ -56,6 +56,11 @@ export const INTEGER_OPTIONS = {
   maxRetainedBytes: { default: 32 * MiB, min: 0, max: 2 ** 40 },
   /** Most levels in a topic name or filter. */
   maxTopicLevels: { default: 128, min: 1, max: 1000 },
+  /**
+   * Milliseconds before a refused login is answered; refusals to one address are spaced this far
+   * apart, so that passwords cannot be guessed at wire speed. Other clients never wait for it.
+   */
+  authFailureDelay: { default: 1000, min: 0, max: 60_000 },
   /** Resolution of the one shared timer, in milliseconds. */
   tickInterval: { default: 1000, min: 10, max: 60_000 },
 } satisfies Record<string, IntegerOption>

@@ -37,9 +37,15 @@ interface BufferListLike {
 interface ParserInternals {
   _list: BufferListLike
   _pos: number
+  settings: { protocolVersion?: number }
   _parseLength (): boolean
   _parseString (): string | null
-  _parseVarByteNum (): number | false
+  _parseVarByteNum (fullInfoFlag?: boolean): number | false | { bytes: number, value: number }
+  _parseNum (): number
+  _parse4ByteNum (): number
+  _parseMessageId (): boolean
+  _parseDisconnect (): boolean
+  _parseAuth (): boolean
   _parseByte (): number | undefined
   _parseByType (type: string): unknown
   _parseProperties (): Record<string, unknown> | false
@@ -48,7 +54,7 @@ interface ParserInternals {
   _stateCounter: number
   error: Error | null
   _propCalls?: number
-  packet: { length: number, cmd?: string }
+  packet: { length: number, cmd?: string, reasonCode?: number }
 }
 
 export type PacketParser = mqtt.Parser
@@ -102,12 +108,62 @@ export function createParser (admit: Admission): PacketParser {
     return s
   }
   p._parseProperties = parseProperties
+  boundReads(p)
   return parser
+}
+
+/** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */
+const PAYLOAD_STATE = 2
+
+/**
+ * mqtt-packet bounds string and binary fields by the packet, but its integer, byte and Variable
+ * Byte Integer reads only by the bytes buffered: a field the Remaining Length leaves no room for
+ * was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
+ * the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
+ * Remaining Length, and a packet identifier that is not there makes the packet malformed
+ * [MQTT-2.2.1-3, MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
+ * code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
+ */
+function boundReads (p: ParserInternals): void {
+  const inBody = (self: ParserInternals, n: number): boolean => self._stateCounter !== PAYLOAD_STATE || self._pos + n <= self.packet.length
+  const parseNum = p._parseNum
+  p._parseNum = function (this: ParserInternals): number { return inBody(this, 2) ? parseNum.call(this) : -1 }
+  const parse4 = p._parse4ByteNum
+  p._parse4ByteNum = function (this: ParserInternals): number { return inBody(this, 4) ? parse4.call(this) : -1 }
+  const parseByte = p._parseByte
+  p._parseByte = function (this: ParserInternals): number | undefined { return inBody(this, 1) ? parseByte.call(this) : undefined }
+  const parseVar = p._parseVarByteNum
+  p._parseVarByteNum = function (this: ParserInternals, full?: boolean): number | false | { bytes: number, value: number } {
+    if (!inBody(this, 1)) return false
+    const start = this._pos
+    const r = parseVar.call(this, full)
+    if (this._stateCounter === PAYLOAD_STATE && this._pos > this.packet.length) {
+      this._pos = start
+      return false
+    }
+    return r
+  }
+  p._parseMessageId = function (this: ParserInternals): boolean {
+    const id = this._parseNum()
+    ;(this.packet as { messageId?: number }).messageId = id
+    if (id === -1) { this._emitError(new Error('Cannot parse messageId')); return false }
+    return true
+  }
+  const parseDisconnect = p._parseDisconnect
+  p._parseDisconnect = function (this: ParserInternals): boolean {
+    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
+    return parseDisconnect.call(this)
+  }
+  const parseAuth = p._parseAuth
+  p._parseAuth = function (this: ParserInternals): boolean {
+    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
+    return parseAuth.call(this)
+  }
 }
 
 /**
  * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
- * a Protocol Error [MQTT-2.2.2-?], and user properties keep their order [MQTT-3.3.2-18].
+ * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
  */
 function resetState (this: ParserInternals): void {
   this.packet = new Packet()
@@ -138,8 +194,16 @@ function parseProperties (this: ParserInternals): Record<string, unknown> | fals
   const cmd = this.packet.cmd ?? ''
   const allowed = ALLOWED[cmd === 'connect' && call > 1 ? 'will' : cmd]
   const length = this._parseVarByteNum()
-  if (length === false) return false
-  const end = this._pos + length
+  if (length === false) {
+    // Only DISCONNECT and AUTH may end before their Property Length (MQTT 5 sections 3.14.2.2.1, 3.15.2.2.1)
+    if (!this.error && cmd !== 'disconnect' && cmd !== 'auth') this._emitError(new Error('Cannot parse property length'))
+    return false
+  }
+  const end = this._pos + (length as number)
+  if (end > this.packet.length) {
+    this._emitError(new Error('property length exceeds the packet')) // [MQTT-4.13.1-1]
+    return false
+  }
   const result: Record<string, unknown> = {}
   let user: Record<string, string | string[]> | undefined
   let pairs: Array<[string, string]> | undefined
@@ -196,6 +260,10 @@ function parseProperties (this: ParserInternals): Record<string, unknown> | fals
       continue
     }
     result[name] = value
+  }
+  if (this._pos !== end) {
+    this._emitError(new Error('a property overruns the property length')) // [MQTT-4.13.1-1]
+    return false
   }
   if (user !== undefined) {
     result.userProperties = user

@@ -3,4 +3,4 @@
  * JavaScript. See persistence-file/file-persistence.ts for the design and codec.ts for the format.
  */
 export { FilePersistence } from './persistence-file/file-persistence'
-export type { FilePersistenceOptions, FilePersistenceStats } from './persistence-file/file-persistence'
+export type { FilePersistenceOptions } from './persistence-file/file-persistence'

@@ -1,18 +1,30 @@
 import type { Message, ProtocolVersion, SubscriptionOptions, QoS } from './types'
 
-/** A message as persistence stores it. `expiresAt` is an absolute time in ms (Message Expiry). */
+/**
+ * A message as persistence stores it. `expiresAt` is an absolute time in ms (Message Expiry).
+ *
+ * Messages are shared, immutable values: the broker makes one StoredMessage per publish and
+ * hands that same object for every session that owes it and for the retained slot; a backend
+ * keeps a reference (no copy) and stores it once, and neither side ever changes it.
+ */
 export interface StoredMessage extends Message {
   expiresAt?: number
 }
 
-/** A persistent session's metadata and subscriptions. */
-export interface StoredSession {
+/** A persistent session's metadata. */
+export interface StoredSessionMeta {
   clientId: string
   protocolVersion: ProtocolVersion
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires. */
   expiryInterval: number
   /** When the client last disconnected (ms since epoch); absent while connected. */
   disconnectedAt?: number
+  /** Who owns the session: the user name and kind of client that made it (absent in stores written before owners were kept). */
+  owner?: { username?: string, kind: 'network' | 'local' }
+}
+
+/** A persistent session's metadata and subscriptions. */
+export interface StoredSession extends StoredSessionMeta {
   subscriptions: SubscriptionOptions[]
 }
 
@@ -26,12 +38,19 @@ export interface StoredOutgoing {
   /** Packet identifier once the message was sent. */
   packetId?: number
   state: OutgoingState
-  /** The message, with `qos` already the delivery QoS. */
+  /** QoS of this delivery (the message's own `qos` is the publisher's). */
+  qos: QoS
+  /** RETAIN flag of this delivery. */
+  retain: boolean
+  /** The message, shared with every other delivery of the same publish (see StoredMessage). */
   message: StoredMessage
   subscriptionIdentifiers?: number[]
 }
 
-/** Everything a persistence backend returns when it opens. */
+/**
+ * Everything a persistence backend returns when it opens. A message owed to several sessions
+ * (or also retained) comes back as one object that all of them reference.
+ */
 export interface PersistedState {
   retained: StoredMessage[]
   sessions: Array<StoredSession & { outgoing: StoredOutgoing[], incoming: number[] }>
@@ -44,20 +63,32 @@ export interface PersistedState {
  * synchronous mutation methods below; a backend may buffer them. `sync()` is the durability
  * barrier: the broker calls it before it acknowledges a QoS 1/2 PUBLISH (PUBACK/PUBREC) and waits
  * for it to settle. Every implementation must pass `test/conformance/persistence.suite.ts`.
+ *
+ * The methods that add state (`setRetained`, `addOutgoing`, `addSubscription`) return false when
+ * the backend refuses the addition because it is full (a bound on its size or on its unwritten
+ * buffer); nothing changed then, and the broker drops the message (counted, reason
+ * 'persistence-full') or refuses the subscription. Removals are never refused.
  */
 export interface Persistence {
   /** Open the store (creating it if needed) and return its whole content. Called once, before any mutation. */
   open (): Promise<PersistedState>
-  /** Store or replace the retained message for `message.topic`. */
-  setRetained (message: StoredMessage): void
+  /** Store or replace the retained message for `message.topic`. False: refused, the store is full. */
+  setRetained (message: StoredMessage): boolean
   /** Delete the retained message for `topic`, if any. */
   deleteRetained (topic: string): void
-  /** Create or replace a session's metadata and full subscription list. */
-  saveSession (session: StoredSession): void
-  /** Delete a session with its outgoing and incoming state. */
+  /**
+   * Create or update a session. With `subscriptions`, they replace the session's list; without,
+   * its subscriptions are kept (a new session starts with none). Queued and incoming state is kept.
+   */
+  saveSession (session: StoredSessionMeta | StoredSession): void
+  /** Add a subscription to a session, or replace the one with the same `topic` (filter). False: refused, the store is full. */
+  addSubscription (clientId: string, subscription: SubscriptionOptions): boolean
+  /** Remove a session's subscription to `topic` (the filter as subscribed), if any. */
+  removeSubscription (clientId: string, topic: string): void
+  /** Delete a session with its subscriptions, outgoing and incoming state. */
   deleteSession (clientId: string): void
-  /** Append an outgoing message owed to a session. */
-  addOutgoing (clientId: string, outgoing: StoredOutgoing): void
+  /** Append an outgoing message owed to a session. False: refused, the store is full. */
+  addOutgoing (clientId: string, outgoing: StoredOutgoing): boolean
   /** Record that outgoing message `seq` was sent with `packetId`, or moved to `state`. */
   updateOutgoing (clientId: string, seq: number, packetId: number | undefined, state: OutgoingState): void
   /** Forget outgoing message `seq` (acknowledged, expired or dropped). */
@@ -75,22 +106,41 @@ export interface Persistence {
   close (): Promise<void>
 }
 
-function copyMessage (m: StoredMessage): StoredMessage {
-  const c: StoredMessage = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
-  if (m.properties) {
-    c.properties = { ...m.properties }
-    if (m.properties.userProperties) c.properties.userProperties = { ...m.properties.userProperties }
-  }
-  if (m.expiresAt !== undefined) c.expiresAt = m.expiresAt
+export function copySubscription (s: SubscriptionOptions): SubscriptionOptions {
+  const c: SubscriptionOptions = { topic: s.topic, qos: s.qos }
+  if (s.nl !== undefined) c.nl = s.nl
+  if (s.rap !== undefined) c.rap = s.rap
+  if (s.rh !== undefined) c.rh = s.rh
+  if (s.subscriptionIdentifier !== undefined) c.subscriptionIdentifier = s.subscriptionIdentifier
   return c
 }
 
-interface MemSession { meta: StoredSession, outgoing: Map<number, StoredOutgoing>, incoming: Set<number> }
+export function copyMeta (s: StoredSessionMeta): StoredSessionMeta {
+  const c: StoredSessionMeta = { clientId: s.clientId, protocolVersion: s.protocolVersion, expiryInterval: s.expiryInterval }
+  if (s.disconnectedAt !== undefined) c.disconnectedAt = s.disconnectedAt
+  if (s.owner !== undefined) c.owner = { ...s.owner }
+  return c
+}
+
+/** A copy of an outgoing record; the message is shared, not copied. */
+function copyOutgoing (o: StoredOutgoing): StoredOutgoing {
+  const c: StoredOutgoing = { seq: o.seq, state: o.state, qos: o.qos, retain: o.retain, message: o.message }
+  if (o.packetId !== undefined) c.packetId = o.packetId
+  if (o.subscriptionIdentifiers !== undefined) c.subscriptionIdentifiers = [...o.subscriptionIdentifiers]
+  return c
+}
+
+interface MemSession {
+  meta: StoredSessionMeta
+  subscriptions: Map<string, SubscriptionOptions>
+  outgoing: Map<number, StoredOutgoing>
+  incoming: Set<number>
+}
 
 /**
  * The default backend: keeps state in this process only. One instance kept across broker
  * restarts (as the Node-RED broker node does across redeploys) keeps retained messages and
- * sessions for the life of the process.
+ * sessions for the life of the process. Messages are kept by reference (see StoredMessage).
  */
 export class MemoryPersistence implements Persistence {
   private retained = new Map<string, StoredMessage>()
@@ -100,37 +150,38 @@ export class MemoryPersistence implements Persistence {
     const sessions: PersistedState['sessions'] = []
     for (const s of this.sessions.values()) {
       sessions.push({
-        ...s.meta,
-        subscriptions: s.meta.subscriptions.map(x => ({ ...x })),
-        outgoing: [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(o => ({
-          ...o,
-          message: copyMessage(o.message),
-          subscriptionIdentifiers: o.subscriptionIdentifiers ? [...o.subscriptionIdentifiers] : undefined,
-        })),
+        ...copyMeta(s.meta),
+        subscriptions: [...s.subscriptions.values()].map(copySubscription),
+        outgoing: [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(copyOutgoing),
         incoming: [...s.incoming],
       })
     }
-    return { retained: [...this.retained.values()].map(copyMessage), sessions }
+    return { retained: [...this.retained.values()], sessions }
   }
 
-  setRetained (message: StoredMessage): void { this.retained.set(message.topic, copyMessage(message)) }
+  setRetained (message: StoredMessage): boolean { this.retained.set(message.topic, message); return true }
   deleteRetained (topic: string): void { this.retained.delete(topic) }
 
-  saveSession (session: StoredSession): void {
-    const meta = { ...session, subscriptions: session.subscriptions.map(x => ({ ...x })) }
-    const s = this.sessions.get(session.clientId)
+  saveSession (session: StoredSessionMeta | StoredSession): void {
+    const meta = copyMeta(session)
+    const list = 'subscriptions' in session ? session.subscriptions : undefined
+    let s = this.sessions.get(session.clientId)
     if (s) s.meta = meta
-    else this.sessions.set(session.clientId, { meta, outgoing: new Map(), incoming: new Set() })
+    else this.sessions.set(session.clientId, s = { meta, subscriptions: new Map(), outgoing: new Map(), incoming: new Set() })
+    if (list !== undefined) s.subscriptions = new Map(list.map(x => [x.topic, copySubscription(x)]))
   }
 
+  addSubscription (clientId: string, subscription: SubscriptionOptions): boolean {
+    this.sessions.get(clientId)?.subscriptions.set(subscription.topic, copySubscription(subscription))
+    return true
+  }
+
+  removeSubscription (clientId: string, topic: string): void { this.sessions.get(clientId)?.subscriptions.delete(topic) }
   deleteSession (clientId: string): void { this.sessions.delete(clientId) }
 
-  addOutgoing (clientId: string, outgoing: StoredOutgoing): void {
-    this.sessions.get(clientId)?.outgoing.set(outgoing.seq, {
-      ...outgoing,
-      message: copyMessage(outgoing.message),
-      subscriptionIdentifiers: outgoing.subscriptionIdentifiers ? [...outgoing.subscriptionIdentifiers] : undefined,
-    })
+  addOutgoing (clientId: string, outgoing: StoredOutgoing): boolean {
+    this.sessions.get(clientId)?.outgoing.set(outgoing.seq, copyOutgoing(outgoing))
+    return true
   }
 
   updateOutgoing (clientId: string, seq: number, packetId: number | undefined, state: StoredOutgoing['state']): void {
@@ -146,5 +197,3 @@ export class MemoryPersistence implements Persistence {
   sync (): undefined { return undefined }
   async close (): Promise<void> { /* nothing to release */ }
 }
-
-export type { QoS }

@@ -151,7 +151,7 @@ function emit (node: TrieNode, visit: MatchVisitor): void {
   if (node.shared !== null) for (const g of node.shared.values()) visit(pickMember(g))
 }
 
-/** Round robin over the group, preferring members whose client is connected [MQTT-4.8.2-?]. */
+/** Round robin over the group, preferring members whose client is connected (MQTT 5 section 4.8.2 leaves the choice to the Server). */
 function pickMember (g: SharedGroup): Subscription {
   const n = g.members.length
   for (let k = 0; k < n; k++) {

@@ -140,6 +140,8 @@ export interface BrokerOptions {
   maxRetainedBytes?: number
   /** Most levels in a topic name or filter, from any client. Default 128. */
   maxTopicLevels?: number
+  /** Milliseconds before a refused login is answered; refusals to one address are spaced this far apart. Default 1000. */
+  authFailureDelay?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */
@@ -160,6 +162,7 @@ export type DropReason =
   | 'not-authorized'    // publish refused by the authoriser
   | 'retained-limit'    // a retained message beyond maxRetainedMessages or maxRetainedBytes
   | 'queue-bytes'       // the session's queue held maxQueuedBytes
+  | 'persistence-full'  // the persistent store refused it (its size or unwritten-buffer bound was reached)
 
 export interface BrokerEvents {
   clientConnected: [info: ClientInfo]

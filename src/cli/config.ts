@@ -12,7 +12,7 @@ import {
   ConfigError, checkKeys, isLoopback, isObject, keyName, optArray, optBool, optInt, optObject, optOneOf, optString, type Obj,
 } from './validate'
 
-export type CliBrokerOptions = Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'>
+type CliBrokerOptions = Omit<BrokerOptions, 'persistence' | 'authenticate' | 'authorize'>
 
 /** One listener to open. File paths are absolute. */
 export interface ListenerSpec {
@@ -37,7 +37,7 @@ export interface CliSettings {
   broker: CliBrokerOptions
   users: Record<string, string>
   allowAnonymous: boolean
-  persistence?: { dir: string, sync?: 'always' | 'periodic', flushInterval?: number }
+  persistence?: { dir: string, sync?: 'always' | 'periodic', flushInterval?: number, maxStoreBytes?: number, maxPendingBytes?: number }
   // Reserved for the access, metrics and $SYS parts: checked here, used there.
   passwordFile?: string
   aclFile?: string
@@ -64,9 +64,9 @@ export interface ConfigInput {
   cwd?: string
 }
 
-export const DEFAULT_PORT = 1883
+const DEFAULT_PORT = 1883
 /** Where the CLI listens when told nothing (issue 8: loopback unless told otherwise). */
-export const DEFAULT_HOST = '127.0.0.1'
+const DEFAULT_HOST = '127.0.0.1'
 
 const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'bool' | 'string' | 'protocols' } = {
   maxConnections: 'int',
@@ -78,6 +78,7 @@ const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'b
   maxRetainedMessages: 'int',
   maxRetainedBytes: 'int',
   maxTopicLevels: 'int',
+  authFailureDelay: 'int',
   maxPacketSize: 'int',
   maxInflight: 'int',
   receiveMaximum: 'int',
@@ -97,6 +98,7 @@ const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'b
 
 const CLI_KEYS = [
   'port', 'host', 'listeners', 'users', 'allowAnonymous', 'persistenceDir', 'persistenceSync', 'persistenceFlushInterval',
+  'persistenceMaxStoreBytes', 'persistenceMaxPendingBytes',
   'passwordFile', 'aclFile', 'metrics', 'sysInterval', 'bridges',
 ] as const
 
@@ -235,6 +237,8 @@ export function resolveConfig (input: ConfigInput): CliSettings {
   const persistenceDir = flags.persistenceDir !== undefined ? resolve(cwd, flags.persistenceDir) : fileDir !== undefined ? fileIn(dir, fileDir) : undefined
   const sync = flags.persistenceSync ?? optOneOf(raw, 'persistenceSync', '', ['always', 'periodic'] as const)
   const flushInterval = optInt(raw, 'persistenceFlushInterval', '', 1)
+  const maxStoreBytes = optInt(raw, 'persistenceMaxStoreBytes', '', 1024)
+  const maxPendingBytes = optInt(raw, 'persistenceMaxPendingBytes', '', 1024)
   const filePasswords = optString(raw, 'passwordFile', '')
   const passwordFile = flags.passwordFile !== undefined ? resolve(cwd, flags.passwordFile) : filePasswords !== undefined ? fileIn(dir, filePasswords) : undefined
   const fileAcl = optString(raw, 'aclFile', '')
@@ -246,9 +250,11 @@ export function resolveConfig (input: ConfigInput): CliSettings {
     users,
     allowAnonymous: anonymousRule(raw, listeners, Object.keys(users).length > 0 || passwordFile !== undefined),
   }
-  if (persistenceDir !== undefined) settings.persistence = { dir: persistenceDir, sync, flushInterval }
-  else if (sync !== undefined || flushInterval !== undefined) {
-    throw new ConfigError('NOT_ALLOWED', sync !== undefined ? 'persistenceSync' : 'persistenceFlushInterval', 'needs persistenceDir (or --persistence-dir)')
+  if (persistenceDir !== undefined) settings.persistence = { dir: persistenceDir, sync, flushInterval, maxStoreBytes, maxPendingBytes }
+  else {
+    const needsDir = ([['persistenceSync', sync], ['persistenceFlushInterval', flushInterval], ['persistenceMaxStoreBytes', maxStoreBytes],
+      ['persistenceMaxPendingBytes', maxPendingBytes]] as const).find(([, v]) => v !== undefined)
+    if (needsDir !== undefined) throw new ConfigError('NOT_ALLOWED', needsDir[0], 'needs persistenceDir (or --persistence-dir)')
   }
   if (passwordFile !== undefined) settings.passwordFile = passwordFile
   if (aclFile !== undefined) settings.aclFile = aclFile

@@ -6,11 +6,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { createBroker, UserTableAuthenticator, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
+import { createBroker, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
 import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
 import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
+import { loadAccess, type Access } from './access'
 import { loadBridgeFiles, startBridges } from './bridges'
 import type { Bridge, BridgeConfig } from '../bridge'
 import { ConfigError } from './validate'
@@ -60,21 +61,23 @@ function listenerOptions (settings: CliSettings): ListenerOptions[] {
   })
 }
 
-function createFromSettings (settings: CliSettings): Broker {
+function createFromSettings (settings: CliSettings, access: Access): Broker {
   const p = settings.persistence
   const persistence: BrokerOptions['persistence'] = p === undefined
     ? undefined
     : new FilePersistence({
-      dir: p.dir,
-      syncMode: p.sync,
-      flushInterval: p.flushInterval,
-      onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
-    })
+        dir: p.dir,
+        syncMode: p.sync,
+        flushInterval: p.flushInterval,
+        maxStoreBytes: p.maxStoreBytes,
+        maxPendingBytes: p.maxPendingBytes,
+        onWarning: (m: string, err?: Error) => say(`warning: ${m}${err ? ': ' + err.message : ''}`),
+      })
   return createBroker({
     ...settings.broker,
     persistence,
-    // The only in-process clients of the CLI are its bridges: trusted, as Mosquitto's bridges are locally
-    authenticate: new UserTableAuthenticator(settings.users, { allowAnonymous: settings.allowAnonymous, trustLocal: true }),
+    authenticate: access.authenticate,
+    authorize: access.authorize,
   })
 }
 
@@ -97,13 +100,15 @@ export async function main (argv: string[]): Promise<void> {
   let options: ListenerOptions[]
   let bridgeConfigs: BridgeConfig[]
   let broker: Broker
+  let access: Access
   try {
     const loaded = loadSettings(argv)
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
     settings = loaded.settings
     options = listenerOptions(settings)
     bridgeConfigs = loadBridgeFiles(settings.bridges ?? [])
-    broker = createFromSettings(settings)
+    access = await loadAccess(settings)
+    broker = createFromSettings(settings, access)
   } catch (err) {
     if (err instanceof ConfigError || err instanceof OptionError || err instanceof ListenerError) {
       say(err instanceof OptionError ? optionProblem(err) : err.message)
@@ -153,4 +158,8 @@ export async function main (argv: string[]): Promise<void> {
   }
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))
+  // SIGHUP re-reads the password and ACL files; connections stay (as Mosquitto).
+  process.on('SIGHUP', () => {
+    access.reload().then(line => say(line), err => say(`could not reload, the previous rules stay in force: ${(err as Error).message}`))
+  })
 }

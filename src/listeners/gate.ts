@@ -57,7 +57,7 @@ export class Gate {
   }
 }
 
-export function closeStream (s: Duplex): Promise<void> {
+function closeStream (s: Duplex): Promise<void> {
   return new Promise<void>(resolve => {
     if (s.destroyed) { resolve(); return }
     s.once('close', () => resolve())

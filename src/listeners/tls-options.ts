@@ -3,7 +3,7 @@ import { createSecureContext, type TlsOptions } from 'node:tls'
 import { ListenerError } from './errors'
 import type { TlsSettings } from './types'
 
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10000
+const DEFAULT_HANDSHAKE_TIMEOUT = 10000
 
 export function tlsServerOptions (t: TlsSettings | undefined, handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT): TlsOptions {
   if (t === undefined || !t.cert || !t.key) throw new ListenerError('TLS_REQUIRED', 'a TLS listener needs a certificate and a key')

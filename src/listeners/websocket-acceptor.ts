@@ -17,7 +17,7 @@ import { ListenerError } from './errors'
 import type { AcceptOptions, VerifyClient, VerifyClientInfo } from './types'
 
 /** The broker's default maxPacketSize. */
-export const DEFAULT_MAX_PACKET = 268435460
+const DEFAULT_MAX_PACKET = 268435460
 
 /** Subprotocols MQTT clients offer: 'mqtt' [MQTT-6.0.0-3], and 'mqttv3.1' from 3.1 clients. */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1']

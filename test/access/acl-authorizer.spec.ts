@@ -148,7 +148,7 @@ describe('access: AclAuthorizer semantics', function () {
     run(a, [['read', u, 'topic/two', true]]) // a bad file leaves the rules as they were
   })
 
-  it('the household example of the user documentation (docs/pending/access.md) does what the text says', function () {
+  it('the household example of the user documentation (docs/access.md) does what the text says', function () {
     const a = new AclAuthorizer(`# anonymous clients (no user name): the weather only
 topic read weather/#
 

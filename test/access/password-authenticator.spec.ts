@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { pbkdf2Sync } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { AccessFileError, PasswordAuthenticator, hashPassword, type PasswordEntry } from '../../src/broker/access'
+import { type AccessFileError, PasswordAuthenticator, hashPassword, type PasswordEntry } from '../../src/broker/access'
 import type { AuthenticateResult } from '../../src/broker/auth'
 import { request } from '../conformance/auth.suite'
 import { connackCode, useHarness } from '../helpers'

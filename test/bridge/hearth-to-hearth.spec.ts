@@ -72,7 +72,7 @@ describe('bridge: Hearth to Hearth', function () {
         } else {
           await pollUntil(() => watch.got.length >= 1, 3000, 'the message across')
           await sleep(100)
-          assert.deepEqual(watch.got, [{ topic: c.expect.topic, payload: 'm', qos: c.expect.qos, retain: false }])
+          assert.deepEqual(watch.got, [{ topic: c.expect.topic, payload: 'm', qos: c.expect.qos, retain: false, dup: false }])
         }
       })
     }
@@ -123,7 +123,7 @@ describe('bridge: Hearth to Hearth', function () {
     // a retained message that reaches a new subscriber carries RETAIN 1 on the other side
     const late = await f.peer(remote.url, {}, [{ topic: 'ret/live-l', qos: 1 }])
     await pollUntil(() => late.got.length === 1, 2000, 'the retained message')
-    assert.deepEqual(late.got, [{ topic: 'ret/live-l', payload: 'll', qos: 1, retain: true }])
+    assert.deepEqual(late.got, [{ topic: 'ret/live-l', payload: 'll', qos: 1, retain: true, dup: false }])
 
     // watchers, then a reconnection: the remote's values come in again, the local ones go out again, none bounces back
     const wl = await f.peer(local.url, {}, [{ topic: 'ret/#', qos: 1 }])
@@ -204,7 +204,7 @@ describe('bridge: Hearth to Hearth', function () {
     await pubL.client.publishAsync('fb/x', 'x', { qos: 1 })
     await pollUntil(() => atRemote.got.length === 1, 2000, 'the message at the remote')
     await sleep(200)
-    assert.deepEqual(atRemote.got, [{ topic: 'fb/x', payload: 'x', qos: 1, retain: false }])
+    assert.deepEqual(atRemote.got, [{ topic: 'fb/x', payload: 'x', qos: 1, retain: false, dup: false }])
 
     const strict = f.bridge(local.broker, { name: 'fb5', url: remote.url, protocolVersion: 5, restartTimeout: 5, topics: [{ pattern: 'fb/#' }] })
     await inState(strict, 'disconnected')

@@ -18,7 +18,8 @@ import { pollUntil } from '../helpers/wait'
 export { sleep, pollUntil }
 export const HOST = '127.0.0.1'
 
-export interface Received { topic: string, payload: string, qos: number, retain: boolean }
+/** A received PUBLISH as a whole: properties only when it had some. */
+export interface Received { topic: string, payload: string, qos: number, retain: boolean, dup: boolean, properties?: Record<string, unknown> }
 
 /** An MQTT.js client that keeps every message it receives. */
 export interface Peer {
@@ -110,7 +111,11 @@ export class Fixture {
     const client = mqttConnect(url, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5, ...opts })
     this.track(() => withTimeout(client.endAsync(true), 3000, 'client end').catch(() => undefined))
     const got: Received[] = []
-    client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }))
+    client.on('message', (topic, payload, packet) => {
+      const r: Received = { topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain, dup: packet.dup }
+      if (packet.properties !== undefined && Object.keys(packet.properties).length > 0) r.properties = { ...packet.properties }
+      got.push(r)
+    })
     client.on('error', () => { /* a refused or broken connection shows in the test's own waits */ })
     await withTimeout(new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve())
@@ -215,5 +220,3 @@ export function counts (list: Received[]): Map<string, number> {
   for (const r of list) m.set(r.payload, (m.get(r.payload) ?? 0) + 1)
   return m
 }
-
-export { freePort, withTimeout }

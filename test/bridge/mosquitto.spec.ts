@@ -43,14 +43,14 @@ describe('bridge: with Mosquitto', function () {
       ].sort()
       assert.deepEqual([...counts(atLocal.got)].sort(), expected)
       assert.deepEqual([...counts(atRemote.got)].sort(), expected)
-      assert.deepEqual(atLocal.got.filter(r => r.payload === 'R0'), [{ topic: 'home/r', payload: 'R0', qos: 1, retain: false }])
-      assert.deepEqual(atRemote.got.filter(r => r.payload === 'L0'), [{ topic: 'house1/home/l', payload: 'L0', qos: 1, retain: false }])
+      assert.deepEqual(atLocal.got.filter(r => r.payload === 'R0'), [{ topic: 'home/r', payload: 'R0', qos: 1, retain: false, dup: false }])
+      assert.deepEqual(atRemote.got.filter(r => r.payload === 'L0'), [{ topic: 'house1/home/l', payload: 'L0', qos: 1, retain: false, dup: false }])
       // the retained values are stored on both sides
       const late = await f.peer(m.url, {}, [{ topic: 'house1/home/+', qos: 1 }])
       await pollUntil(() => late.got.length === 2, 2000, 'the retained messages at Mosquitto')
       assert.deepEqual(late.got.sort((a, b) => a.topic.localeCompare(b.topic)), [
-        { topic: 'house1/home/config', payload: 'v2', qos: 1, retain: true },
-        { topic: 'house1/home/state', payload: 'on', qos: 1, retain: true },
+        { topic: 'house1/home/config', payload: 'v2', qos: 1, retain: true, dup: false },
+        { topic: 'house1/home/state', payload: 'on', qos: 1, retain: true, dup: false },
       ])
       assert.deepEqual(retainedOf(local.broker, 'home/#'), { 'home/config': 'v2', 'home/state': 'on' })
     })
@@ -94,7 +94,7 @@ describe('bridge: with Mosquitto', function () {
       // Retain As Published on the bridge's subscription at Hearth: the live retained message is stored at Mosquitto
       const late = await f.peer(m.url, {}, [{ topic: 'm/state', qos: 1 }])
       await pollUntil(() => late.got.length === 1, 2000, 'the retained message at Mosquitto')
-      assert.deepEqual(late.got, [{ topic: 'm/state', payload: 'up', qos: 1, retain: true }])
+      assert.deepEqual(late.got, [{ topic: 'm/state', payload: 'up', qos: 1, retain: true, dup: false }])
     })
   }
 
@@ -116,7 +116,7 @@ describe('bridge: with Mosquitto', function () {
     await pollUntil(() => watch.got.at(-1)?.payload === '0' && localState() === '0', 3000, 'state 0 after close')
     const late = await f.peer(m.url, {}, [{ topic, qos: 1 }])
     await pollUntil(() => late.got.length === 1, 2000, 'the retained state')
-    assert.deepEqual(late.got, [{ topic, payload: '0', qos: 1, retain: true }])
+    assert.deepEqual(late.got, [{ topic, payload: '0', qos: 1, retain: true, dup: false }])
   })
 
   it('outage: Mosquitto (persistence true) killed -9 and restarted in the middle of QoS 1 streams both ways: 0 acknowledged messages lost by the bridge, no loop, retained equal', async function () {

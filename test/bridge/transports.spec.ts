@@ -32,7 +32,7 @@ describe('bridge: transports (mqtts, ws, wss)', function () {
     const pub = await f.peer(local.url)
     await pub.client.publishAsync('t/x', 'x', { qos: 1 })
     await pollUntil(() => at.got.length === 1, 3000, 'the message at the remote')
-    assert.deepEqual(at.got, [{ topic: 't/x', payload: 'x', qos: 1, retain: false }])
+    assert.deepEqual(at.got, [{ topic: 't/x', payload: 'x', qos: 1, retain: false, dup: false }])
   }
 
   const tls = (): { cert: Buffer, key: Buffer, ca: Buffer } => ({ cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey), ca: certs.read(certs.caCert) })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { UserTableAuthenticator } from '../../src/broker/auth'
 import {
-  VERSIONS, assertServing, bytes, connackCode, connectPacket, hex, sleep, spec, uniqueId, useHarness,
+  VERSIONS, assertPublish, assertServing, bytes, connackCode, connectPacket, hex, sleep, spec, uniqueId, deviates, useHarness,
   type TestClient,
 } from '../helpers'
 
@@ -135,6 +135,7 @@ describe('01 connect', function () {
         const neu = await b.connect({ protocolVersion: v, clientId: id })
         const d = await old.expectClosed()
         if (v === 5) {
+          if (d === undefined) deviates('mosquitto', '(MQTT 5 3.1.4, CONNECT actions step 2) on a session takeover Mosquitto 2.0.11 closes the existing connection without sending it DISCONNECT 0x8E (Session taken over)')
           assert.ok(d, 'MQTT 5: the existing client gets a DISCONNECT')
           assert.equal(d.reasonCode, 0x8e, 'Session taken over')
           assert.equal(d.properties?.sessionExpiryInterval, undefined, 'the Server never sends Session Expiry Interval on DISCONNECT [MQTT-3.14.2-2]')
@@ -155,6 +156,7 @@ describe('01 connect', function () {
       })
 
       it(`${spec(v, ['3.1.2-24'], ['3.1.2-22'])} with Keep Alive 1 s and silence, the broker closes the connection after 1.5 s (not before 1 s)${v === 5 ? '; DISCONNECT 0x8D if any' : ''}`, async function () {
+        deviates('mosquitto', '[MQTT-3.1.2-24 / v5 MQTT-3.1.2-22] Mosquitto 2.0.11 checks Keep Alive only every few seconds: with Keep Alive 1 s it closed a silent connection after about 5.5 s, not within 1.5 s')
         const b = await h.broker({ tickInterval: 50 })
         const c = await b.connect({ protocolVersion: v, keepalive: 1 })
         const t0 = Date.now()
@@ -224,9 +226,7 @@ describe('01 connect', function () {
         await sub.subscribe('mix/#', 1)
         const pub = await b.connect({ protocolVersion: v, transport: 'tcp' })
         await pub.publish('mix/a', 'hello', { qos: 1 })
-        const m = await sub.waitFor('publish')
-        assert.equal(m.topic, 'mix/a')
-        assert.equal(m.payload.toString(), 'hello')
+        assertPublish(await sub.waitFor('publish'), { topic: 'mix/a', payload: 'hello', qos: 1 })
       })
 
       it(`${spec(v, ['3.14.4-1'], ['3.14.4-2'])} after the client's DISCONNECT the broker closes the connection`, async function () {
@@ -266,9 +266,7 @@ describe('01 connect', function () {
       await old.subscribe('v31/#', 1)
       const neu = await b.connect({ protocolVersion: 4 })
       await neu.publish('v31/x', 'hi', { qos: 1 })
-      const m = await old.waitFor('publish')
-      assert.equal(m.topic, 'v31/x')
-      assert.equal(m.qos, 1)
+      assertPublish(await old.waitFor('publish'), { topic: 'v31/x', payload: 'hi', qos: 1 })
     })
   })
 
@@ -359,6 +357,7 @@ describe('01 connect', function () {
       const c = await b.connect({ protocolVersion: 5 })
       c.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'SCRAM-SHA-256' } })
       const d = await c.expectClosed()
+      if (d === undefined) deviates('mosquitto', '(SHOULD, MQTT 5 4.13.1) Mosquitto 2.0.11 closes the connection on a Protocol Error (here an AUTH without Authentication Method) without a DISCONNECT giving the reason')
       assert.ok(d, 'a DISCONNECT explains the close')
       assert.ok([0x8c, 0x82].includes(d.reasonCode ?? 0), `DISCONNECT ${hex(d.reasonCode)}`)
       await assertServing(b, 5)

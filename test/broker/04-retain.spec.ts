@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { QoS } from 'mqtt-packet'
-import { VERSIONS, sleep, spec, useHarness } from '../helpers'
+import { VERSIONS, assertPublish, assertPublishes, sleep, spec, useHarness } from '../helpers'
 
 describe('04 retained messages', function () {
   const h = useHarness()
@@ -13,11 +13,7 @@ describe('04 retained messages', function () {
         await pub.publish('ret/a', 'stored', { qos: 1, retain: true })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('ret/a', 1)
-        const m = await sub.waitFor('publish')
-        assert.equal(m.topic, 'ret/a')
-        assert.equal(m.payload.toString(), 'stored')
-        assert.equal(m.retain, true)
-        assert.equal(m.qos, 1)
+        assertPublish(await sub.waitFor('publish'), { topic: 'ret/a', payload: 'stored', retain: true, qos: 1 })
       })
 
       it(`${spec(v, ['3.3.1-5', '3.8.4-6'], ['3.3.1-5', '3.8.4-8'])} the stored QoS is kept: delivered at min(stored QoS, granted QoS)`, async function () {
@@ -30,8 +26,7 @@ describe('04 retained messages', function () {
           const sub = await b.connect({ protocolVersion: v })
           await sub.subscribe(topic, sq)
           const m = await sub.waitFor('publish')
-          assert.equal(m.qos, Math.min(pq, sq), `stored ${pq}, granted ${sq}`)
-          assert.equal(m.retain, true)
+          assertPublish(m, { topic, payload: 'x', qos: Math.min(pq, sq) as QoS, retain: true }, `stored ${pq}, granted ${sq}`)
           await sub.ack(m)
           sub.disconnect()
         }
@@ -43,9 +38,18 @@ describe('04 retained messages', function () {
         for (const t of ['w/a', 'w/b', 'w/c/d', 'x/a']) await pub.publish(t, t, { qos: 1, retain: true })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('w/#', 0)
-        const got = (await sub.publishes(3)).map(m => m.topic).sort()
-        assert.deepEqual(got, ['w/a', 'w/b', 'w/c/d'])
+        const got = (await sub.publishes(3)).sort((a, b) => a.topic < b.topic ? -1 : 1)
+        assertPublishes(got, ['w/a', 'w/b', 'w/c/d'].map(t => ({ topic: t, payload: t, retain: true })))
         await sub.expectNothing(150, 'publish')
+      })
+
+      it(`${spec(v, ['3.3.1-6', '4.7.1-2'], ['3.3.1-9', '4.7.1-2'])} a subscription to topic/# gets the retained message of topic itself`, async function () {
+        const b = await h.broker()
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('sensor', 'parent level', { qos: 1, retain: true })
+        const sub = await b.connect({ protocolVersion: v })
+        await sub.subscribe('sensor/#', 1)
+        assertPublish(await sub.waitFor('publish'), { topic: 'sensor', payload: 'parent level', qos: 1, retain: true })
       })
 
       it(`${spec(v, ['3.3.1-5'], ['3.3.1-5'])} a new retained message replaces the previous one for the topic`, async function () {
@@ -55,8 +59,7 @@ describe('04 retained messages', function () {
         await pub.publish('rr/a', 'two', { qos: 1, retain: true })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('rr/a', 1)
-        const m = await sub.waitFor('publish')
-        assert.equal(m.payload.toString(), 'two')
+        assertPublish(await sub.waitFor('publish'), { topic: 'rr/a', payload: 'two', qos: 1, retain: true })
         await sub.expectNothing(150, 'publish')
       })
 
@@ -68,9 +71,7 @@ describe('04 retained messages', function () {
         await pub.publish('r0/sync', 's', { qos: 1 })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('r0/a', 2)
-        const m = await sub.waitFor('publish')
-        assert.equal(m.payload.toString(), 'zero')
-        assert.equal(m.qos, 0)
+        assertPublish(await sub.waitFor('publish'), { topic: 'r0/a', payload: 'zero', qos: 0, retain: true })
       })
 
       it(`${spec(v, ['3.3.1-10', '3.3.1-11'], ['3.3.1-6', '3.3.1-7'])} a retained zero-byte payload deletes the retained message and is not stored itself`, async function () {
@@ -90,9 +91,7 @@ describe('04 retained messages', function () {
         await sub.subscribe('del2/a', 1)
         const pub = await b.connect({ protocolVersion: v })
         await pub.publish('del2/a', Buffer.alloc(0), { qos: 1, retain: true })
-        const m = await sub.waitFor('publish')
-        assert.equal(m.payload.length, 0)
-        assert.equal(m.retain, false)
+        assertPublish(await sub.waitFor('publish'), { topic: 'del2/a', payload: Buffer.alloc(0), qos: 1, retain: false })
       })
 
       it(`${spec(v, ['3.3.1-12'], ['3.3.1-8'])} a PUBLISH with RETAIN 0 neither stores nor replaces nor removes the retained message`, async function () {
@@ -104,9 +103,7 @@ describe('04 retained messages', function () {
         await pub.publish('keep/b', 'never retained', { qos: 1 })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('keep/#', 1)
-        const m = await sub.waitFor('publish')
-        assert.equal(m.topic, 'keep/a')
-        assert.equal(m.payload.toString(), 'retained')
+        assertPublish(await sub.waitFor('publish'), { topic: 'keep/a', payload: 'retained', qos: 1, retain: true })
         await sub.expectNothing(150, 'publish')
       })
 
@@ -116,8 +113,7 @@ describe('04 retained messages', function () {
         await sub.subscribe('est/a', 1)
         const pub = await b.connect({ protocolVersion: v })
         await pub.publish('est/a', 'x', { qos: 1, retain: true })
-        const m = await sub.waitFor('publish')
-        assert.equal(m.retain, false)
+        assertPublish(await sub.waitFor('publish'), { topic: 'est/a', payload: 'x', qos: 1, retain: false })
       })
 
       it(`${spec(v, ['3.1.2-7'], null, '§4.1 retained messages are not session state')} retained messages outlive the publishing client and its session`, async function () {
@@ -129,7 +125,7 @@ describe('04 retained messages', function () {
         await sleep(20)
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('out/a', 0)
-        assert.equal((await sub.waitFor('publish')).payload.toString(), 'lasting')
+        assertPublish(await sub.waitFor('publish'), { topic: 'out/a', payload: 'lasting', qos: 0, retain: true })
       })
 
       it('retained messages are listed by broker.retained(filter) and deleted by broker.clearRetained(filter)', async function () {
@@ -148,9 +144,7 @@ describe('04 retained messages', function () {
         await b.broker.publish({ topic: 'bp/a', payload: Buffer.from('from broker'), qos: 1, retain: true })
         const sub = await b.connect({ protocolVersion: v })
         await sub.subscribe('bp/a', 1)
-        const m = await sub.waitFor('publish')
-        assert.equal(m.payload.toString(), 'from broker')
-        assert.equal(m.retain, true)
+        assertPublish(await sub.waitFor('publish'), { topic: 'bp/a', payload: 'from broker', qos: 1, retain: true })
       })
     })
   }
@@ -167,15 +161,15 @@ describe('04 retained messages', function () {
     it('[MQTT-3.3.1-9] Retain Handling 0: retained messages are sent at every subscribe', async function () {
       const { sub } = await withRetained()
       await sub.subscribe([{ topic: 'rh/#', qos: 0, rh: 0 }])
-      assert.equal((await sub.waitFor('publish')).retain, true)
+      assertPublish(await sub.waitFor('publish'), { topic: 'rh/a', payload: 'kept', retain: true })
       await sub.subscribe([{ topic: 'rh/#', qos: 0, rh: 0 }])
-      assert.equal((await sub.waitFor('publish')).retain, true)
+      assertPublish(await sub.waitFor('publish'), { topic: 'rh/a', payload: 'kept', retain: true })
     })
 
     it('[MQTT-3.3.1-10] Retain Handling 1: retained messages are sent only if the subscription did not exist', async function () {
       const { sub } = await withRetained()
       await sub.subscribe([{ topic: 'rh/#', qos: 0, rh: 1 }])
-      assert.equal((await sub.waitFor('publish')).payload.toString(), 'kept')
+      assertPublish(await sub.waitFor('publish'), { topic: 'rh/a', payload: 'kept', retain: true })
       await sub.subscribe([{ topic: 'rh/#', qos: 1, rh: 1 }])
       await sub.expectNothing(200, 'publish')
     })
@@ -185,7 +179,7 @@ describe('04 retained messages', function () {
       await sub.subscribe([{ topic: 'rh/#', qos: 0, rh: 2 }])
       await sub.expectNothing(200, 'publish')
       await pub.publish('rh/a', 'live', { qos: 1 })
-      assert.equal((await sub.waitFor('publish')).payload.toString(), 'live')
+      assertPublish(await sub.waitFor('publish'), { topic: 'rh/a', payload: 'live' })
     })
 
     it('[MQTT-3.3.1-12] Retain As Published 0: live messages are forwarded with RETAIN 0', async function () {
@@ -194,7 +188,7 @@ describe('04 retained messages', function () {
       await sub.subscribe([{ topic: 'rap/a', qos: 0, rap: false }])
       const pub = await b.connect({ protocolVersion: 5 })
       await pub.publish('rap/a', 'x', { qos: 1, retain: true })
-      assert.equal((await sub.waitFor('publish')).retain, false)
+      assertPublish(await sub.waitFor('publish'), { topic: 'rap/a', payload: 'x', retain: false })
     })
 
     it('[MQTT-3.3.1-13] Retain As Published 1: live messages keep the RETAIN flag they were published with', async function () {
@@ -204,17 +198,13 @@ describe('04 retained messages', function () {
       const pub = await b.connect({ protocolVersion: 5 })
       await pub.publish('rap/a', 'r', { qos: 1, retain: true })
       await pub.publish('rap/a', 'n', { qos: 1, retain: false })
-      const [r, n] = await sub.publishes(2)
-      assert.equal(r.retain, true)
-      assert.equal(n.retain, false)
+      assertPublishes(await sub.publishes(2), [{ topic: 'rap/a', payload: 'r', retain: true }, { topic: 'rap/a', payload: 'n', retain: false }])
     })
 
     it('[MQTT-3.3.4-3] a retained message sent because of a subscription carries that subscription\'s identifier', async function () {
       const { sub } = await withRetained()
       await sub.subscribe('rh/#', 1, { subscriptionIdentifier: 12 })
-      const m = await sub.waitFor('publish')
-      assert.equal(m.retain, true)
-      assert.deepEqual([m.properties?.subscriptionIdentifier].flat(), [12])
+      assertPublish(await sub.waitFor('publish'), { topic: 'rh/a', payload: 'kept', qos: 1, retain: true, properties: { subscriptionIdentifier: 12 } })
     })
 
     it('[MQTT-3.3.2-4][MQTT-3.3.2-15][MQTT-3.3.2-16][MQTT-3.3.2-17][MQTT-3.3.2-20] a retained message keeps its properties for later subscribers', async function () {
@@ -224,12 +214,7 @@ describe('04 retained messages', function () {
       await pub.publish('rp/a', 'hi', { qos: 1, retain: true, properties })
       const sub = await b.connect({ protocolVersion: 5 })
       await sub.subscribe('rp/a', 1)
-      const m = await sub.waitFor('publish')
-      assert.equal(m.properties?.payloadFormatIndicator, true)
-      assert.equal(m.properties?.contentType, 'text/plain')
-      assert.equal(m.properties?.responseTopic, 'r/t')
-      assert.deepEqual(m.properties?.correlationData, Buffer.from([1, 2]))
-      assert.deepEqual({ ...m.properties?.userProperties }, { a: '1', b: ['x', 'y'] })
+      assertPublish(await sub.waitFor('publish'), { topic: 'rp/a', payload: 'hi', qos: 1, retain: true, properties })
     })
 
     it('(MQTT 5 §3.2.2.3.5) with retainAvailable false, CONNACK says Retain Available 0 and a retained PUBLISH gets DISCONNECT 0x9A', async function () {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
+import type { IPublishPacket } from 'mqtt-packet'
 import type { ClientInfo, DeliveredMessage, BrokerEvents } from '../../src/broker/types'
-import { VERSIONS, assertServing, connackCode, sleep, spec, uniqueId, useHarness, type TestClient } from '../helpers'
+import { VERSIONS, assertPublish, assertPublishes, assertServing, connackCode, sleep, spec, uniqueId, useHarness, type TestClient } from '../helpers'
 
 type Disc = BrokerEvents['clientDisconnected'][0]
 type Drop = BrokerEvents['messageDropped'][0]
@@ -125,7 +126,9 @@ describe('12 events and limits', function () {
         await sleep(100)
         slow.send({ cmd: 'pingreq' })
         await slow.waitFor('pingresp')
-        const delivered = slow.received.filter(p => p.cmd === 'publish').length
+        const slowGot = slow.received.filter((p): p is IPublishPacket => p.cmd === 'publish')
+        for (const m of slowGot) assertPublish(m, { topic: 'flood/a', payload })
+        const delivered = slowGot.length
         assert.equal(delivered + slowDrops.length, N, 'every message was either delivered or counted as dropped')
         // What reached the paused client is bounded by maxOutgoingBytes plus the pipe's own buffers (2 x 64 KiB).
         const bound = Math.ceil((3 * 64 * 1024) / payload.length) + 2
@@ -150,6 +153,7 @@ describe('12 events and limits', function () {
         const rest = await sub.publishes(30 - drops.length - 1)
         const seq = [first, ...rest].map(m => Number(m.payload.toString()))
         assert.deepEqual([...seq].sort((a, z) => a - z), seq)
+        assertPublishes([first, ...rest], seq.map(i => ({ topic: 'qb/a', payload: String(i), qos: 1 })))
         await sub.expectNothing(150, 'publish')
       })
 
@@ -175,8 +179,7 @@ describe('12 events and limits', function () {
           if (i === N / 4) victim.destroy()
         }
         const got = await steady.publishes(N, 15000)
-        const seq = got.map(m => Number(m.payload.toString().split(':')[0]))
-        assert.deepEqual(seq, Array.from({ length: N }, (_, i) => i))
+        assertPublishes(got, Array.from({ length: N }, (_, i) => ({ topic: 'burst/a', payload: Buffer.concat([Buffer.from(`${i}:`), payload]), qos: 1 })))
         await until(() => localGot.length === N, 5000)
         assert.equal(pub.isClosed, false)
         await assertServing(b, v)
@@ -189,7 +192,7 @@ describe('12 events and limits', function () {
         await sub.subscribe([{ topic: 'st/a', qos: 1 }, { topic: 'st/b', qos: 0 }])
         const pub = await b.connect({ protocolVersion: v })
         await pub.publish('st/a', 'x', { qos: 1, retain: true })
-        await sub.waitFor('publish')
+        assertPublish(await sub.waitFor('publish'), { topic: 'st/a', payload: 'x', qos: 1 })
         await sleep(20)
         const s1 = b.broker.stats()
         assert.equal(s1.connections - s0.connections, 2)

@@ -3,6 +3,10 @@
 // the client that set them, topic levels are bounded, and assigned client ids are unguessable.
 import assert from 'node:assert/strict'
 import type { IPublishPacket } from 'mqtt-packet'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FilePersistence } from '../../src/broker'
 import { UserTableAuthenticator, type AuthClient, type Authorizer } from '../../src/broker/auth'
 import type { QoS } from '../../src/broker/types'
 import { VERSIONS, connackCode, spec, uniqueId, useHarness } from '../helpers'
@@ -35,6 +39,27 @@ describe('13 session ownership, read check, topic levels', function () {
         await pub.publish('secret/plans', 'again', { qos: 1 })
         await bob.expectNothing(200, 'publish')
         assert.equal(b.broker.clients().find(c => c.clientId === id)?.subscriptions, 0)
+      })
+
+      it('(issue 8) the owner is kept with the session across a restart: another user still starts clean, the owner resumes', async function () {
+        const store = new FilePersistence({ dir: mkdtempSync(join(tmpdir(), 'hearth-owner-')) })
+        const id = uniqueId('own')
+        let b = await h.broker({ authenticate: users, persistence: store })
+        const alice = await b.connect({ protocolVersion: v, clientId: id, username: 'alice', password: 'a-pw', ...persistent })
+        await alice.subscribe('secret/#', 1)
+        alice.disconnect()
+        await alice.expectClosed()
+        await b.broker.close()
+        b = await h.broker({ authenticate: users, persistence: store })
+        const bob = await b.connect({ protocolVersion: v, clientId: id, username: 'bob', password: 'b-pw', ...persistent })
+        assert.equal(bob.connack?.sessionPresent, false, 'bob does not inherit alice\'s restored session')
+        bob.disconnect()
+        await bob.expectClosed()
+        await b.broker.close()
+        b = await h.broker({ authenticate: users, persistence: store })
+        const bob2 = await b.connect({ protocolVersion: v, clientId: id, username: 'bob', password: 'b-pw', ...persistent })
+        assert.equal(bob2.connack?.sessionPresent, true, 'bob owns the session he started')
+        rmSync(store.dir, { recursive: true, force: true })
       })
 
       it(`${spec(v, ['3.2.2-2'], ['3.2.2-2'])} the same user resuming gets its session and queued message back`, async function () {

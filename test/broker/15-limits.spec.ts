@@ -6,6 +6,7 @@ import net from 'node:net'
 import type { IPublishPacket } from 'mqtt-packet'
 import { INTEGER_OPTIONS } from '../../src/broker/options'
 import { MemoryPersistence, type Persistence } from '../../src/broker/persistence'
+import { UserTableAuthenticator } from '../../src/broker/auth'
 import { connackCode, sleep, spec, uniqueId, useHarness, type TestBroker } from '../helpers'
 
 function seen (p: IPublishPacket): { topic: string, payload: string, qos: number, retain: boolean } {
@@ -169,6 +170,19 @@ describe('15 limits', function () {
       })
     })
   }
+
+  it('(issue 9) refused logins are answered after authFailureDelay, spaced per address; a good login meanwhile is not held up', async function () {
+    const b = await h.broker({ authenticate: new UserTableAuthenticator({ u: 'right' }), authFailureDelay: 300 })
+    const t0 = Date.now()
+    const tries = [0, 1, 2].map(() => b.connect({ protocolVersion: 5, username: 'u', password: 'wrong', allowRefusal: true }).then(c => ({ code: connackCode(c.connack!), ms: Date.now() - t0 })))
+    const good = await b.connect({ protocolVersion: 5, username: 'u', password: 'right' })
+    const goodMs = Date.now() - t0
+    assert.equal(connackCode(good.connack!), 0)
+    const refused = (await Promise.all(tries)).sort((a, b) => a.ms - b.ms)
+    assert.deepEqual(refused.map(r => r.code), [0x86, 0x86, 0x86])
+    assert.ok(goodMs < 250, `the good login took ${goodMs} ms`)
+    assert.ok(refused[0].ms >= 280 && refused[1].ms >= 580 && refused[2].ms >= 880, `refusals at ${refused.map(r => r.ms).join(', ')} ms`)
+  })
 
   it('[MQTT-3.3.4-7] a client with exactly Receive Maximum QoS 2 messages unreleased is within it, also while the PUBRECs wait for the disk', async function () {
     const slow: Persistence = new MemoryPersistence()

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryPersistence, type Persistence, type PersistedState, type StoredMessage } from '../../src/broker/persistence'
 import { FilePersistence, type FilePersistenceOptions } from '../../src/broker/persistence-file'
-import { RecordBuffer, REC, MAGIC } from '../../src/broker/persistence-file/codec'
+import { REC, MAGIC } from '../../src/broker/persistence-file/codec'
+import { RecordBuffer } from '../../src/broker/persistence-file/record-buffer'
 import { canonical, rng } from '../conformance/persistence.suite'
 
 const dirs: string[] = []
@@ -65,7 +66,7 @@ function randomStep (rand: () => number, i: number, stores: Persistence[]): void
   } else if (r < 0.55) {
     apply(p => p.saveSession({ clientId: id, protocolVersion: 5, expiryInterval: 0xFFFFFFFF, subscriptions: [{ topic: `s/${i}`, qos: 1 }] }))
   } else if (r < 0.75) {
-    apply(p => p.addOutgoing(id, { seq: i, state: 'queued', message: msg(`o/${i}`, `payload ${i}`, { retain: false }) }))
+    apply(p => p.addOutgoing(id, { seq: i, state: 'queued', qos: 1, retain: false, message: msg(`o/${i}`, `payload ${i}`, { retain: false }) }))
   } else if (r < 0.82) {
     const seq = Math.floor(rand() * i)
     apply(p => p.updateOutgoing(id, seq, 1 + (i % 65535), 'sent'))
@@ -101,6 +102,22 @@ async function buildStore (seed: number, steps: number): Promise<{ file: string,
   }
   await p.close()
   return { file, boundaries }
+}
+
+/** The state after steps 1..`steps` of `seed` without step `skip` (whose records were damaged). */
+async function stateWithout (seed: number, steps: number, skip: number): Promise<PersistedState> {
+  const mem = new MemoryPersistence()
+  await mem.open()
+  const rand = rng(seed)
+  for (let i = 1; i <= steps; i++) randomStep(rand, i, i === skip ? [] : [mem])
+  return await mem.open()
+}
+
+/** The step whose records hold byte `at` (0: the header). */
+function stepAt (boundaries: Boundary[], at: number): number {
+  let k = 0
+  while (k < boundaries.length && boundaries[k].size <= at) k++
+  return k
 }
 
 /** The expected state for a file whose bytes from `offset` on are missing or bad. */
@@ -157,23 +174,76 @@ describe('FilePersistence (file store)', function () {
       }
     })
 
-    it('a corrupted byte anywhere stops recovery at the record that holds it, with a warning', async () => {
+    it('a flipped bit in any record sets that record aside in a side file, keeps every valid record after it, and rewrites the log without it', async () => {
       const original = await readFile(store.file)
+      const headerEnd = store.boundaries[0].size
       const rand = rng(7)
-      for (let n = 0; n < 70; n++) {
-        const at = n === 0 ? 0 : n === 1 ? original.length - 1 : Math.floor(rand() * original.length)
+      const offsets = new Set<number>([0, 3, 5, 9, headerEnd - 1, original.length - 1])
+      // Each field of a few records: length, header check, checksum, type, body.
+      for (const k of [1, 2, 40, 80]) for (const d of [0, 2, 4, 7, 8, 11, 12, 13, 20]) offsets.add(store.boundaries[k - 1].size + d)
+      while (offsets.size < 100) offsets.add(Math.floor(rand() * original.length))
+      for (const at of [...offsets].filter(x => x < original.length).sort((a, b) => a - b)) {
         const c = await copyTo(store.file)
         const bytes = Buffer.from(original)
-        bytes[at] ^= 1 + Math.floor(rand() * 255)
+        bytes[at] ^= 1 << Math.floor(rand() * 8)
         await writeFile(c.file, bytes)
         const o = await openStore(c.dir)
-        assert.deepEqual(canonical(o.state), canonical(expectedAt(store.boundaries, at)), `byte ${at} corrupted`)
-        assert.equal(o.warnings.length, 1, `byte ${at} corrupted must warn once`)
-        const kept = (await stat(c.file)).size
-        assert.ok(kept <= Math.max(at, store.boundaries[0].size), `file truncated to the good prefix (${kept} <= ${at})`)
+        const k = stepAt(store.boundaries, at)
+        const expected = k === 0 ? store.boundaries[store.boundaries.length - 1].state : await stateWithout(0xC0FFEE, 120, k)
+        assert.deepEqual(canonical(o.state), canonical(expected), `bit flipped at ${at} (step ${k})`)
+        assert.equal(o.warnings.length, 1, `bit flipped at ${at} must warn once`)
+        const m = /damaged bytes \(at (\d+)–(\d+)\) were set aside in (\S+hearth-1\.damaged-\S+)$/.exec(o.warnings[0].split('; kept')[0])
+        assert.ok(m, `warning names the range and the side file: ${o.warnings[0]}`)
+        const [from, to, side] = [Number(m[1]), Number(m[2]), m[3]]
+        assert.ok(from <= at && at < to, `the range ${from}–${to} holds byte ${at}`)
+        if (k > 0) assert.ok(from >= store.boundaries[k - 1].size && to <= store.boundaries[k].size, `the range ${from}–${to} lies within step ${k}`)
+        assert.deepEqual(await readFile(side), bytes.subarray(from, to), 'the side file holds the damaged bytes')
+        assert.equal((await stat(side)).mode & 0o777, 0o600)
+        if (to < original.length) {
+          assert.deepEqual((await readdir(c.dir)).filter(n => n.endsWith('.log')), ['hearth-2.log'], 'the log was rewritten without the damage')
+        } else { // damage in the last record: nothing valid after it, the log is cut before it
+          assert.deepEqual((await readdir(c.dir)).filter(n => n.endsWith('.log')), ['hearth-1.log'])
+          assert.equal((await stat(c.file)).size, from)
+        }
+        o.p.setRetained(msg('after/recovery', String(at)))
         await o.p.close()
+        const again = await openStore(c.dir)
+        assert.deepEqual(again.warnings, [], `reopen after a flip at ${at}`)
+        assert.deepEqual(canonical(again.state), canonical({ ...expected, retained: [...expected.retained.filter(x => x.topic !== 'after/recovery'), msg('after/recovery', String(at))] }))
+        await again.p.close()
         await rm(c.dir, { recursive: true, force: true })
       }
+    })
+
+    it('damage in several places: each damaged record is set aside, everything else is kept', async () => {
+      const original = await readFile(store.file)
+      const b = store.boundaries
+      const steps = [10, 11, 57, 119].filter(k => b[k].size > b[k - 1].size)
+      const bytes = Buffer.from(original)
+      // The first record of each step, hit in its length field: the next record is found again by scanning.
+      const hit = steps.map(k => original.subarray(b[k - 1].size, b[k - 1].size + 12 + original.readUInt32LE(b[k - 1].size)))
+      for (const k of steps) bytes[b[k - 1].size + 1] ^= 0x40
+      const c = await copyTo(store.file)
+      await writeFile(c.file, bytes)
+      const o = await openStore(c.dir)
+      const mem = new MemoryPersistence()
+      await mem.open()
+      const rand = rng(0xC0FFEE)
+      for (let i = 1; i <= 120; i++) randomStep(rand, i, steps.includes(i) ? [] : [mem])
+      assert.deepEqual(canonical(o.state), canonical(await mem.open()))
+      assert.equal(o.warnings.length, 1)
+      const sides = (await readdir(c.dir)).filter(n => n.includes('.damaged-'))
+      assert.equal(sides.length, 1)
+      const aside = await readFile(join(c.dir, sides[0]))
+      assert.equal(aside.length, hit.reduce((n, x) => n + x.length, 0))
+      let pos = 0
+      for (const [i, r] of hit.entries()) {
+        const got = aside.subarray(pos, pos + r.length)
+        assert.deepEqual(got.subarray(2), r.subarray(2), `record ${i} set aside whole`)
+        assert.equal(got[1], r[1] ^ 0x40)
+        pos += r.length
+      }
+      await o.p.close()
     })
 
     it('a zero-filled or garbage tail (power loss after the size grew) is dropped with a warning', async () => {
@@ -182,7 +252,7 @@ describe('FilePersistence (file store)', function () {
       const garbage = Buffer.alloc(777)
       for (let i = 0; i < garbage.length; i++) garbage[i] = Math.floor(rand() * 256)
       // A plausible length header promising more bytes than there are.
-      const shortRecord = Buffer.from([50, 0, 0, 0, 1, 2, 3, 4, REC.SET_RETAINED, 0])
+      const shortRecord = Buffer.from([50, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, REC.MESSAGE, 0])
       for (const tail of [Buffer.alloc(4096), garbage, shortRecord]) {
         const c = await copyTo(store.file)
         await appendFile(c.file, tail)
@@ -194,7 +264,7 @@ describe('FilePersistence (file store)', function () {
       }
     })
 
-    it('a well-formed record of an unknown type ends the good prefix', async () => {
+    it('a well-formed record of an unknown type is set aside', async () => {
       const c = await copyTo(store.file)
       const w = new RecordBuffer()
       w.begin(99)
@@ -210,10 +280,10 @@ describe('FilePersistence (file store)', function () {
     it('a file from a newer format version is refused, not truncated', async () => {
       const dir = await tempDir()
       const w = new RecordBuffer()
-      w.begin(REC.HEADER)
+      w.begin(REC.HEADER, true)
       w.ensure(MAGIC.length)
       w.len += w.buf.write(MAGIC, w.len, 'latin1')
-      w.u32(2)
+      w.u32(3)
       w.f64(1)
       w.f64(Date.now())
       w.end()
@@ -221,7 +291,7 @@ describe('FilePersistence (file store)', function () {
       await writeFile(file, Buffer.concat([w.take() as Buffer, Buffer.from('rest of a v2 file')]))
       const before = (await stat(file)).size
       const p = new FilePersistence({ dir, onWarning: () => {} })
-      await assert.rejects(p.open(), /format version 2/)
+      await assert.rejects(p.open(), /format version 3/)
       assert.equal((await stat(file)).size, before)
       assert.deepEqual((await readdir(dir)).sort(), ['hearth-1.log']) // and the lock was released
     })
@@ -253,11 +323,11 @@ describe('FilePersistence (file store)', function () {
       sess('alive', 3600, now - 6000)
       sess('never', 0xFFFFFFFF, now - 365 * 86400000)
       sess('connected-at-crash', 1) // no disconnectedAt: the broker decides when it restarts
-      p.addOutgoing('expired', { seq: 1, state: 'queued', message: msg('x', 'x') })
-      p.addOutgoing('alive', { seq: 1, state: 'queued', message: msg('q/old', 'x', { expiresAt: now - 1 }) })
-      p.addOutgoing('alive', { seq: 2, state: 'sent', packetId: 9, message: msg('q/started', 'x', { expiresAt: now - 1 }) }) // [MQTT-3.3.2-5] delivery started: kept
-      p.addOutgoing('alive', { seq: 3, state: 'queued', message: msg('q/fresh', 'x', { expiresAt: now + 3600000 }) })
-      p.addOutgoing('alive', { seq: 4, state: 'queued', message: msg('q/no-expiry', 'x') })
+      p.addOutgoing('expired', { seq: 1, state: 'queued', qos: 1, retain: false, message: msg('x', 'x') })
+      p.addOutgoing('alive', { seq: 1, state: 'queued', qos: 1, retain: false, message: msg('q/old', 'x', { expiresAt: now - 1 }) })
+      p.addOutgoing('alive', { seq: 2, state: 'sent', packetId: 9, qos: 1, retain: false, message: msg('q/started', 'x', { expiresAt: now - 1 }) }) // [MQTT-3.3.2-5] delivery started: kept
+      p.addOutgoing('alive', { seq: 3, state: 'queued', qos: 1, retain: false, message: msg('q/fresh', 'x', { expiresAt: now + 3600000 }) })
+      p.addOutgoing('alive', { seq: 4, state: 'queued', qos: 1, retain: false, message: msg('q/no-expiry', 'x') })
       p.setRetained(msg('r/old', 'x', { expiresAt: now - 1 }))
       p.setRetained(msg('r/fresh', 'x', { expiresAt: now + 3600000 }))
       p.setRetained(msg('r/forever', 'x'))
@@ -308,7 +378,7 @@ describe('FilePersistence (file store)', function () {
       for (let i = 0; i < 3000; i++) { p.setRetained(msg(`big/${i}`, Buffer.alloc(1000, 1))); expected.set(`big/${i}`, 1) } // ~3 MB live
       await p.sync()
       // Overwrites push the file past 1.5x the live state; mutations continue while it compacts.
-      const syncs: Array<Promise<void> | undefined> = []
+      const syncs: Array<Promise<void>> = []
       let rounds = 0
       const sessions: string[] = []
       for (let round = 0; round < 40 || (p.stats().compactions === 0 && round < 1000); round++) {
@@ -319,10 +389,11 @@ describe('FilePersistence (file store)', function () {
           expected.set(t, (round + 2) & 255)
         }
         p.saveSession({ clientId: `s${round}`, protocolVersion: 4, expiryInterval: 0xFFFFFFFF, subscriptions: [] })
-        p.addOutgoing(`s${round}`, { seq: 1, state: 'queued', message: msg('q', String(round)) })
+        p.addOutgoing(`s${round}`, { seq: 1, state: 'queued', qos: 1, retain: false, message: msg('q', String(round)) })
         if (round % 3 === 0) p.deleteSession(`s${round}`)
         else sessions.push(`s${round}`)
-        syncs.push(p.sync())
+        const s = p.sync()
+        if (s !== undefined) syncs.push(s)
         await new Promise(resolve => setImmediate(resolve))
       }
       await Promise.all(syncs)
@@ -416,14 +487,14 @@ describe('FilePersistence (file store)', function () {
       const notADir = join(dir, 'a-file')
       await writeFile(notADir, 'x')
       const p = new FilePersistence({ dir: join(notADir, 'store') })
-      await assert.rejects(p.open(), (err: Error) => err.message.includes(join(notADir, 'store')) && /cannot use directory/.test(err.message))
+      await assert.rejects(p.open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_UNUSABLE' && err.message.includes(join(notADir, 'store')) && /cannot use directory/.test(err.message))
       assert.throws(() => new FilePersistence({ dir: '' }), /dir is required/)
     })
 
     it('refuses a directory already open in this process, and reopens after close()', async () => {
       const dir = await tempDir()
       const a = await openStore(dir)
-      await assert.rejects(new FilePersistence({ dir }).open(), /already open in this process/)
+      await assert.rejects(new FilePersistence({ dir }).open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_BUSY' && /already open in this process/.test(err.message))
       await assert.rejects(a.p.open(), /already open/)
       await a.p.close()
       const b = await openStore(dir)
@@ -440,7 +511,7 @@ describe('FilePersistence (file store)', function () {
       try {
         await new Promise(resolve => child.once('spawn', resolve))
         await writeFile(join(dir, 'hearth.lock'), `${child.pid}\n`)
-        await assert.rejects(new FilePersistence({ dir }).open(), new RegExp(`in use by process ${child.pid}`))
+        await assert.rejects(new FilePersistence({ dir }).open(), (err: Error & { code?: string }) => err.code === 'HEARTH_STORE_BUSY' && new RegExp(`in use by process ${child.pid}`).test(err.message))
       } finally {
         child.kill('SIGKILL')
         await new Promise(resolve => child.once('exit', resolve))

@@ -47,6 +47,21 @@ describe('30 encoding', function () {
     assert.equal(again.readUInt16BE(again.length - 7), 7)
   })
 
+  it('[MQTT-3.3.1-1][MQTT-3.3.1-3] a resend with DUP 1 never marks the cached encoding: later first deliveries are byte-identical to mqtt-packet with DUP 0', function () {
+    for (const v5 of [false, true]) {
+      for (const qos of [1, 2] as QoS[]) {
+        for (const retain of [false, true]) {
+          const msg = routed('t/dup', Buffer.from('payload'), qos, retain)
+          const ref = (id: number, dup: boolean): Buffer => mqtt.generate({ cmd: 'publish', topic: 't/dup', payload: Buffer.from('payload'), qos, retain, dup, messageId: id, properties: v5 ? {} : undefined } as mqtt.IPublishPacket, { protocolVersion: v5 ? 5 : 4 } as object)
+          const what = `v5=${v5} qos=${qos} retain=${retain}`
+          assert.ok(encodePublish(msg, qos, retain, v5, undefined, 10, false, 0, 0).equals(ref(10, false)), `first copy, ${what}`)
+          assert.ok(encodePublish(msg, qos, retain, v5, undefined, 10, true, 0, 0).equals(ref(10, true)), `resend, ${what}`)
+          assert.ok(encodePublish(msg, qos, retain, v5, undefined, 11, false, 0, 0).equals(ref(11, false)), `a later subscriber's first copy, ${what}`)
+        }
+      }
+    }
+  })
+
   it('[MQTT-3.4.2-1] acknowledgements with reason 0x00 use the two-byte form, which mqtt-packet parses on 3.1.1 and 5', function () {
     for (const cmd of ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const) {
       for (const protocolVersion of [4, 5]) {

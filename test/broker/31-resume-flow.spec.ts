@@ -1,12 +1,13 @@
 // Test whether a resumed session resends its unacknowledged messages within the client's new
 // Receive Maximum, keeping their packet identifiers, and sends the rest as acknowledgements arrive.
 import assert from 'node:assert/strict'
-import { uniqueId, useHarness } from '../helpers'
+import { assertPublish, assertPublishes, deviates, uniqueId, useHarness } from '../helpers'
 
 describe('31 resume under a lower Receive Maximum', function () {
   const h = useHarness()
 
   it('[MQTT-4.4.0-1][MQTT-3.3.4-9] 5 unacknowledged QoS 1 messages resume 2 at a time (Receive Maximum 2), with DUP and their original packet identifiers', async function () {
+    deviates('mosquitto', '[MQTT-3.3.4-9] on resume Mosquitto 2.0.11 resends every unacknowledged message at once, beyond the new connection\'s Receive Maximum')
     const b = await h.broker()
     const id = uniqueId()
     const session = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } }
@@ -15,6 +16,7 @@ describe('31 resume under a lower Receive Maximum', function () {
     const pub = await b.connect({ protocolVersion: 5 })
     for (let i = 0; i < 5; i++) await pub.publish('rm/a', `m${i}`, { qos: 1 })
     const first = await c1.publishes(5)
+    assertPublishes(first, [0, 1, 2, 3, 4].map(i => ({ topic: 'rm/a', payload: `m${i}`, qos: 1 })))
     const ids = first.map(p => p.messageId)
     c1.destroy()
     await c1.closed
@@ -23,26 +25,16 @@ describe('31 resume under a lower Receive Maximum', function () {
     assert.equal(c2.connack!.sessionPresent, true)
     const got = await c2.publishes(2)
     await c2.expectNothing(200, 'publish')
-    for (const p of got) assert.equal(p.dup, true)
-    assert.deepEqual(got.map(p => p.payload.toString()), ['m0', 'm1'])
-    assert.deepEqual(got.map(p => p.messageId), ids.slice(0, 2))
+    assertPublishes(got, [0, 1].map(i => ({ topic: 'rm/a', payload: `m${i}`, qos: 1, dup: true, messageId: ids[i] })))
 
-    const rest: string[] = []
-    const restIds: Array<number | undefined> = []
     c2.send({ cmd: 'puback', messageId: got[0].messageId })
-    for (let i = 0; i < 3; i++) {
+    for (let i = 2; i < 5; i++) {
       const p = await c2.waitFor('publish')
-      assert.equal(p.dup, true)
-      rest.push(p.payload.toString())
-      restIds.push(p.messageId)
+      assertPublish(p, { topic: 'rm/a', payload: `m${i}`, qos: 1, dup: true, messageId: ids[i] })
       c2.send({ cmd: 'puback', messageId: p.messageId })
     }
-    assert.deepEqual(rest, ['m2', 'm3', 'm4'])
-    assert.deepEqual(restIds, ids.slice(2))
     c2.send({ cmd: 'puback', messageId: got[1].messageId })
     await pub.publish('rm/a', 'live', { qos: 1 })
-    const live = await c2.waitFor('publish')
-    assert.equal(live.payload.toString(), 'live')
-    assert.equal(live.dup, false)
+    assertPublish(await c2.waitFor('publish'), { topic: 'rm/a', payload: 'live', qos: 1, dup: false })
   })
 })

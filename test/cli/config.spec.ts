@@ -98,6 +98,7 @@ const ok: Ok[] = [
       maxKeepalive: 60, connectTimeout: 500, maximumQoS: 1, retainAvailable: false, topicAliasMaximum: 0, outboundTopicAliases: false,
       protocols: [4, 5], maxSessionExpiryInterval: 3600, tickInterval: 100, assignedClientIdPrefix: '',
       persistenceDir: 'data', persistenceSync: 'periodic', persistenceFlushInterval: 250,
+      persistenceMaxStoreBytes: 1048576, persistenceMaxPendingBytes: 65536,
     },
     flags: { persistenceSync: 'always', aclFile: 'acl' },
     want: settings({
@@ -106,14 +107,14 @@ const ok: Ok[] = [
         maxKeepalive: 60, connectTimeout: 500, maximumQoS: 1, retainAvailable: false, topicAliasMaximum: 0, outboundTopicAliases: false,
         protocols: [4, 5], maxSessionExpiryInterval: 3600, tickInterval: 100, assignedClientIdPrefix: '',
       },
-      persistence: { dir: '/etc/hearth/data', sync: 'always', flushInterval: 250 },
+      persistence: { dir: '/etc/hearth/data', sync: 'always', flushInterval: 250, maxStoreBytes: 1048576, maxPendingBytes: 65536 },
       aclFile: '/home/me/acl',
     }),
   },
   {
     title: '--persistence-dir starts at the working directory',
     flags: { persistenceDir: 'store' },
-    want: settings({ persistence: { dir: '/home/me/store', sync: undefined, flushInterval: undefined } }),
+    want: settings({ persistence: { dir: '/home/me/store', sync: undefined, flushInterval: undefined, maxStoreBytes: undefined, maxPendingBytes: undefined } }),
   },
   {
     title: 'reserved keys are checked and kept: metrics, sysInterval, aclFile; bridges are checked (test/cli/bridges.spec.ts)',
@@ -160,6 +161,8 @@ const bad: Bad[] = [
   { title: 'protocols with an unknown level', file: { protocols: [4, 6] }, code: 'BAD_VALUE', key: 'protocols' },
   { title: 'persistenceSync unknown', file: { persistenceDir: 'd', persistenceSync: 'never' }, code: 'BAD_VALUE', key: 'persistenceSync' },
   { title: 'persistenceSync without a folder', file: { persistenceSync: 'periodic' }, code: 'NOT_ALLOWED', key: 'persistenceSync' },
+  { title: 'persistenceMaxStoreBytes without a folder', file: { persistenceMaxStoreBytes: 1048576 }, code: 'NOT_ALLOWED', key: 'persistenceMaxStoreBytes' },
+  { title: 'persistenceMaxPendingBytes too small', file: { persistenceDir: 'd', persistenceMaxPendingBytes: 10 }, code: 'BAD_VALUE', key: 'persistenceMaxPendingBytes' },
   { title: 'persistenceFlushInterval 0', file: { persistenceDir: 'd', persistenceFlushInterval: 0 }, code: 'BAD_VALUE', key: 'persistenceFlushInterval' },
   { title: 'passwordFile not a string', file: { passwordFile: true }, code: 'BAD_TYPE', key: 'passwordFile' },
   { title: 'aclFile empty', file: { aclFile: '' }, code: 'BAD_VALUE', key: 'aclFile' },

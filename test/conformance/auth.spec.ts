@@ -10,7 +10,7 @@ import {
   type AuthClient, type AuthenticateRequest, type Authenticator, type Authorizer,
 } from '../../src/broker/auth'
 import type { QoS } from '../../src/broker/types'
-import { VERSIONS, connackCode, hex, sleep, spec, useHarness } from '../helpers'
+import { VERSIONS, assertPublish, connackCode, hex, sleep, spec, useHarness } from '../helpers'
 import { authenticatorSuite, authorizerSuite, request } from './auth.suite'
 
 const net = (clientId: string, username?: string): AuthClient => ({ clientId, username, kind: 'network' })
@@ -210,8 +210,7 @@ describe('auth through a live broker', function () {
         const c = await b.connect({ protocolVersion: v })
         await c.publish('secret/z', 'x')
         await c.publish('public/z', 'ok')
-        const m = await w.waitFor('publish')
-        assert.equal(m.topic, 'public/z')
+        assertPublish(await w.waitFor('publish'), { topic: 'public/z', payload: 'ok' })
         await w.expectNothing(100, 'publish')
       })
 
@@ -223,9 +222,7 @@ describe('auth through a live broker', function () {
         const admin = await b.connect({ protocolVersion: v, username: 'admin' })
         await admin.publish('secret/a', 's', { qos: 1 })
         await admin.publish('capped/a', 'c', { qos: 2 })
-        const m = await c.waitFor('publish')
-        assert.equal(m.topic, 'capped/a')
-        assert.equal(m.qos, 0, 'granted QoS 0 caps delivery')
+        assertPublish(await c.waitFor('publish'), { topic: 'capped/a', payload: 'c', qos: 0 }, 'granted QoS 0 caps delivery')
         await c.expectNothing(150, 'publish')
       })
 

@@ -21,7 +21,7 @@ import type { AuthClient, AuthenticateRequest, AuthenticateResult, Authenticator
 import type { QoS } from '../../src/broker/types'
 
 /** MQTT 5 CONNACK reason codes that refuse a connection (OASIS MQTT 5.0 §3.2.2.2). */
-export const CONNACK_REFUSALS = [0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f]
+const CONNACK_REFUSALS = [0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f]
 
 /** An authentication request with defaults for what a test does not care about. */
 export function request (o: Partial<Omit<AuthenticateRequest, 'password'>> & { password?: Buffer | string } = {}): AuthenticateRequest {
@@ -37,7 +37,7 @@ export function request (o: Partial<Omit<AuthenticateRequest, 'password'>> & { p
 }
 
 /** Normalise any allowed answer of Authenticator.authenticate to an AuthenticateResult. */
-export async function decideAuthn (a: Authenticator, req: AuthenticateRequest): Promise<AuthenticateResult> {
+async function decideAuthn (a: Authenticator, req: AuthenticateRequest): Promise<AuthenticateResult> {
   const r = await a.authenticate(req)
   if (typeof r === 'boolean') return { ok: r }
   assert.equal(typeof r, 'object', `authenticate() returned ${String(r)}`)
@@ -132,7 +132,7 @@ export interface AuthorizerCase {
 }
 
 /** The read check's answer, which must be a boolean returned synchronously (it runs on the delivery path). */
-export function decideRead (a: Authorizer, client: AuthClient, topic: string): boolean {
+function decideRead (a: Authorizer, client: AuthClient, topic: string): boolean {
   assert.ok(a.authorizeRead !== undefined)
   const r: unknown = a.authorizeRead(client, topic)
   assert.equal(typeof r, 'boolean', `authorizeRead returned ${String(r)} (it must answer a boolean synchronously)`)
@@ -140,7 +140,7 @@ export function decideRead (a: Authorizer, client: AuthClient, topic: string): b
 }
 
 /** Normalise an authorizeSubscribe answer to the granted QoS, or false. */
-export async function decideSubscribe (a: Authorizer, client: AuthClient, filter: string, qos: QoS): Promise<QoS | false> {
+async function decideSubscribe (a: Authorizer, client: AuthClient, filter: string, qos: QoS): Promise<QoS | false> {
   const r = await a.authorizeSubscribe(client, filter, qos)
   if (r === false) return false
   if (r === true) return qos
@@ -149,7 +149,7 @@ export async function decideSubscribe (a: Authorizer, client: AuthClient, filter
   return r
 }
 
-export async function decidePublish (a: Authorizer, client: AuthClient, topic: string, qos: QoS): Promise<boolean> {
+async function decidePublish (a: Authorizer, client: AuthClient, topic: string, qos: QoS): Promise<boolean> {
   const r = await a.authorizePublish(client, topic, qos)
   assert.equal(typeof r, 'boolean', `authorizePublish returned ${String(r)}`)
   return r

@@ -9,12 +9,18 @@
  * it may throw to fail the test (e.g. on unexpected warnings).
  *
  * State comparisons ignore keys whose value is undefined and the order of retained messages,
- * sessions and incoming packet identifiers; outgoing messages must come back in seq order.
+ * sessions, subscriptions and incoming packet identifiers; outgoing messages must come back in
+ * seq order.
+ *
+ * Messages are shared, immutable values (see StoredMessage): the suite never changes a message
+ * it handed over or got back, and checks that one message object handed for several deliveries
+ * (and as a retained message) comes back as one object.
  */
 import assert from 'node:assert/strict'
 import type {
-  Persistence, PersistedState, StoredMessage, StoredOutgoing, StoredSession, OutgoingState,
+  Persistence, PersistedState, StoredMessage, StoredOutgoing, StoredSession, StoredSessionMeta, OutgoingState,
 } from '../../src/broker/persistence'
+import type { SubscriptionOptions } from '../../src/broker/types'
 
 export interface PersistenceHarness {
   open (): Persistence
@@ -36,7 +42,11 @@ export function clean<T> (v: T): T {
 export function canonical (s: PersistedState): PersistedState {
   const retained = clean(s.retained).sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0)
   const sessions = clean(s.sessions)
-    .map(x => ({ ...x, incoming: [...x.incoming].sort((a, b) => a - b) }))
+    .map(x => ({
+      ...x,
+      subscriptions: [...x.subscriptions].sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0),
+      incoming: [...x.incoming].sort((a, b) => a - b),
+    }))
     .sort((a, b) => a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0)
   return { retained, sessions }
 }
@@ -44,12 +54,13 @@ export function canonical (s: PersistedState): PersistedState {
 /** An independent model of what a store must return, for the randomized test. */
 class Model {
   retained = new Map<string, StoredMessage>()
-  sessions = new Map<string, { meta: StoredSession, outgoing: Map<number, StoredOutgoing>, incoming: Set<number> }>()
+  sessions = new Map<string, { meta: StoredSessionMeta, subs: Map<string, SubscriptionOptions>, outgoing: Map<number, StoredOutgoing>, incoming: Set<number> }>()
   state (): PersistedState {
     return {
       retained: [...this.retained.values()],
       sessions: [...this.sessions.values()].map(s => ({
         ...s.meta,
+        subscriptions: [...s.subs.values()],
         outgoing: [...s.outgoing.values()].sort((a, b) => a.seq - b.seq),
         incoming: [...s.incoming],
       })),
@@ -80,13 +91,25 @@ function session (clientId: string, extra: Partial<StoredSession> = {}): StoredS
 }
 
 function out (seq: number, extra: Partial<StoredOutgoing> = {}): StoredOutgoing {
-  return { seq, state: 'queued', message: msg(`t/${seq}`, `m${seq}`, { retain: false }), ...extra }
+  return { seq, state: 'queued', qos: 1, retain: false, message: msg(`t/${seq}`, `m${seq}`, { retain: false }), ...extra }
 }
 
 function find (state: PersistedState, clientId: string): Loaded {
   const s = state.sessions.find(x => x.clientId === clientId)
   assert.ok(s, `session ${clientId} is missing`)
   return s
+}
+
+/** Messages with equal content in the opened state that were one object when handed must be one object: at least, no two objects for one (topic, payload) handed once. */
+function assertShared (st: PersistedState): void {
+  const seen = new Map<string, StoredMessage>()
+  const all = [...st.retained, ...st.sessions.flatMap(s => s.outgoing.map(o => o.message))]
+  for (const m of all) {
+    const key = `${m.topic}\u0000${m.payload.toString('hex')}\u0000${m.expiresAt ?? ''}\u0000${JSON.stringify(m.properties ?? null)}\u0000${m.qos}`
+    const prev = seen.get(key)
+    if (prev === undefined) seen.set(key, m)
+    else assert.equal(prev, m, `message on ${m.topic} handed once came back as two objects`)
+  }
 }
 
 export function persistenceSuite (name: string, factory: () => Promise<PersistenceHarness>): void {
@@ -215,6 +238,16 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
       assert.deepEqual(clean(find(st, 'c1')), clean({ ...s1b, outgoing: [out(1)], incoming: [42] }))
     })
 
+    it('a session keeps its owner (user name and kind of client), and a session saved without one comes back without one', async () => {
+      await start()
+      cur().saveSession({ clientId: 'owned', protocolVersion: 5, expiryInterval: 60, owner: { username: 'alice', kind: 'network' } })
+      cur().saveSession({ clientId: 'node', protocolVersion: 4, expiryInterval: 60, owner: { kind: 'local' } })
+      cur().saveSession({ clientId: 'old', protocolVersion: 4, expiryInterval: 60 })
+      const st = await reopen()
+      const owners = Object.fromEntries(st.sessions.map(s => [s.clientId, s.owner]))
+      assert.deepEqual(owners, { owned: { username: 'alice', kind: 'network' }, node: { kind: 'local' }, old: undefined })
+    })
+
     it('deleteSession drops its outgoing and incoming state; a recreated session starts empty', async () => {
       await start()
       cur().saveSession(session('c'))
@@ -280,36 +313,116 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
       assert.deepEqual(find(st, 'c').incoming, [])
     })
 
-    it("the store keeps its own copies: changing the caller's objects or the opened state changes nothing", async () => {
+    it("the store keeps its own records: changing the caller's session, subscription and outgoing objects, or the opened state, changes nothing", async () => {
       await start()
       const m = msg('t', 'v', { properties: { contentType: 'a', userProperties: { k: 'v' } } })
       const s = session('c')
+      const sub: SubscriptionOptions = { topic: 'x/+', qos: 1, subscriptionIdentifier: 3 }
       const o = out(1, { subscriptionIdentifiers: [5] })
       cur().setRetained(m)
       cur().saveSession(s)
+      cur().addSubscription('c', sub)
       cur().addOutgoing('c', o)
-      m.qos = 0
-      m.topic = 'changed'
-      if (m.properties) m.properties.contentType = 'b'
       s.subscriptions.push({ topic: 'added/later', qos: 0 })
       s.subscriptions[0].qos = 2
+      s.expiryInterval = 1
+      sub.qos = 0
       o.state = 'sent'
-      o.message.qos = 2
+      o.qos = 2
+      o.subscriptionIdentifiers?.push(6)
       let st = await reopen()
       assert.deepEqual(clean(st.retained), [clean(msg('t', 'v', { properties: { contentType: 'a', userProperties: { k: 'v' } } }))])
       const c = find(st, 'c')
-      assert.deepEqual(clean(c.subscriptions), session('c').subscriptions)
-      assert.deepEqual(clean(c.outgoing), [clean(out(1, { subscriptionIdentifiers: [5] }))])
-      // Mutate what open() returned, then reopen without changing anything.
-      st.retained[0].qos = 2
+      assert.deepEqual(canonical({ retained: [], sessions: [c] }).sessions, canonical({
+        retained: [],
+        sessions: [{ ...session('c'), subscriptions: [...session('c').subscriptions, { topic: 'x/+', qos: 1, subscriptionIdentifier: 3 }], outgoing: [out(1, { subscriptionIdentifiers: [5] })], incoming: [] }],
+      }).sessions)
+      // Change the records open() returned (never the messages), then reopen without changing anything.
       c.subscriptions.length = 0
+      c.expiryInterval = 5
       c.outgoing[0].state = 'released'
+      c.outgoing[0].subscriptionIdentifiers?.push(7)
       c.incoming.push(9)
       st = await reopen()
-      assert.equal(st.retained[0].qos, 1)
-      assert.equal(find(st, 'c').subscriptions.length, 1)
+      assert.equal(find(st, 'c').subscriptions.length, 2)
+      assert.equal(find(st, 'c').expiryInterval, 3600)
       assert.equal(find(st, 'c').outgoing[0].state, 'queued')
+      assert.deepEqual(find(st, 'c').outgoing[0].subscriptionIdentifiers, [5])
       assert.deepEqual(find(st, 'c').incoming, [])
+    })
+
+    it('one message handed for many deliveries and as retained is stored once: it comes back as one object, each delivery with its own QoS, RETAIN and state', async () => {
+      await start()
+      const shared = msg('news', Buffer.alloc(1000, 7), { qos: 2, retain: true, expiresAt: FAR_FUTURE, properties: { contentType: 'text/plain' } })
+      const other = msg('news', 'same content, another publish', { qos: 1 })
+      cur().setRetained(shared)
+      for (const id of ['a', 'b', 'c']) cur().saveSession(session(id))
+      cur().addOutgoing('a', { seq: 1, state: 'queued', qos: 2, retain: true, message: shared, subscriptionIdentifiers: [4] })
+      cur().addOutgoing('b', { seq: 7, state: 'sent', packetId: 9, qos: 1, retain: false, message: shared })
+      cur().addOutgoing('b', { seq: 8, state: 'queued', qos: 1, retain: false, message: other })
+      cur().addOutgoing('c', { seq: 1, state: 'queued', qos: 1, retain: false, message: shared })
+      cur().updateOutgoing('c', 1, 3, 'sent')
+      let st = await reopen()
+      const a = find(st, 'a').outgoing
+      const b = find(st, 'b').outgoing
+      const c = find(st, 'c').outgoing
+      assert.deepEqual(clean(a), [clean({ seq: 1, state: 'queued', qos: 2, retain: true, message: shared, subscriptionIdentifiers: [4] })])
+      assert.deepEqual(clean(b), [clean({ seq: 7, state: 'sent', packetId: 9, qos: 1, retain: false, message: shared }), clean({ seq: 8, state: 'queued', qos: 1, retain: false, message: other })])
+      assert.deepEqual(clean(c), [clean({ seq: 1, state: 'sent', packetId: 3, qos: 1, retain: false, message: shared })])
+      assert.equal(st.retained.length, 1)
+      assert.ok(a[0].message === st.retained[0] && b[0].message === st.retained[0] && c[0].message === st.retained[0], 'one object for the retained slot and every delivery')
+      assert.notEqual(b[1].message, b[0].message, 'another publish with equal content is another message')
+      // The message lives as long as anything points to it; handing back the object open() returned keeps it shared.
+      cur().deleteRetained('news')
+      cur().deleteSession('a')
+      cur().removeOutgoing('b', 7)
+      cur().saveSession(session('d'))
+      cur().addOutgoing('d', { seq: 2, state: 'queued', qos: 0 as 1, retain: true, message: c[0].message })
+      st = await reopen()
+      assert.deepEqual(st.retained, [])
+      assert.deepEqual(clean(find(st, 'c').outgoing[0].message), clean(shared))
+      assert.equal(find(st, 'd').outgoing[0].message, find(st, 'c').outgoing[0].message)
+      assert.equal(find(st, 'd').outgoing[0].retain, true)
+      cur().removeOutgoing('c', 1)
+      cur().removeOutgoing('d', 2)
+      st = await reopen()
+      assert.deepEqual(clean(find(st, 'b').outgoing), [clean({ seq: 8, state: 'queued', qos: 1, retain: false, message: other })])
+      // Once nothing points to it, the same object handed again is stored again.
+      cur().setRetained(shared)
+      st = await reopen()
+      assert.deepEqual(clean(st.retained), [clean(shared)])
+    })
+
+    it('subscriptions change one at a time: add, replace by filter, remove; saveSession without a list keeps them, with a list replaces them', async () => {
+      await start()
+      const meta: StoredSessionMeta = { clientId: 'c', protocolVersion: 5, expiryInterval: 60 }
+      cur().saveSession(meta) // a new session: no subscriptions
+      const subs: SubscriptionOptions[] = [
+        { topic: 'a/+', qos: 0 },
+        { topic: 'b/#', qos: 1, nl: true, rap: false, rh: 2, subscriptionIdentifier: 268435455 },
+        { topic: '$share/g/c', qos: 2, nl: false, rap: true, rh: 0, subscriptionIdentifier: 1 },
+      ]
+      for (const x of subs) assert.equal(cur().addSubscription('c', x), true)
+      cur().addSubscription('c', { topic: 'a/+', qos: 2, rh: 1 }) // replaces
+      cur().removeSubscription('c', 'b/#')
+      cur().removeSubscription('c', 'never/subscribed')
+      cur().addSubscription('ghost', { topic: 'x', qos: 1 })
+      cur().removeSubscription('ghost', 'x')
+      let st = await reopen()
+      assert.deepEqual(st.sessions.map(x => x.clientId), ['c'])
+      const expect: SubscriptionOptions[] = [{ topic: 'a/+', qos: 2, rh: 1 }, subs[2]]
+      assert.deepEqual(canonical(st).sessions[0], canonical({ retained: [], sessions: [{ ...meta, subscriptions: expect, outgoing: [], incoming: [] }] }).sessions[0])
+      cur().saveSession({ ...meta, expiryInterval: 120, disconnectedAt: Date.now() - 1000 }) // metadata only
+      st = await reopen()
+      assert.equal(find(st, 'c').expiryInterval, 120)
+      assert.equal(find(st, 'c').subscriptions.length, 2)
+      cur().saveSession({ ...meta, subscriptions: [{ topic: 'only', qos: 1 }] })
+      st = await reopen()
+      assert.deepEqual(clean(find(st, 'c').subscriptions), [{ topic: 'only', qos: 1 }])
+      cur().deleteSession('c')
+      cur().saveSession(meta)
+      st = await reopen()
+      assert.deepEqual(find(st, 'c').subscriptions, [], 'a deleted session takes its subscriptions with it')
     })
 
     it('close() without sync() keeps every change made before it', async () => {
@@ -337,10 +450,11 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
 
     it('sync() settles for many concurrent callers, then returns undefined until the next change', async () => {
       await start()
-      const waits: Array<Promise<void> | undefined> = []
+      const waits: Array<Promise<void>> = []
       for (let i = 0; i < 500; i++) {
         cur().setRetained(msg(`s/${i}`, 'p'))
-        waits.push(cur().sync())
+        const w = cur().sync()
+        if (w !== undefined) waits.push(w)
       }
       await Promise.all(waits)
       assert.equal(cur().sync(), undefined)
@@ -351,7 +465,7 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
       assert.equal(st.retained.length, 499)
     })
 
-    it('randomized: 4000 operations with periodic reopens match a model', async function () {
+    it('randomized: 5000 operations, shared messages and single subscriptions included, with periodic reopens match a model', async function () {
       this.timeout(60000)
       await start()
       const rand = rng(0x5EED)
@@ -360,36 +474,57 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
       const clients = ['a', 'b', 'c', 'd', 'e']
       const topics = Array.from({ length: 40 }, (_, i) => `topic/${i % 7}/${i}`)
       const states: OutgoingState[] = ['queued', 'sent', 'released']
+      /** Recent messages, handed again to other sessions (one publish, many deliveries). */
+      let recent: StoredMessage[] = []
       let seq = 0
-      for (let i = 0; i < 4000; i++) {
+      for (let i = 0; i < 5000; i++) {
         const r = rand()
         const id = pick(clients)
         const sess = model.sessions.get(id)
-        if (r < 0.25) {
+        if (r < 0.2) {
           const payload = Buffer.alloc(Math.floor(rand() * 300))
           for (let j = 0; j < payload.length; j++) payload[j] = Math.floor(rand() * 256)
           const m = msg(pick(topics), payload, { qos: pick([0, 1, 2] as const) })
           if (rand() < 0.3) m.properties = { userProperties: { i: String(i) }, correlationData: payload.subarray(0, 4) }
           if (rand() < 0.2) m.expiresAt = FAR_FUTURE + i
-          cur().setRetained(m)
-          model.retained.set(m.topic, { ...m, payload: Buffer.from(m.payload) })
-        } else if (r < 0.32) {
+          assert.equal(cur().setRetained(m), true)
+          model.retained.set(m.topic, m)
+          recent = [m, ...recent].slice(0, 5)
+        } else if (r < 0.26) {
           const t = pick(topics)
           cur().deleteRetained(t)
           model.retained.delete(t)
-        } else if (r < 0.40) {
-          const s = session(id, { expiryInterval: pick([60, 3600, 0xFFFFFFFF]), disconnectedAt: rand() < 0.5 ? Date.now() : undefined })
-          cur().saveSession(s)
-          if (sess) sess.meta = s
-          else model.sessions.set(id, { meta: s, outgoing: new Map(), incoming: new Set() })
-        } else if (r < 0.43) {
+        } else if (r < 0.32) {
+          const meta = { clientId: id, protocolVersion: 5 as const, expiryInterval: pick([60, 3600, 0xFFFFFFFF]), disconnectedAt: rand() < 0.5 ? Date.now() : undefined }
+          if (rand() < 0.3) {
+            const s = session(id, meta)
+            cur().saveSession(s)
+            if (sess) { sess.meta = meta; sess.subs = new Map(s.subscriptions.map(x => [x.topic, x])) } else model.sessions.set(id, { meta, subs: new Map(s.subscriptions.map(x => [x.topic, x])), outgoing: new Map(), incoming: new Set() })
+          } else {
+            cur().saveSession(meta)
+            if (sess) sess.meta = meta
+            else model.sessions.set(id, { meta, subs: new Map(), outgoing: new Map(), incoming: new Set() })
+          }
+        } else if (r < 0.34) {
           cur().deleteSession(id)
           model.sessions.delete(id)
-        } else if (r < 0.65) {
-          const o = out(++seq, { message: msg(pick(topics), `o${seq}`, { qos: pick([1, 2] as const), retain: false }) })
-          cur().addOutgoing(id, o)
+        } else if (r < 0.40) {
+          const sub: SubscriptionOptions = { topic: `f/${Math.floor(rand() * 12)}/#`, qos: pick([0, 1, 2] as const) }
+          if (rand() < 0.5) sub.subscriptionIdentifier = 1 + i
+          assert.equal(cur().addSubscription(id, sub), true)
+          sess?.subs.set(sub.topic, { ...sub })
+        } else if (r < 0.44) {
+          const t = `f/${Math.floor(rand() * 12)}/#`
+          cur().removeSubscription(id, t)
+          sess?.subs.delete(t)
+        } else if (r < 0.64) {
+          const shared = recent.length > 0 && rand() < 0.5
+          const m = shared ? pick(recent) : msg(pick(topics), `o${seq}`, { qos: pick([1, 2] as const), retain: false })
+          if (!shared) recent = [m, ...recent].slice(0, 5)
+          const o: StoredOutgoing = { seq: ++seq, state: 'queued', qos: pick([1, 2] as const), retain: rand() < 0.3, message: m }
+          assert.equal(cur().addOutgoing(id, o), true)
           sess?.outgoing.set(o.seq, { ...o })
-        } else if (r < 0.78) {
+        } else if (r < 0.76) {
           const keys = sess ? [...sess.outgoing.keys()] : [seq + 1]
           const k = keys.length > 0 ? pick(keys) : 0
           const pid = rand() < 0.9 ? 1 + Math.floor(rand() * 65535) : undefined
@@ -415,10 +550,13 @@ export function persistenceSuite (name: string, factory: () => Promise<Persisten
         if (i % 700 === 699) {
           const st = await reopen({ sync: rand() < 0.5 })
           assert.deepEqual(canonical(st), canonical(model.state()), `after operation ${i}`)
+          assertShared(st)
+          recent = st.retained.slice(0, 5) // objects open() returned, handed back: they stay shared
         }
       }
       const st = await reopen()
       assert.deepEqual(canonical(st), canonical(model.state()))
+      assertShared(st)
     })
   })
 }

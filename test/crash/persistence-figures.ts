@@ -38,7 +38,7 @@ async function populate (dir: string): Promise<void> {
     p.saveSession({ clientId, protocolVersion: 5, expiryInterval: 0xFFFFFFFF, disconnectedAt: Date.now(),
       subscriptions: Array.from({ length: 5 }, (_, k) => ({ topic: `site/${(s + k) % 100}/#`, qos: 1 as const })) })
     for (let q = 0; q < QUEUED_PER_SESSION; q++) {
-      p.addOutgoing(clientId, { seq: q, state: 'queued', message: { topic: `site/${s % 100}/device/${q}/temperature`, payload: Buffer.alloc(64, q), qos: 1, retain: false } })
+      p.addOutgoing(clientId, { seq: q, state: 'queued', qos: 1, retain: false, message: { topic: `site/${s % 100}/device/${q}/temperature`, payload: Buffer.alloc(64, q), qos: 1, retain: false } })
     }
     p.addIncoming(clientId, 1 + (s % 100))
   }

@@ -36,7 +36,7 @@ export function packet (type: number, flags: number, ...body: Buffer[]): Buffer 
 }
 
 /** Offset of the first byte after the fixed header (the remaining length varies in size). */
-export function bodyOffset (pkt: Buffer): number {
+function bodyOffset (pkt: Buffer): number {
   let i = 1
   while (pkt[i] & 0x80) i++
   return i + 1

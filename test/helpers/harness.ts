@@ -6,13 +6,15 @@ import { createBroker } from '../../src/broker'
 import type { Broker } from '../../src/broker'
 import type { BrokerOptions, LocalConnectOptions } from '../../src/broker/types'
 import { duplexPair } from './duplex-pair'
+import { assertPublish } from './packets'
+import { BROKER_TARGET, hearthOnly, startMosquitto } from './target'
 import * as bytes from './bytes'
 import { TestClient, WAIT, hex, type ConnectProperties, type Version, type Will } from './test-client'
 
 export type Transport = 'tcp' | 'duplex'
 
 /** HEARTH_TEST_TRANSPORT=duplex runs every broker spec over broker.handle() with in-memory streams. */
-export const DEFAULT_TRANSPORT: Transport = process.env.HEARTH_TEST_TRANSPORT === 'duplex' ? 'duplex' : 'tcp'
+const DEFAULT_TRANSPORT: Transport = process.env.HEARTH_TEST_TRANSPORT === 'duplex' ? 'duplex' : 'tcp'
 
 export interface ConnectOptions {
   protocolVersion?: Version
@@ -76,7 +78,18 @@ export function connackCode (c: IConnackPacket): number {
 
 /** A broker under test plus how to reach it. */
 export class TestBroker {
-  constructor (readonly broker: Broker, readonly port: number, private readonly h: Harness) {}
+  constructor (private readonly hearth: Broker | null, readonly port: number, private readonly h: Harness) {}
+
+  /**
+   * The Hearth Broker API. On the Mosquitto target (HEARTH_BROKER_TARGET=mosquitto) there is none:
+   * touching it skips the test as Hearth-only, naming what it used.
+   */
+  get broker (): Broker {
+    if (this.hearth !== null) return this.hearth
+    return new Proxy({} as Broker, {
+      get: (_t, key) => hearthOnly(`uses the Hearth Broker API (broker.${String(key)})`),
+    })
+  }
 
   /** Open a connection without sending anything. */
   open (o: { protocolVersion?: Version, transport?: Transport } = {}): Promise<TestClient> {
@@ -90,6 +103,7 @@ export class TestBroker {
 
   /** An in-process client, closed after the test. */
   async local (o: LocalConnectOptions = {}): Promise<Awaited<ReturnType<Broker['connectLocal']>>> {
+    hearthOnly('uses an in-process client (broker.connectLocal)')
     const c = await this.broker.connectLocal(o)
     this.h.track(async () => { if (c.connected) await c.end().catch(() => {}) })
     return c
@@ -108,8 +122,13 @@ export class Harness {
     this.cleanups.push(fn)
   }
 
-  /** Create a broker listening on an ephemeral loopback port. */
+  /** Create a broker listening on an ephemeral loopback port (a Mosquitto process on that target). */
   async broker (options: BrokerOptions = {}): Promise<TestBroker> {
+    if (BROKER_TARGET === 'mosquitto') {
+      const m = await startMosquitto(options)
+      this.track(() => m.stop())
+      return new TestBroker(null, m.port, this)
+    }
     const broker = createBroker(options)
     this.track(() => closeWithin(broker, 5000))
     const addr = await broker.listen({ port: 0, host: '127.0.0.1' })
@@ -128,6 +147,7 @@ export class Harness {
       })
       stream = sock
     } else {
+      hearthOnly('uses an in-memory stream (broker.handle)')
       const [client, server] = duplexPair()
       tb.broker.handle(server)
       stream = client
@@ -180,17 +200,6 @@ export function useHarness (): Harness {
   return h
 }
 
-/** Run `fn` with a fresh broker; everything it opened is closed afterwards, even on failure. */
-export async function withBroker<T> (options: BrokerOptions, fn: (b: TestBroker, h: Harness) => Promise<T>): Promise<T> {
-  const h = new Harness()
-  try {
-    const b = await h.broker(options)
-    return await fn(b, h)
-  } finally {
-    await h.cleanup()
-  }
-}
-
 /** The protocol levels on which tests that apply to both run. */
 export const VERSIONS = [4, 5] as const
 
@@ -214,8 +223,7 @@ export async function assertServing (b: TestBroker, v: Version = 4): Promise<voi
   const pub = await b.connect({ protocolVersion: v })
   await pub.publish(topic, 'ping', { qos: 1 })
   const m = await sub.waitFor('publish')
-  assert.equal(m.topic, topic)
-  assert.equal(m.payload.toString(), 'ping')
+  assertPublish(m, { topic, payload: 'ping', qos: 1 })
   await sub.ack(m)
   pub.disconnect()
   sub.disconnect()

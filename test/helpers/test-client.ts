@@ -5,6 +5,7 @@ import type {
   IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubackPacket,
   IUnsubackPacket, Packet, PacketCmd, QoS,
 } from 'mqtt-packet'
+import { rawBytes } from './packets'
 
 export type Version = 3 | 4 | 5
 export type PublishProperties = NonNullable<IPublishPacket['properties']>
@@ -14,7 +15,7 @@ export type Will = NonNullable<IConnectPacket['will']>
 /** Default wait for an expected packet. Generous enough for 2 loaded cores, small enough to fail fast. */
 export const WAIT = 2000
 /** Default window in which "nothing arrives" is checked. */
-export const QUIET = 150
+const QUIET = 150
 
 interface Waiter {
   match: (p: Packet) => boolean
@@ -24,7 +25,7 @@ interface Waiter {
 }
 
 /** Short, readable description of a packet for assertion messages. */
-export function describePacket (p: Packet): string {
+function describePacket (p: Packet): string {
   const o: Record<string, unknown> = { ...p }
   delete o.length
   if (Buffer.isBuffer(o.payload)) {
@@ -64,6 +65,11 @@ export class TestClient {
    * PUBREL answered with PUBCOMP; the packets are still queued for the test to inspect.
    */
   autoAck = false
+  /**
+   * When set, every PUBREC the broker sends for our QoS 2 PUBLISH is answered with PUBREL (the
+   * PUBREC is still queued). A broker may forward a QoS 2 message only on PUBREL (MQTT 4.3.3, Figure 4.3 method B).
+   */
+  autoRelease = false
 
   constructor (stream: Duplex, version: Version) {
     this.stream = stream
@@ -133,12 +139,14 @@ export class TestClient {
       p = { cmd: 'undecodable', raw } as unknown as Packet
     }
     ;(p as Packet & { rawLength: number }).rawLength = raw.length
+    rawBytes.set(p, Buffer.from(raw))
     return p
   }
 
   private onPacket (p: Packet): void {
     if (p.cmd === 'publish' && this.version === 5) this.resolveAlias(p)
     this.received.push(p)
+    if (this.autoRelease && p.cmd === 'pubrec' && (p.reasonCode ?? 0) < 0x80) this.send({ cmd: 'pubrel', messageId: p.messageId })
     if (this.autoAck) {
       if (p.cmd === 'publish' && p.qos === 1) this.send({ cmd: 'puback', messageId: p.messageId })
       if (p.cmd === 'publish' && p.qos === 2) this.send({ cmd: 'pubrec', messageId: p.messageId })
@@ -384,11 +392,6 @@ export class TestClient {
   /** Stop reading from the socket (to make the broker's writes back up). */
   pause (): void { this.stream.pause() }
   resume (): void { this.stream.resume() }
-}
-
-/** A plain-object copy (mqtt-packet builds user properties on a null prototype). */
-export function plain<T extends object> (o: T | undefined): T | undefined {
-  return o === undefined ? undefined : { ...o }
 }
 
 const CMDS: PacketCmd[] = ['connect', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',

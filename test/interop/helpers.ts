@@ -17,7 +17,7 @@ import { pollUntil } from '../helpers/wait'
 export const HOST = '127.0.0.1'
 export const TARGET: 'hearth' | 'mosquitto' = process.env.HEARTH_INTEROP_TARGET === 'mosquitto' ? 'mosquitto' : 'hearth'
 export const REPO_ROOT = join(__dirname, '..', '..')
-export const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
+const MOSQUITTO_BROKER = '/usr/sbin/mosquitto'
 
 export function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
@@ -74,6 +74,7 @@ const TOOLS: Record<string, { path: string, pkg: string }> = {
   mosquitto: { path: MOSQUITTO_BROKER, pkg: 'mosquitto' },
   python3: { path: '/usr/bin/python3', pkg: 'python3' },
   stdbuf: { path: '/usr/bin/stdbuf', pkg: 'coreutils' },
+  mosquitto_passwd: { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto' },
 }
 
 export function requireTool (name: keyof typeof TOOLS & string): string {
@@ -189,6 +190,7 @@ export interface TargetOptions {
 
 function loadHearth (): typeof import('../../src/broker') {
   // Loaded lazily so HEARTH_INTEROP_TARGET=mosquitto works without the broker module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../src/broker') as typeof import('../../src/broker')
 }
 

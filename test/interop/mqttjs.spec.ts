@@ -3,9 +3,18 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt'
+import { assertPublish, type ExpectedPublish } from '../helpers/packets'
 import { Children, Clients, sleep, startTarget, TARGET, type Target, uniq, waitFor } from './helpers'
 
 interface Got { topic: string, payload: Buffer, packet: IPublishPacket }
+
+/** The whole PUBLISH MQTT.js received is the expected one, and MQTT.js reported its topic and payload. */
+function assertGot (g: Got | undefined, expected: ExpectedPublish, message?: string): void {
+  assert.ok(g, `expected a message${message ? ` (${message})` : ''}, got none`)
+  assertPublish(g.packet, expected, message)
+  assert.equal(g.topic, expected.topic)
+  assert.ok(g.payload.equals(g.packet.payload as Buffer))
+}
 
 function collect (client: MqttClient, into: Got[] = []): Got[] {
   client.on('message', (topic, payload, packet) => { into.push({ topic, payload, packet }) })
@@ -66,13 +75,8 @@ for (const version of [4, 5] as const) {
           await waitFor(() => got.length >= payloads.length, 8000, `${payloads.length} messages (got ${got.length})`)
           await sleep(300) // nothing extra may follow
           assert.equal(got.length, payloads.length, 'message count')
-          got.forEach((g, i) => {
-            assert.equal(g.topic, topic)
-            assert.ok(g.payload.equals(payloads[i] as Buffer), `payload ${i} intact and in order`)
-            assert.equal(g.packet.qos, qos, `delivered QoS of message ${i}`)
-            assert.equal(g.packet.retain, false)
-            assert.equal(g.packet.dup, false, '[MQTT-3.3.1-1] no DUP on first delivery')
-          })
+          // [MQTT-3.3.1-1] no DUP on first delivery; payloads intact and in order
+          got.forEach((g, i) => { assertGot(g, { topic, payload: payloads[i] as Buffer, qos }, `message ${i}`) })
         })
       }
 
@@ -87,8 +91,8 @@ for (const version of [4, 5] as const) {
         const { client: pub } = await connect()
         await pub.publishAsync(topic, 'two', { qos: 2 })
         await waitFor(() => got.length === 1 && got0.length === 1, 5000, 'both subscribers')
-        assert.equal(got[0]?.packet.qos, 1)
-        assert.equal(got0[0]?.packet.qos, 0)
+        assertGot(got[0], { topic, payload: 'two', qos: 1 })
+        assertGot(got0[0], { topic, payload: 'two', qos: 0 })
       })
     })
 
@@ -103,7 +107,9 @@ for (const version of [4, 5] as const) {
         await pub.publishAsync(`${base}/a`, 'second', { qos: 1, retain: true }) // replaces 'first'
         await pub.publishAsync(`${base}/b`, 'bee', { qos: 0, retain: true })
         await waitFor(() => liveGot.length === 3, 5000, 'live copies')
-        for (const g of liveGot) assert.equal(g.packet.retain, false, `live copy of ${g.topic} has RETAIN=0`)
+        assertGot(liveGot[0], { topic: `${base}/a`, payload: 'first', qos: 1 }, 'live copies have RETAIN=0')
+        assertGot(liveGot[1], { topic: `${base}/a`, payload: 'second', qos: 1 })
+        assertGot(liveGot[2], { topic: `${base}/b`, payload: 'bee', qos: 0 })
 
         const { client: late } = await connect()
         const lateGot = collect(late)
@@ -112,11 +118,8 @@ for (const version of [4, 5] as const) {
         await sleep(300)
         const byTopic = new Map(lateGot.map(g => [g.topic, g]))
         assert.equal(lateGot.length, 2, 'one retained message per topic')
-        assert.equal(byTopic.get(`${base}/a`)?.payload.toString(), 'second', 'the newest retained message replaced the old one')
-        assert.equal(byTopic.get(`${base}/b`)?.payload.toString(), 'bee')
-        for (const g of lateGot) assert.equal(g.packet.retain, true, `retained ${g.topic} delivered with RETAIN=1`)
-        assert.equal(byTopic.get(`${base}/a`)?.packet.qos, 1)
-        assert.equal(byTopic.get(`${base}/b`)?.packet.qos, 0)
+        assertGot(byTopic.get(`${base}/a`), { topic: `${base}/a`, payload: 'second', qos: 1, retain: true }, 'the newest retained message replaced the old one')
+        assertGot(byTopic.get(`${base}/b`), { topic: `${base}/b`, payload: 'bee', qos: 0, retain: true })
       })
 
       it(`a retained message with an empty payload deletes the retained message and is not stored ${cite('[MQTT-3.3.1-10] [MQTT-3.3.1-11]', '[MQTT-3.3.1-6] [MQTT-3.3.1-7]')}`, async function () {
@@ -131,15 +134,15 @@ for (const version of [4, 5] as const) {
         await pub.publishAsync(`${base}/gone`, Buffer.alloc(0), { qos: 1, retain: true })
         // the empty retained publish is still forwarded normally to existing subscribers
         await waitFor(() => liveGot.length === 3, 5000, 'the empty publish forwarded to the live subscriber')
-        assert.equal(liveGot[2]?.payload.length, 0)
+        assertGot(liveGot[2], { topic: `${base}/gone`, payload: Buffer.alloc(0), qos: 1 })
 
         const { client: late } = await connect()
         const lateGot = collect(late)
         await late.subscribeAsync(`${base}/#`, { qos: 1 })
         await waitFor(() => lateGot.length >= 1, 5000, 'the kept retained message')
         await sleep(400)
-        assert.deepEqual(lateGot.map(g => [g.topic, g.payload.toString()]), [[`${base}/kept`, 'stays']],
-          'only the kept message; the deleted one and the empty message are not retained')
+        assert.equal(lateGot.length, 1, 'only the kept message; the deleted one and the empty message are not retained')
+        assertGot(lateGot[0], { topic: `${base}/kept`, payload: 'stays', qos: 1, retain: true })
       })
     })
 
@@ -152,9 +155,7 @@ for (const version of [4, 5] as const) {
         const { client: victim } = await connect({ will: { topic, payload: Buffer.from('victim died'), qos: 1, retain: false } })
         victim.stream.destroy()
         await waitFor(() => got.length === 1, 6000, 'the will message')
-        assert.equal(got[0]?.payload.toString(), 'victim died')
-        assert.equal(got[0]?.packet.qos, 1)
-        assert.equal(got[0]?.packet.retain, false, cite('[MQTT-3.1.2-16]', '[MQTT-3.1.2-14]') + ' will retain 0 -> not retained')
+        assertGot(got[0], { topic, payload: 'victim died', qos: 1, retain: false }, cite('[MQTT-3.1.2-16]', '[MQTT-3.1.2-14]') + ' will retain 0 -> not retained')
       })
 
       it(`a clean DISCONNECT discards the will; a later abnormal close still publishes its own will ${cite('[MQTT-3.1.2-10]', '[MQTT-3.1.2-10] [MQTT-3.14.4-3]')}`, async function () {
@@ -170,7 +171,8 @@ for (const version of [4, 5] as const) {
         rude.stream.destroy()
         await waitFor(() => got.length >= 1, 6000, 'the rude will')
         await sleep(300)
-        assert.deepEqual(got.map(g => g.payload.toString()), ['rude will'])
+        assert.equal(got.length, 1)
+        assertGot(got[0], { topic, payload: 'rude will', qos: 1 })
       })
 
       it(`a will with Will Retain=1 is published as a retained message ${cite('[MQTT-3.1.2-17]', '[MQTT-3.1.2-15]')}`, async function () {
@@ -181,13 +183,13 @@ for (const version of [4, 5] as const) {
         const { client: victim } = await connect({ will: { topic, payload: Buffer.from('retained will'), qos: 1, retain: true } })
         victim.stream.destroy()
         await waitFor(() => live.length === 1, 6000, 'the will, live')
+        assertGot(live[0], { topic, payload: 'retained will', qos: 1, retain: false })
         const { client: late } = await connect()
         const got = collect(late)
         await late.subscribeAsync(topic, { qos: 1 })
         await waitFor(() => got.length >= 1, 5000, 'the retained will')
         assert.ok(got.length >= 1, 'retained will delivered to a later subscriber')
-        assert.equal(got[0]?.payload.toString(), 'retained will')
-        assert.equal(got[0]?.packet.retain, true)
+        assertGot(got[0], { topic, payload: 'retained will', qos: 1, retain: true })
       })
 
       if (version === 5) {
@@ -199,7 +201,7 @@ for (const version of [4, 5] as const) {
           const { client: leaver } = await connect({ will: { topic, payload: Buffer.from('left with will'), qos: 1, retain: false } })
           await leaver.endAsync(false, { reasonCode: 0x04 })
           await waitFor(() => got.length === 1, 6000, 'the will after DISCONNECT 0x04')
-          assert.equal(got[0]?.payload.toString(), 'left with will')
+          assertGot(got[0], { topic, payload: 'left with will', qos: 1 })
         })
       }
     })
@@ -227,12 +229,13 @@ for (const version of [4, 5] as const) {
         assert.equal(second.connack.sessionPresent, true, 'Session Present on resume')
         await waitFor(() => got.length >= sent.length, 6000, `${sent.length} queued messages (got ${got.length})`)
         await sleep(300)
-        assert.deepEqual(got.map(g => g.payload.toString()), sent, 'queued messages exactly once, in order')
-        for (const g of got) assert.equal(g.packet.qos, 1)
+        assert.equal(got.length, sent.length, 'queued messages exactly once')
+        sent.forEach((m, i) => { assertGot(got[i], { topic, payload: m, qos: 1 }, 'in order') })
 
         // the resumed subscription is live: no re-subscribe needed
         await pub.publishAsync(topic, 'after resume', { qos: 1 })
         await waitFor(() => got.length === sent.length + 1, 5000, 'a live message on the resumed subscription')
+        assertGot(got[sent.length], { topic, payload: 'after resume', qos: 1 })
       })
 
       it(`a clean ${version === 5 ? 'start' : 'session'} discards the old session: Session Present=0 and nothing queued is delivered ${cite('[MQTT-3.1.2-6] [MQTT-3.2.2-1]', '[MQTT-3.1.2-4] [MQTT-3.2.2-2]')}`, async function () {
@@ -254,7 +257,8 @@ for (const version of [4, 5] as const) {
         await pub.publishAsync(`${topic}/control`, 'control', { qos: 1 })
         await waitFor(() => got.length >= 1, 5000, 'the control message')
         await sleep(300)
-        assert.deepEqual(got.map(g => g.payload.toString()), ['control'])
+        assert.equal(got.length, 1)
+        assertGot(got[0], { topic: `${topic}/control`, payload: 'control', qos: 1 })
       })
 
       if (version === 5) {
@@ -284,9 +288,10 @@ for (const version of [4, 5] as const) {
           assert.equal(second.connack.sessionPresent, true)
           await waitFor(() => got.length >= 1, 5000, 'the long-lived message')
           await sleep(300)
-          assert.deepEqual(got.map(g => g.payload.toString()), ['long-lived'])
+          assert.equal(got.length, 1)
           const left = got[0]?.packet.properties?.messageExpiryInterval
           assert.ok(left !== undefined && left <= 598 && left >= 590, `[MQTT-3.3.2-6] remaining expiry decremented (got ${String(left)})`)
+          assertGot(got[0], { topic, payload: 'long-lived', qos: 1, properties: { messageExpiryInterval: left } })
         })
       }
     })
@@ -314,7 +319,7 @@ for (const version of [4, 5] as const) {
         assert.ok(gotB.length > 0, 'member B received some')
         const all = [...gotA, ...gotB].map(g => g.payload.toString()).sort()
         assert.deepEqual(all, Array.from({ length: n }, (_v, i) => `s${i}`).sort(), 'every message once')
-        for (const g of [...gotA, ...gotB]) assert.equal(g.topic, topic, 'delivered with the real topic name')
+        for (const g of [...gotA, ...gotB]) assertGot(g, { topic, payload: g.payload.toString(), qos: 1 }, 'delivered with the real topic name')
       })
 
       if (version === 5) {
@@ -333,7 +338,8 @@ for (const version of [4, 5] as const) {
           await pub.publishAsync(topic, 'live', { qos: 1 })
           await waitFor(() => got.length >= 1, 5000, 'the live message')
           await sleep(200)
-          assert.deepEqual(got.map(g => g.payload.toString()), ['live'])
+          assert.equal(got.length, 1)
+          assertGot(got[0], { topic, payload: 'live', qos: 1 })
         })
       }
 
@@ -350,8 +356,10 @@ for (const version of [4, 5] as const) {
         for (let i = 0; i < 5; i++) await pub.publishAsync(topic, `m${i}`, { qos: 1 })
         await waitFor(() => gotS.length >= 5 && gotN.length >= 5, 5000, 'both subscribers')
         await sleep(200)
-        assert.equal(gotS.length, 5)
-        assert.equal(gotN.length, 5)
+        for (const g of [gotS, gotN]) {
+          assert.equal(g.length, 5)
+          g.forEach((m, i) => { assertGot(m, { topic, payload: `m${i}`, qos: 1 }) })
+        }
       })
     })
 
@@ -376,17 +384,21 @@ for (const version of [4, 5] as const) {
             },
           })
           await waitFor(() => got.length === 1, 5000, 'the message')
-          const p = got[0]?.packet.properties
-          assert.ok(p !== undefined, 'properties present')
-          assert.equal(p.payloadFormatIndicator, true)
-          assert.equal(p.contentType, 'application/json; charset=utf-8')
-          assert.equal(p.responseTopic, 'reply/to/me')
-          assert.ok(Buffer.isBuffer(p.correlationData) && p.correlationData.equals(correlationData), 'correlation data bytes')
-          assert.deepEqual({ ...p.userProperties }, { first: '1', multi: ['x', 'y', 'z'], 'ünï': 'cödé ✓' })
-          assert.deepEqual(Object.keys(p.userProperties ?? {}), ['first', 'multi', 'ünï'], 'user property order kept')
-          assert.ok(p.messageExpiryInterval !== undefined && p.messageExpiryInterval <= 120 && p.messageExpiryInterval >= 118,
-            `message expiry forwarded and not increased (got ${String(p.messageExpiryInterval)})`)
-          assert.equal(got[0]?.payload.toString(), '{"hello":"world"}')
+          const left = got[0]?.packet.properties?.messageExpiryInterval
+          assert.ok(left !== undefined && left <= 120 && left >= 118, `message expiry forwarded and not increased (got ${String(left)})`)
+          assertGot(got[0], {
+            topic,
+            payload: '{"hello":"world"}',
+            qos: 1,
+            properties: {
+              payloadFormatIndicator: true,
+              messageExpiryInterval: left,
+              contentType: 'application/json; charset=utf-8',
+              responseTopic: 'reply/to/me',
+              correlationData,
+              userProperties: { first: '1', multi: ['x', 'y', 'z'], 'ünï': 'cödé ✓' },
+            },
+          })
         })
 
         it('a message without properties is forwarded without application properties', async function () {
@@ -397,11 +409,7 @@ for (const version of [4, 5] as const) {
           const { client: pub } = await connect()
           await pub.publishAsync(topic, 'plain', { qos: 1 })
           await waitFor(() => got.length === 1, 5000, 'the message')
-          const p = got[0]?.packet.properties ?? {}
-          assert.equal(p.contentType, undefined)
-          assert.equal(p.userProperties, undefined)
-          assert.equal(p.messageExpiryInterval, undefined)
-          assert.equal(p.correlationData, undefined)
+          assertGot(got[0], { topic, payload: 'plain', qos: 1 })
         })
 
         it('a retained message keeps its properties for later subscribers [MQTT-3.3.2-17] [MQTT-3.3.2-20]', async function () {
@@ -412,9 +420,7 @@ for (const version of [4, 5] as const) {
           const got = collect(sub)
           await sub.subscribeAsync(topic, { qos: 1 })
           await waitFor(() => got.length === 1, 5000, 'the retained message')
-          assert.equal(got[0]?.packet.retain, true)
-          assert.equal(got[0]?.packet.properties?.contentType, 'text/plain')
-          assert.deepEqual({ ...got[0]?.packet.properties?.userProperties }, { k: 'v' })
+          assertGot(got[0], { topic, payload: 'r', qos: 1, retain: true, properties: { contentType: 'text/plain', userProperties: { k: 'v' } } })
         })
 
         it('request/response: a responder answers on the Response Topic with the Correlation Data [MQTT-3.3.2-15] [MQTT-3.3.2-16]', async function () {
@@ -432,8 +438,7 @@ for (const version of [4, 5] as const) {
           await requester.subscribeAsync(resTopic, { qos: 1 })
           await requester.publishAsync(reqTopic, 'ping', { qos: 1, properties: { responseTopic: resTopic, correlationData: Buffer.from('id-42') } })
           await waitFor(() => got.length === 1, 5000, 'the response')
-          assert.equal(got[0]?.payload.toString(), 're: ping')
-          assert.equal(got[0]?.packet.properties?.correlationData?.toString(), 'id-42')
+          assertGot(got[0], { topic: resTopic, payload: 're: ping', qos: 1, properties: { correlationData: Buffer.from('id-42') } })
         })
       })
 
@@ -451,8 +456,8 @@ for (const version of [4, 5] as const) {
           await waitFor(() => got.length === 2, 5000, 'both messages')
           const withId = got.find(g => g.topic === topic)
           const withoutId = got.find(g => g.topic === `${topic}/plain`)
-          assert.deepEqual(withId !== undefined ? subIds(withId.packet) : undefined, [268435455])
-          assert.deepEqual(withoutId !== undefined ? subIds(withoutId.packet) : undefined, [], 'no identifier on a subscription without one')
+          assertGot(withId, { topic, payload: 'with id', qos: 1, properties: { subscriptionIdentifier: 268435455 } })
+          assertGot(withoutId, { topic: `${topic}/plain`, payload: 'without id', qos: 1 }, 'no identifier on a subscription without one')
         })
 
         it('overlapping subscriptions: the identifiers of all matching subscriptions are sent, one per copy or all in a single copy [MQTT-3.3.4-3] [MQTT-3.3.4-4] [MQTT-3.3.4-5]', async function () {
@@ -467,11 +472,12 @@ for (const version of [4, 5] as const) {
           await sleep(400)
           assert.ok(got.length === 1 || got.length === 2, `one copy, or one copy per subscription (got ${got.length})`)
           if (got.length === 1) {
-            assert.deepEqual(subIds((got[0] as Got).packet).sort((x, y) => x - y), [7, 9], '[MQTT-3.3.4-4] single copy carries all identifiers')
+            assertGot(got[0], { topic: `${base}/x`, payload: 'overlap', qos: 1, properties: { subscriptionIdentifier: [7, 9] } }, '[MQTT-3.3.4-4] single copy carries all identifiers')
           } else {
             const ids = got.map(g => subIds(g.packet))
             for (const one of ids) assert.equal(one.length, 1, '[MQTT-3.3.4-5] each copy carries its own subscription identifier')
             assert.deepEqual(ids.flat().sort((x, y) => x - y), [7, 9])
+            for (const g of got) assertGot(g, { topic: `${base}/x`, payload: 'overlap', qos: 1, properties: { subscriptionIdentifier: subIds(g.packet) } })
           }
         })
       })

@@ -16,7 +16,7 @@ describe('listeners: MQTT over WebSocket on an existing HTTP server (attachWebSo
   this.timeout(30000)
   let certs: TestCerts
   const scope = new Scope()
-  let others: WebSocketServer[] = []
+  const others: WebSocketServer[] = []
 
   before(function () { certs = makeCerts() })
   after(function () { certs.remove() })

@@ -145,6 +145,7 @@ describe('listeners: build output (dist/listeners/index.js)', function () {
     assert.doesNotMatch(js, /mqtt-packet|class BrokerCore|function runConnect|class Connection\b/)
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
     assert.ok(pkg.dependencies.ws !== undefined, 'ws is a runtime dependency')
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built CommonJS bundle, as Node-RED loads it
     const mod = require(file) as Record<string, unknown>
     assert.deepEqual(Object.keys(mod).filter(k => typeof mod[k] === 'function').sort(),
       ['ListenerError', 'MqttListener', 'WebSocketAttachment', 'attachWebSocket', 'checkListenerOptions', 'commonName', 'forwardedAddress'])

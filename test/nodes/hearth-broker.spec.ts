@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type net from 'node:net'
 import type { MqttClient } from 'mqtt'
 import { brokerFlow, brokerWithCatch } from './flows/broker.flows'
-import { catchNode, caughtText, collect, connectClient, endClient, errors, freePort, hearthNodes, helper, unloadClean, lastStatus, nextMessage, occupyPort, waitFor } from './support'
+import { catchNode, caughtText, collect, connectClient, endClient, errors, freePort, hearthNodes, helper, lastStatus, nextMessage, occupyPort, waitFor } from './support'
 
 const nodes = [...hearthNodes, catchNode]
 

@@ -20,7 +20,9 @@ export const hearthNodes = ['hearth-broker', 'hearth-connection', 'hearth-publis
 
 const coreNodes = path.join(path.dirname(require.resolve('node-red-4/package.json')), 'node_modules/@node-red/nodes/core/common')
 /** Core catch and complete nodes, to observe done() as users do. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS files loaded by path
 export const catchNode: unknown = require(path.join(coreNodes, '25-catch.js'))
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const completeNode: unknown = require(path.join(coreNodes, '24-complete.js'))
 
 export { helper }

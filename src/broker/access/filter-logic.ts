@@ -76,7 +76,7 @@ export function intersect (a: Levels, b: Levels): string[] | null {
 }
 
 /** Work allowed to someTopicOutside before it gives up and answers true. */
-export const OUTSIDE_BUDGET = 10_000
+const OUTSIDE_BUDGET = 10_000
 
 /**
  * Is some topic matched by filter `f` matched by none of `denies`? Exact: it walks the levels,

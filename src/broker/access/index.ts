@@ -4,7 +4,7 @@
  */
 export { AccessFileError, type AccessErrorCode } from './errors'
 export {
-  DEFAULT_ITERATIONS, MAX_ITERATIONS, hashPassword, verifyPassword, parsePasswordHash, formatPasswordHash,
+  DEFAULT_ITERATIONS, hashPassword, verifyPassword, parsePasswordHash, formatPasswordHash,
   type HashOptions, type PasswordHash,
 } from './password-hash'
 export { parsePasswordFile, formatPasswordFile, loadPasswordFile, type PasswordEntry } from './password-file'

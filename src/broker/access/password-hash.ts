@@ -22,7 +22,7 @@ export const HASH_BYTES = 64
  */
 export const DEFAULT_ITERATIONS = 210_000
 /** The largest iteration count accepted in a hash (a typo of a few digits must not stall every CONNECT for minutes). */
-export const MAX_ITERATIONS = 10_000_000
+const MAX_ITERATIONS = 10_000_000
 
 export type PasswordHash =
   | { type: 'sha512-pbkdf2', iterations: number, salt: Buffer, hash: Buffer }

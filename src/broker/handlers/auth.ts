@@ -3,12 +3,13 @@ import type { Connection } from '../connection'
 import { RC, ProtocolError } from '../errors'
 
 /**
- * AUTH: Hearth offers no enhanced authentication. An AUTH naming a method gets 0x8C Bad
- * Authentication Method; any other AUTH is a Protocol Error, since CONNECT named no method [MQTT-4.12.0-?].
+ * AUTH: Hearth offers no enhanced authentication, so CONNECT never named a method and any AUTH is
+ * a Protocol Error (MQTT 5 section 4.12). Even one naming a method gets 0x82: 0x8C Bad
+ * Authentication Method is a CONNACK code, not a DISCONNECT one [MQTT-3.14.2-1].
  */
-export function handleAuth (conn: Connection, packet: mqtt.IAuthPacket): void {
+export function handleAuth (_conn: Connection, packet: mqtt.IAuthPacket): void {
   if (packet.properties?.authenticationMethod !== undefined) {
-    throw new ProtocolError(RC.BAD_AUTHENTICATION_METHOD, 'enhanced authentication is not supported')
+    throw new ProtocolError(RC.PROTOCOL_ERROR, 'enhanced authentication is not supported') // [MQTT-3.14.2-1]
   }
   throw new ProtocolError(RC.PROTOCOL_ERROR, 'AUTH without an authentication method')
 }

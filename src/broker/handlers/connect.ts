@@ -125,7 +125,12 @@ function finishConnect (conn: Connection, ctx: ConnectContext, rc: number): void
     if (ctx.serverKeepAlive !== undefined) p.serverKeepAlive = ctx.serverKeepAlive
     if (ctx.sessionExpiryInterval !== undefined) p.sessionExpiryInterval = ctx.sessionExpiryInterval
     if (Object.keys(p).length > 0) ack.properties = p
-    conn.sendPacket(ack) // CONNACK first [MQTT-3.2.0-1]
+    if (!conn.sendPacket(ack)) { // CONNACK first [MQTT-3.2.0-1], never above the client's maximum [MQTT-3.1.2-24]
+      // No CONNACK can reach the client: the connection ends, without the will (it never began).
+      core.detach(conn, false)
+      conn.close('the CONNACK is larger than the client\'s Maximum Packet Size', RC.PACKET_TOO_LARGE)
+      return
+    }
   }
   conn.state = ConnState.Active
   activate(core, conn)

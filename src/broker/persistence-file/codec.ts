@@ -1,128 +1,62 @@
 /**
- * Record format of the FilePersistence log (all integers little-endian):
+ * Records of the FilePersistence log (framing in record-buffer.ts; integers little-endian).
  *
- *   u32 length   bytes of `type + body`
- *   u32 crc      CRC-32 over the 4 length bytes, then over `type + body`
- *   u8  type     one of REC below
- *   ... body
+ * Strings are `u32 byteLength + UTF-8`, buffers `u32 length + bytes`, times, sequence numbers
+ * and message ids f64. A file is one header record (REC.HEADER) followed by any number of
+ * records; a compacted file simply starts with the records that rebuild the live state.
  *
- * Strings are `u32 byteLength + UTF-8`, buffers `u32 length + bytes`, times and sequence
- * numbers f64. A file is one header record (REC.HEADER) followed by any number of records;
- * a compacted file simply starts with the records that rebuild the live state.
+ * Format 2 stores each message once: a MESSAGE (or RETAINED) record gives it an id, and the
+ * outgoing records of every session that owes it carry that id with their own QoS and RETAIN
+ * flag. Subscriptions change through ADD_SUBSCRIPTION / REMOVE_SUBSCRIPTION records. Format 1
+ * files (messages inline in SET_RETAINED_V1 / ADD_OUTGOING_V1 records) are still read.
  */
-import { crc32 } from './crc32'
-import type { StoredMessage, StoredOutgoing, StoredSession, OutgoingState } from '../persistence'
+import type { StoredMessage, StoredSession, StoredSessionMeta, OutgoingState } from '../persistence'
 import type { MessageProperties, ProtocolVersion, QoS, SubscriptionOptions, UserProperties } from '../types'
+import type { RecordBuffer } from './record-buffer'
 
 export const REC = {
   HEADER: 1,
-  SET_RETAINED: 2,
+  /** Format 1 only: a retained message, inline. */
+  SET_RETAINED_V1: 2,
   DELETE_RETAINED: 3,
+  /** Session metadata and its whole subscription list. */
   SAVE_SESSION: 4,
   DELETE_SESSION: 5,
-  ADD_OUTGOING: 6,
+  /** Format 1 only: an outgoing message with its message inline (message.qos is the delivery QoS). */
+  ADD_OUTGOING_V1: 6,
   UPDATE_OUTGOING: 7,
   REMOVE_OUTGOING: 8,
   ADD_INCOMING: 9,
   REMOVE_INCOMING: 10,
+  /** A message and its id. */
+  MESSAGE: 11,
+  /** A message and its id, which is also the retained message of its topic. */
+  RETAINED: 12,
+  /** An already stored message becomes the retained message of its topic. */
+  RETAIN_REF: 13,
+  /** An outgoing message: delivery fields and the id of its message. */
+  ADD_OUTGOING: 14,
+  /** Session metadata only; its subscriptions are kept. */
+  SAVE_SESSION_META: 15,
+  ADD_SUBSCRIPTION: 16,
+  REMOVE_SUBSCRIPTION: 17,
 } as const
 
-export const RECORD_HEADER_BYTES = 8
-/** Larger than any MQTT packet (256 MiB) plus our overhead; a longer length field is corruption. */
-export const MAX_RECORD_BYTES = 512 * 1024 * 1024
 export const MAGIC = 'HEARTHP1'
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** Formats this version reads. */
+export const READABLE_VERSIONS = [1, 2]
 
 const STATES: OutgoingState[] = ['queued', 'sent', 'released']
-const INITIAL_CAPACITY = 64 * 1024
 
-/** A growable byte buffer that records are encoded into. */
-export class RecordBuffer {
-  buf: Buffer = Buffer.allocUnsafe(INITIAL_CAPACITY)
-  len = 0
-  private start = -1
-
-  /** Bytes written so far, detached from this buffer (which starts over empty). Null when empty. */
-  take (): Buffer | null {
-    if (this.len === 0) return null
-    const out = this.buf.subarray(0, this.len)
-    this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY)
-    this.len = 0
-    return out
-  }
-
-  /** Put bytes back in front of what is buffered (a write that has to be retried). */
-  prepend (bytes: Buffer): void {
-    const rest = this.buf.subarray(0, this.len)
-    const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, bytes.length + rest.length))
-    bytes.copy(next, 0)
-    rest.copy(next, bytes.length)
-    this.buf = next
-    this.len = bytes.length + rest.length
-  }
-
-  append (bytes: Buffer): void {
-    this.ensure(bytes.length)
-    bytes.copy(this.buf, this.len)
-    this.len += bytes.length
-  }
-
-  ensure (n: number): void {
-    if (this.len + n <= this.buf.length) return
-    let cap = this.buf.length * 2
-    while (cap < this.len + n) cap *= 2
-    const next = Buffer.allocUnsafe(cap)
-    this.buf.copy(next, 0, 0, this.len)
-    this.buf = next
-  }
-
-  begin (type: number): void {
-    this.ensure(RECORD_HEADER_BYTES + 1)
-    this.start = this.len
-    this.len += RECORD_HEADER_BYTES
-    this.buf[this.len++] = type
-  }
-
-  /** Close the record opened by begin(): fill in its length and checksum. Returns its size. */
-  end (): number {
-    const s = this.start
-    const b = this.buf
-    const n = this.len - s - RECORD_HEADER_BYTES
-    b[s] = n; b[s + 1] = n >>> 8; b[s + 2] = n >>> 16; b[s + 3] = n >>> 24
-    const c = crc32(b, s + RECORD_HEADER_BYTES, this.len, crc32(b, s, s + 4))
-    b[s + 4] = c; b[s + 5] = c >>> 8; b[s + 6] = c >>> 16; b[s + 7] = c >>> 24
-    this.start = -1
-    return this.len - s
-  }
-
-  u8 (v: number): void { this.ensure(1); this.buf[this.len++] = v }
-  u16 (v: number): void { this.ensure(2); const b = this.buf; b[this.len++] = v; b[this.len++] = v >>> 8 }
-  u32 (v: number): void {
-    this.ensure(4)
-    const b = this.buf
-    b[this.len++] = v; b[this.len++] = v >>> 8; b[this.len++] = v >>> 16; b[this.len++] = v >>> 24
-  }
-
-  f64 (v: number): void { this.ensure(8); this.buf.writeDoubleLE(v, this.len); this.len += 8 }
-
-  str (s: string): void {
-    this.ensure(4 + s.length * 3)
-    const n = this.buf.write(s, this.len + 4, 'utf8')
-    this.u32NoEnsure(n)
-    this.len += n
-  }
-
-  bytes (v: Uint8Array): void {
-    this.ensure(4 + v.length)
-    this.u32NoEnsure(v.length)
-    this.buf.set(v, this.len)
-    this.len += v.length
-  }
-
-  private u32NoEnsure (v: number): void {
-    const b = this.buf
-    b[this.len++] = v; b[this.len++] = v >>> 8; b[this.len++] = v >>> 16; b[this.len++] = v >>> 24
-  }
+/** The delivery fields of an outgoing record. */
+export interface OutgoingFields {
+  seq: number
+  state: OutgoingState
+  packetId: number | undefined
+  qos: QoS
+  retain: boolean
+  subIds: number[] | undefined
 }
 
 // ---------------------------------------------------------------------------------- encoding
@@ -168,7 +102,7 @@ function writeMessage (w: RecordBuffer, m: StoredMessage): void {
 }
 
 export function encodeHeader (w: RecordBuffer, generation: number): number {
-  w.begin(REC.HEADER)
+  w.begin(REC.HEADER, true)
   w.ensure(MAGIC.length)
   w.len += w.buf.write(MAGIC, w.len, 'latin1')
   w.u32(FORMAT_VERSION)
@@ -177,9 +111,16 @@ export function encodeHeader (w: RecordBuffer, generation: number): number {
   return w.end()
 }
 
-export function encodeSetRetained (w: RecordBuffer, m: StoredMessage): number {
-  w.begin(REC.SET_RETAINED)
+export function encodeMessage (w: RecordBuffer, type: typeof REC.MESSAGE | typeof REC.RETAINED, id: number, m: StoredMessage): number {
+  w.begin(type)
+  w.f64(id)
   writeMessage(w, m)
+  return w.end()
+}
+
+export function encodeRetainRef (w: RecordBuffer, id: number): number {
+  w.begin(REC.RETAIN_REF)
+  w.f64(id)
   return w.end()
 }
 
@@ -189,24 +130,54 @@ export function encodeKey (w: RecordBuffer, type: number, key: string): number {
   return w.end()
 }
 
-export function encodeSaveSession (w: RecordBuffer, s: StoredSession): number {
-  w.begin(REC.SAVE_SESSION)
+function writeMeta (w: RecordBuffer, s: StoredSessionMeta): void {
   w.str(s.clientId)
   w.u8(s.protocolVersion)
   w.f64(s.expiryInterval)
-  w.u8(s.disconnectedAt !== undefined ? 1 : 0)
+  const o = s.owner
+  // bit 0: disconnectedAt; bit 1: an owner; bit 2: the owner has a user name; bit 3: the owner is an in-process client
+  w.u8((s.disconnectedAt !== undefined ? 1 : 0) | (o !== undefined ? 2 : 0) | (o?.username !== undefined ? 4 : 0) | (o?.kind === 'local' ? 8 : 0))
   if (s.disconnectedAt !== undefined) w.f64(s.disconnectedAt)
-  w.u32(s.subscriptions.length)
-  for (const sub of s.subscriptions) {
-    w.str(sub.topic)
-    w.u8(sub.qos)
-    w.u8(
-      (sub.nl !== undefined ? 1 : 0) | (sub.nl === true ? 2 : 0) |
-      (sub.rap !== undefined ? 4 : 0) | (sub.rap === true ? 8 : 0) |
-      (sub.rh !== undefined ? 16 : 0) | (sub.subscriptionIdentifier !== undefined ? 32 : 0))
-    if (sub.rh !== undefined) w.u8(sub.rh)
-    if (sub.subscriptionIdentifier !== undefined) w.u32(sub.subscriptionIdentifier)
-  }
+  if (o?.username !== undefined) w.str(o.username)
+}
+
+function writeSubscription (w: RecordBuffer, sub: SubscriptionOptions): void {
+  w.str(sub.topic)
+  w.u8(sub.qos)
+  w.u8(
+    (sub.nl !== undefined ? 1 : 0) | (sub.nl === true ? 2 : 0) |
+    (sub.rap !== undefined ? 4 : 0) | (sub.rap === true ? 8 : 0) |
+    (sub.rh !== undefined ? 16 : 0) | (sub.subscriptionIdentifier !== undefined ? 32 : 0))
+  if (sub.rh !== undefined) w.u8(sub.rh)
+  if (sub.subscriptionIdentifier !== undefined) w.u32(sub.subscriptionIdentifier)
+}
+
+/** Metadata and the whole subscription list. */
+export function encodeSaveSession (w: RecordBuffer, s: StoredSessionMeta, subs: Iterable<SubscriptionOptions>, count: number): number {
+  w.begin(REC.SAVE_SESSION)
+  writeMeta(w, s)
+  w.u32(count)
+  for (const sub of subs) writeSubscription(w, sub)
+  return w.end()
+}
+
+export function encodeSaveMeta (w: RecordBuffer, s: StoredSessionMeta): number {
+  w.begin(REC.SAVE_SESSION_META)
+  writeMeta(w, s)
+  return w.end()
+}
+
+export function encodeAddSubscription (w: RecordBuffer, clientId: string, sub: SubscriptionOptions): number {
+  w.begin(REC.ADD_SUBSCRIPTION)
+  w.str(clientId)
+  writeSubscription(w, sub)
+  return w.end()
+}
+
+export function encodeRemoveSubscription (w: RecordBuffer, clientId: string, topic: string): number {
+  w.begin(REC.REMOVE_SUBSCRIPTION)
+  w.str(clientId)
+  w.str(topic)
   return w.end()
 }
 
@@ -215,18 +186,18 @@ function stateCode (state: OutgoingState): number {
   return i < 0 ? 0 : i
 }
 
-export function encodeAddOutgoing (w: RecordBuffer, clientId: string, o: StoredOutgoing): number {
+export function encodeAddOutgoing (w: RecordBuffer, clientId: string, o: OutgoingFields, messageId: number): number {
   w.begin(REC.ADD_OUTGOING)
   w.str(clientId)
   w.f64(o.seq)
   w.u8(stateCode(o.state))
-  w.u8((o.packetId !== undefined ? 1 : 0) | (o.subscriptionIdentifiers !== undefined ? 2 : 0))
+  w.u8((o.packetId !== undefined ? 1 : 0) | (o.subIds !== undefined ? 2 : 0) | (o.retain ? 4 : 0) | ((o.qos & 3) << 3))
   if (o.packetId !== undefined) w.u16(o.packetId)
-  if (o.subscriptionIdentifiers !== undefined) {
-    w.u32(o.subscriptionIdentifiers.length)
-    for (const id of o.subscriptionIdentifiers) w.u32(id)
+  if (o.subIds !== undefined) {
+    w.u32(o.subIds.length)
+    for (const id of o.subIds) w.u32(id)
   }
-  writeMessage(w, o.message)
+  w.f64(messageId)
   return w.end()
 }
 
@@ -339,21 +310,33 @@ export function readHeader (r: Reader): { version: number, generation: number } 
   return { version, generation }
 }
 
-export function readSession (r: Reader): StoredSession {
+export function readMeta (r: Reader): StoredSessionMeta {
   const clientId = r.str()
   const protocolVersion = r.u8() as ProtocolVersion
   const expiryInterval = r.f64()
-  const s: StoredSession = { clientId, protocolVersion, expiryInterval, subscriptions: [] }
-  if (r.u8() === 1) s.disconnectedAt = r.f64()
-  for (let n = r.u32(); n > 0; n--) {
-    const sub: SubscriptionOptions = { topic: r.str(), qos: r.u8() as QoS }
-    const bits = r.u8()
-    if ((bits & 1) !== 0) sub.nl = (bits & 2) !== 0
-    if ((bits & 4) !== 0) sub.rap = (bits & 8) !== 0
-    if ((bits & 16) !== 0) sub.rh = r.u8() as 0 | 1 | 2
-    if ((bits & 32) !== 0) sub.subscriptionIdentifier = r.u32()
-    s.subscriptions.push(sub)
+  const s: StoredSessionMeta = { clientId, protocolVersion, expiryInterval }
+  const bits = r.u8()
+  if ((bits & 1) !== 0) s.disconnectedAt = r.f64()
+  if ((bits & 2) !== 0) {
+    s.owner = { kind: (bits & 8) !== 0 ? 'local' : 'network' }
+    if ((bits & 4) !== 0) s.owner.username = r.str()
   }
+  return s
+}
+
+export function readSubscription (r: Reader): SubscriptionOptions {
+  const sub: SubscriptionOptions = { topic: r.str(), qos: r.u8() as QoS }
+  const bits = r.u8()
+  if ((bits & 1) !== 0) sub.nl = (bits & 2) !== 0
+  if ((bits & 4) !== 0) sub.rap = (bits & 8) !== 0
+  if ((bits & 16) !== 0) sub.rh = r.u8() as 0 | 1 | 2
+  if ((bits & 32) !== 0) sub.subscriptionIdentifier = r.u32()
+  return sub
+}
+
+export function readSession (r: Reader): StoredSession {
+  const s: StoredSession = { ...readMeta(r), subscriptions: [] }
+  for (let n = r.u32(); n > 0; n--) s.subscriptions.push(readSubscription(r))
   return s
 }
 
@@ -363,18 +346,31 @@ export function readState (r: Reader): OutgoingState {
   return s
 }
 
-export function readOutgoing (r: Reader): StoredOutgoing {
+function readSubIds (r: Reader): number[] {
+  const ids: number[] = []
+  for (let n = r.u32(); n > 0; n--) ids.push(r.u32())
+  return ids
+}
+
+/** Format 1: delivery fields, then the message inline (its qos and retain are the delivery's). */
+export function readOutgoingV1 (r: Reader): { fields: OutgoingFields, message: StoredMessage } {
   const seq = r.f64()
   const state = readState(r)
   const bits = r.u8()
   const packetId = (bits & 1) !== 0 ? r.u16() : undefined
-  let ids: number[] | undefined
-  if ((bits & 2) !== 0) {
-    ids = []
-    for (let n = r.u32(); n > 0; n--) ids.push(r.u32())
-  }
-  const o: StoredOutgoing = { seq, state, message: readMessage(r) }
-  if (packetId !== undefined) o.packetId = packetId
-  if (ids !== undefined) o.subscriptionIdentifiers = ids
-  return o
+  const subIds = (bits & 2) !== 0 ? readSubIds(r) : undefined
+  const message = readMessage(r)
+  return { fields: { seq, state, packetId, qos: message.qos, retain: message.retain, subIds }, message }
+}
+
+/** Format 2: delivery fields, then the message id. */
+export function readOutgoing (r: Reader): { fields: OutgoingFields, messageId: number } {
+  const seq = r.f64()
+  const state = readState(r)
+  const bits = r.u8()
+  const packetId = (bits & 1) !== 0 ? r.u16() : undefined
+  const subIds = (bits & 2) !== 0 ? readSubIds(r) : undefined
+  const qos = (bits >> 3) & 3
+  if (qos === 3) throw new DecodeError('bad QoS')
+  return { fields: { seq, state, packetId, qos: qos as QoS, retain: (bits & 4) !== 0, subIds }, messageId: r.f64() }
 }

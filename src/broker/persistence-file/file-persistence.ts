@@ -2,114 +2,108 @@
  * FilePersistence: durable broker state in one directory, in pure JavaScript (node:fs only).
  *
  * Layout of `dir`:
- *   hearth-<generation>.log   the live log: a header record, then records (see codec.ts)
- *   hearth-<generation>.log.tmp   a compaction in progress (deleted at open)
- *   hearth.lock               pid of the process using the directory
+ *   hearth-<generation>.log              the live log: a header record, then records (see codec.ts)
+ *   hearth-<generation>.log.tmp          a compaction in progress (deleted at open)
+ *   hearth-<generation>.damaged-<time>   bytes of a damaged log set aside at open (see log-files.ts)
+ *   hearth.lock                          the process using the directory (see lock.ts)
  *
- * Mutations update an in-memory mirror and append an encoded record to a buffer; a flush
- * writes the buffer at the end of the log. `sync()` is group commit: one fdatasync covers every
- * record buffered before it started, and records that arrive while it runs wait for the next.
- * Compaction writes the mirror to the next generation's file (tmp, fdatasync, rename, fsync of
- * the directory), then appends the records made meanwhile and switches over.
+ * Files are created 0600, a directory FilePersistence creates 0700.
+ *
+ * Mutations update an in-memory mirror (live-state.ts; each message once, referenced by the
+ * retained slot and the sessions that owe it) and append an encoded record to a buffer; the
+ * writing, group commit and compaction are in log-writer.ts. Additions are refused past the
+ * bounds on the live state, the unwritten buffer and the file (admit()).
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import type { Persistence, PersistedState, StoredMessage, StoredOutgoing, StoredSession, OutgoingState } from '../persistence'
+import { StoreError } from '../errors'
+import type { Persistence, PersistedState, StoredMessage, StoredOutgoing, StoredSession, StoredSessionMeta, OutgoingState } from '../persistence'
+import { copyMeta, copySubscription } from '../persistence'
+import type { SubscriptionOptions } from '../types'
 import {
-  REC, RecordBuffer, encodeHeader, encodeSetRetained, encodeKey, encodeSaveSession, encodeAddOutgoing,
-  encodeUpdateOutgoing, encodeRemoveOutgoing, encodeIncoming,
+  REC, encodeMessage, encodeRetainRef, encodeKey, encodeSaveSession, encodeSaveMeta, encodeAddSubscription,
+  encodeRemoveSubscription, encodeAddOutgoing, encodeUpdateOutgoing, encodeRemoveOutgoing, encodeIncoming, type OutgoingFields,
 } from './codec'
-import { LiveState, copyMessage, copySession, type Snapshot } from './live-state'
-import { openLog, logPath } from './log-files'
+import { RecordBuffer } from './record-buffer'
+import { LiveState, messageSize, outgoingSize, subscriptionSize, RETAINED_REF_SIZE, type MessageEntry } from './live-state'
+import { openLog } from './log-files'
+import { LogWriter, asError } from './log-writer'
 import type { FilePersistenceOptions, FilePersistenceStats } from './options'
-import { openFile, writeAll, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, acquireLock } from './fs-util'
+import { closeQuiet, unlinkQuiet, DIR_MODE } from './fs-util'
+import { acquireLock } from './lock'
 
 export type { FilePersistenceOptions, FilePersistenceStats } from './options'
-
-/** A sync() caller; `durable` ones also wait for the fdatasync (always mode). */
-interface Waiter { resolve: () => void, reject: (err: Error) => void, durable: boolean }
-
-class Aborted extends Error {}
-
-const SNAPSHOT_CHUNK = 1024 * 1024
-const REPAIR_RETRY_MS = 1000
 
 /** Directories open in this process: two brokers must never share one. */
 const openDirs = new Set<string>()
 
-function asError (err: unknown): Error { return err instanceof Error ? err : new Error(String(err)) }
+function positive (v: number | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`FilePersistence: ${name} must be a positive number of bytes, got ${String(v)}`)
+  return v
+}
 
-export class FilePersistence implements Persistence {
-  readonly dir: string
-  private readonly syncMode: 'always' | 'periodic'
+export class FilePersistence extends LogWriter implements Persistence {
   private readonly flushInterval: number
-  private readonly warn: (msg: string, err?: Error) => void
-  private readonly compactThreshold: number
-  private readonly compactRatio: number
+  private readonly maxStoreBytes: number
+  private readonly maxPendingBytes: number
+  /** Past this file size additions are refused too (compaction is not keeping up or failing). */
+  private readonly maxFileBytes: number
 
-  private fd: number | null = null
-  private gen = 0
-  private pos = 0
-  private state = new LiveState()
-  private pending = new RecordBuffer()
-  private waiters: Waiter[] = []
-  /** A batch is being written (periodic mode's sync() waits for it). */
-  private writing = false
-  /** While a compaction runs: copies of the records made since its snapshot. */
-  private carry: RecordBuffer | null = null
-  /** Bytes were handed to the current file that no completed fdatasync covers. */
-  private unsynced = false
-  private flushQueued = false
-  /** The queued flush must fdatasync even without waiters (periodic timer). */
-  private forceNext = false
-  private lane: Promise<void> = Promise.resolve()
-  private compaction: Promise<void> | null = null
-  private abortCompaction = false
-  private nextCompactAt = 0
-  /** Set when a write or fdatasync failed: the file is rewritten from the mirror before anything else. */
-  private broken: Error | null = null
-  private repairFailedAt = 0
   private timer: NodeJS.Timeout | null = null
   private opening = false
-  private closing = false
   private warnedClosed = false
-  private counters = { writes: 0, syncs: 0, compactions: 0 }
+  /** When a refusal was last warned about (at most one warning a minute). */
+  private refusalWarnedAt = -Infinity
 
   constructor (options: FilePersistenceOptions) {
     if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('FilePersistence: options.dir is required')
-    this.dir = path.resolve(options.dir)
-    this.syncMode = options.syncMode ?? 'always'
-    if (this.syncMode !== 'always' && this.syncMode !== 'periodic') throw new TypeError(`FilePersistence: unknown syncMode ${String(this.syncMode)}`)
+    const syncMode = options.syncMode ?? 'always'
+    if (syncMode !== 'always' && syncMode !== 'periodic') throw new TypeError(`FilePersistence: unknown syncMode ${String(syncMode)}`)
+    super(path.resolve(options.dir), syncMode, options.compactThreshold ?? 8 * 1024 * 1024, options.compactRatio ?? 2,
+      options.onWarning ?? ((msg: string) => { process.emitWarning(msg, 'HearthPersistenceWarning') }))
     this.flushInterval = options.flushInterval ?? 1000
-    this.warn = options.onWarning ?? ((msg: string) => { process.emitWarning(msg, 'HearthPersistenceWarning') })
-    this.compactThreshold = options.compactThreshold ?? 8 * 1024 * 1024
-    this.compactRatio = options.compactRatio ?? 2
+    this.maxStoreBytes = positive(options.maxStoreBytes, 1024 * 1024 * 1024, 'maxStoreBytes')
+    this.maxPendingBytes = positive(options.maxPendingBytes, 64 * 1024 * 1024, 'maxPendingBytes')
+    this.maxFileBytes = this.compactThreshold + (Math.max(2, this.compactRatio) + 1) * this.maxStoreBytes
   }
 
-  private file (gen: number): string { return logPath(this.dir, gen) }
   private get lockPath (): string { return path.join(this.dir, 'hearth.lock') }
 
   stats (): FilePersistenceStats {
-    return { generation: this.gen, fileBytes: this.pos, liveBytes: this.state.liveBytes, ...this.counters }
+    return {
+      generation: this.gen,
+      fileBytes: this.pos,
+      liveBytes: this.state.liveBytes,
+      pendingBytes: this.pending.len,
+      messages: this.state.messages.size,
+      ...this.counters,
+    }
   }
 
   // ------------------------------------------------------------------------------ open / close
 
   async open (): Promise<PersistedState> {
-    if (this.fd !== null || this.opening) throw new Error(`FilePersistence: ${this.dir} is already open`)
-    if (openDirs.has(this.dir)) throw new Error(`FilePersistence: ${this.dir} is already open in this process`)
+    if (this.fd !== null || this.opening) throw new StoreError('HEARTH_STORE_BUSY', this.dir, 'this store is already open')
+    if (openDirs.has(this.dir)) throw new StoreError('HEARTH_STORE_BUSY', this.dir, 'it is already open in this process')
     this.opening = true
     openDirs.add(this.dir)
     let locked = false
     try {
       try {
-        await fs.promises.mkdir(this.dir, { recursive: true })
+        await fs.promises.mkdir(this.dir, { recursive: true, mode: DIR_MODE }) // an existing folder keeps its mode
         await acquireLock(this.lockPath)
         locked = true
       } catch (err) {
-        throw new Error(`FilePersistence: cannot use directory ${this.dir}: ${asError(err).message}`, { cause: err })
+        const busy = (err as { code?: unknown }).code === 'HEARTH_PERSISTENCE_LOCKED'
+        throw new StoreError(busy ? 'HEARTH_STORE_BUSY' : 'HEARTH_STORE_UNUSABLE', this.dir, asError(err).message, err)
       }
-      const log = await openLog(this.dir, this.state, this.warn)
+      let log
+      try {
+        log = await openLog(this.dir, this.state, this.warn)
+      } catch (err) {
+        throw new StoreError('HEARTH_STORE_UNUSABLE', this.dir, asError(err).message, err)
+      }
       this.fd = log.fd
       this.gen = log.gen
       this.pos = log.pos
@@ -179,19 +173,48 @@ export class FilePersistence implements Persistence {
     return true
   }
 
-  /** Encode one record into the pending buffer (and the compaction's carry), then schedule a write. */
-  private record (encode: (w: RecordBuffer) => void): void {
-    const start = this.pending.len
-    encode(this.pending)
-    if (this.carry !== null) this.carry.append(this.pending.buf.subarray(start, this.pending.len))
-    this.schedule(false)
+  /**
+   * Whether an addition of about `bytes` to the live state may go in: false (counted, warned
+   * at most once a minute) when the live state, the unwritten buffer or the file has reached its bound.
+   */
+  private admit (bytes: number): boolean {
+    const waiting = this.pending.len + (this.carry?.len ?? 0)
+    let full: string | undefined
+    if (this.state.liveBytes + bytes > this.maxStoreBytes) full = `the live state would pass maxStoreBytes (${this.maxStoreBytes} bytes)`
+    else if (waiting >= this.maxPendingBytes) full = `${waiting} bytes wait to be written (maxPendingBytes ${this.maxPendingBytes})`
+    else if (this.pos >= this.maxFileBytes) full = `the log has grown to ${this.pos} bytes without a compaction`
+    if (full === undefined) return true
+    this.counters.refused++
+    if (Date.now() - this.refusalWarnedAt >= 60000) {
+      this.refusalWarnedAt = Date.now()
+      this.warn(`FilePersistence: ${this.dir} is full: ${full}. New retained messages, queued messages and subscriptions are refused until it drains`)
+    }
+    return false
   }
 
-  setRetained (message: StoredMessage): void {
-    if (this.notOpen()) return
-    const m = copyMessage(message)
-    this.state.setRetained(m)
-    this.record(w => encodeSetRetained(w, m))
+  /** The entry of `m`, stored now (one record) if it is new. */
+  private entry (m: StoredMessage, retained: boolean): MessageEntry {
+    const known = this.state.entryOf(m)
+    if (known !== undefined) {
+      if (retained && this.state.setRetained(known)) this.record(w => encodeRetainRef(w, known.id))
+      return known
+    }
+    const e = this.state.newEntry(m)
+    this.record(w => encodeMessage(w, retained ? REC.RETAINED : REC.MESSAGE, e.id, m))
+    if (retained) this.state.setRetained(e)
+    return e
+  }
+
+  setRetained (message: StoredMessage): boolean {
+    if (this.notOpen()) return true
+    const known = this.state.entryOf(message)
+    const old = this.state.retained.get(message.topic)
+    if (old === known && known !== undefined) return true
+    // Replacing a retained message frees the old one (unless a session still owes it).
+    const freed = old === undefined ? -RETAINED_REF_SIZE : old.refs === 1 ? old.size : 0
+    if (!this.admit((known === undefined ? messageSize(message) : 0) - freed)) return false
+    this.entry(message, true)
+    return true
   }
 
   deleteRetained (topic: string): void {
@@ -199,11 +222,33 @@ export class FilePersistence implements Persistence {
     if (this.state.deleteRetained(topic)) this.record(w => encodeKey(w, REC.DELETE_RETAINED, topic))
   }
 
-  saveSession (session: StoredSession): void {
+  saveSession (session: StoredSessionMeta | StoredSession): void {
     if (this.notOpen()) return
-    const s = copySession(session)
-    this.state.saveSession(s)
-    this.record(w => encodeSaveSession(w, s))
+    const meta = copyMeta(session)
+    if ('subscriptions' in session) {
+      const subs = session.subscriptions.map(copySubscription)
+      this.state.saveSession(meta, subs)
+      this.record(w => encodeSaveSession(w, meta, subs, subs.length))
+    } else {
+      this.state.saveSession(meta)
+      this.record(w => encodeSaveMeta(w, meta))
+    }
+  }
+
+  addSubscription (clientId: string, subscription: SubscriptionOptions): boolean {
+    if (this.notOpen()) return true
+    const s = this.state.sessions.get(clientId)
+    if (s === undefined) return true
+    const sub = copySubscription(subscription)
+    if (!s.subs.has(sub.topic) && !this.admit(subscriptionSize(clientId, sub.topic))) return false
+    this.state.addSubscription(s, sub)
+    this.record(w => encodeAddSubscription(w, clientId, sub))
+    return true
+  }
+
+  removeSubscription (clientId: string, topic: string): void {
+    if (this.notOpen()) return
+    if (this.state.removeSubscription(clientId, topic)) this.record(w => encodeRemoveSubscription(w, clientId, topic))
   }
 
   deleteSession (clientId: string): void {
@@ -211,12 +256,22 @@ export class FilePersistence implements Persistence {
     if (this.state.deleteSession(clientId)) this.record(w => encodeKey(w, REC.DELETE_SESSION, clientId))
   }
 
-  addOutgoing (clientId: string, outgoing: StoredOutgoing): void {
-    if (this.notOpen()) return
-    const o: StoredOutgoing = { seq: outgoing.seq, state: outgoing.state, message: copyMessage(outgoing.message) }
-    if (outgoing.packetId !== undefined) o.packetId = outgoing.packetId
-    if (outgoing.subscriptionIdentifiers !== undefined) o.subscriptionIdentifiers = [...outgoing.subscriptionIdentifiers]
-    if (this.state.addOutgoing(clientId, o)) this.record(w => encodeAddOutgoing(w, clientId, o))
+  addOutgoing (clientId: string, outgoing: StoredOutgoing): boolean {
+    if (this.notOpen() || !this.state.sessions.has(clientId)) return true
+    const known = this.state.entryOf(outgoing.message)
+    if (!this.admit((known === undefined ? messageSize(outgoing.message) : 0) + outgoingSize(clientId, outgoing.subscriptionIdentifiers))) return false
+    const e = this.entry(outgoing.message, false)
+    const f: OutgoingFields = {
+      seq: outgoing.seq,
+      state: outgoing.state,
+      packetId: outgoing.packetId,
+      qos: outgoing.qos,
+      retain: outgoing.retain,
+      subIds: outgoing.subscriptionIdentifiers !== undefined ? [...outgoing.subscriptionIdentifiers] : undefined,
+    }
+    this.state.addOutgoing(clientId, f, e)
+    this.record(w => encodeAddOutgoing(w, clientId, f, e.id))
+    return true
   }
 
   updateOutgoing (clientId: string, seq: number, packetId: number | undefined, state: OutgoingState): void {
@@ -237,207 +292,5 @@ export class FilePersistence implements Persistence {
   removeIncoming (clientId: string, packetId: number): void {
     if (this.notOpen()) return
     if (this.state.removeIncoming(clientId, packetId)) this.record(w => encodeIncoming(w, REC.REMOVE_INCOMING, clientId, packetId))
-  }
-
-  // ------------------------------------------------------------------------------ group commit
-
-  sync (): Promise<void> | undefined {
-    if (this.fd === null) return undefined
-    if (this.syncMode === 'periodic') {
-      // Periodic: wait for the write to reach the operating system (so an acknowledged message
-      // survives a crash of the process), not for the fdatasync.
-      if (this.pending.len === 0 && !this.writing && this.broken === null) return undefined
-      return new Promise<void>((resolve, reject) => {
-        this.waiters.push({ resolve, reject, durable: false })
-        this.schedule(false)
-      })
-    }
-    if (this.pending.len === 0 && !this.unsynced && this.broken === null) return undefined
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject, durable: true })
-      this.schedule(false)
-    })
-  }
-
-  /** Run tasks that touch the current file one at a time, in order. */
-  private enqueue (task: () => Promise<void>): Promise<void> {
-    const p = this.lane.then(task)
-    this.lane = p.then(() => {}, () => {})
-    return p
-  }
-
-  /**
-   * Queue one flush, at most one at a time: records made before it starts join it, so a burst
-   * of mutations (one socket read, many clients in one poll phase) shares one write and fsync.
-   */
-  private schedule (forceSync: boolean): void {
-    if (forceSync) this.forceNext = true
-    if (this.flushQueued) return
-    this.flushQueued = true
-    setImmediate(() => {
-      this.enqueue(() => this.flushOnce(false)).catch(err => this.warn('FilePersistence: flush failed', asError(err)))
-    })
-  }
-
-  private async flushOnce (force: boolean): Promise<void> {
-    this.flushQueued = false
-    const forceSync = force || this.forceNext
-    this.forceNext = false
-    const fd = this.fd
-    if (fd === null) return
-    if (this.broken !== null) { this.repair(); return }
-    const batch = this.pending.take()
-    const waiters = this.waiters
-    this.waiters = []
-    if (batch !== null) this.unsynced = true
-    try {
-      if (batch !== null) {
-        this.writing = true
-        try {
-          await writeAll(fd, batch, this.pos)
-        } finally {
-          this.writing = false
-        }
-        this.pos += batch.length
-        this.counters.writes++
-      }
-      if (this.unsynced && (forceSync || waiters.some(w => w.durable))) {
-        await fdatasync(fd)
-        this.unsynced = false
-        this.counters.syncs++
-      }
-    } catch (err) {
-      // The file may now end in part of `batch`. The mirror has it all: rewrite the file from it.
-      this.broken = asError(err)
-      this.warn(`FilePersistence: writing ${this.file(this.gen)} failed (${this.broken.message}); rewriting it from memory`, this.broken)
-      this.waiters.unshift(...waiters)
-      this.repair()
-      return
-    }
-    for (const w of waiters) w.resolve()
-    this.maybeCompact()
-  }
-
-  /** After a failed write: a compaction writes a complete new file; its switch resolves the waiters. */
-  private repair (): void {
-    if (this.compaction !== null) return
-    if (Date.now() - this.repairFailedAt < REPAIR_RETRY_MS) {
-      const err = this.broken ?? new Error('FilePersistence: the store is not writable')
-      for (const w of this.waiters.splice(0)) w.reject(err)
-      return
-    }
-    this.startCompaction()
-  }
-
-  // ------------------------------------------------------------------------------ compaction
-
-  private maybeCompact (): void {
-    if (this.compaction !== null || this.fd === null || this.closing) return
-    if (this.pos < this.compactThreshold || this.pos < this.nextCompactAt) return
-    if (this.pos < this.compactRatio * this.state.liveBytes) return
-    this.startCompaction()
-  }
-
-  private startCompaction (): void {
-    this.compaction = this.compact().finally(() => { this.compaction = null })
-  }
-
-  private async compact (): Promise<void> {
-    const gen = this.gen + 1
-    const tmp = this.file(gen) + '.tmp'
-    const snapshot = this.state.capture()
-    this.carry = new RecordBuffer()
-    let fd: number | null = null
-    try {
-      fd = await openFile(tmp, 'w')
-      const size = await this.writeSnapshot(fd, gen, snapshot)
-      await fdatasync(fd)
-      const newFd = fd
-      await this.enqueue(() => this.switchTo(gen, newFd, size))
-      fd = null
-    } catch (err) {
-      this.carry = null
-      await closeQuiet(fd)
-      await unlinkQuiet(tmp)
-      if (err instanceof Aborted) return
-      this.warn(`FilePersistence: compaction of ${this.file(this.gen)} failed: ${asError(err).message}`, asError(err))
-      this.nextCompactAt = this.pos + Math.max(this.compactThreshold, this.pos / 2)
-      if (this.broken !== null) {
-        this.repairFailedAt = Date.now()
-        for (const w of this.waiters.splice(0)) w.reject(this.broken)
-      }
-    }
-  }
-
-  /** Write the records that rebuild `snap`, in chunks so the event loop keeps turning. */
-  private async writeSnapshot (fd: number, gen: number, snap: Snapshot): Promise<number> {
-    const w = new RecordBuffer()
-    let pos = 0
-    const flush = async (): Promise<void> => {
-      const b = w.take()
-      if (b !== null) { await writeAll(fd, b, pos); pos += b.length }
-      if (this.abortCompaction) throw new Aborted()
-    }
-    encodeHeader(w, gen)
-    for (const m of snap.retained) {
-      encodeSetRetained(w, m)
-      if (w.len >= SNAPSHOT_CHUNK) await flush()
-    }
-    for (const s of snap.sessions) {
-      const id = s.meta.clientId
-      encodeSaveSession(w, s.meta)
-      for (const o of s.outgoing) {
-        encodeAddOutgoing(w, id, o)
-        if (w.len >= SNAPSHOT_CHUNK) await flush()
-      }
-      for (const p of s.incoming) encodeIncoming(w, REC.ADD_INCOMING, id, p)
-      if (w.len >= SNAPSHOT_CHUNK) await flush()
-    }
-    await flush()
-    return pos
-  }
-
-  /**
-   * On the lane, so no flush runs meanwhile: append what changed since the snapshot, make the new
-   * file durable, rename it into place and continue on it. Records still pending are covered
-   * (older ones by the snapshot, newer ones by the carry), as are their waiters.
-   */
-  private async switchTo (gen: number, fd: number, size: number): Promise<void> {
-    const carry = this.carry as RecordBuffer
-    this.carry = null
-    const taken = this.pending.take()
-    const waiters = this.waiters
-    this.waiters = []
-    this.unsynced = true
-    let pos = size
-    const target = this.file(gen)
-    try {
-      const c = carry.take()
-      if (c !== null) { await writeAll(fd, c, pos); pos += c.length }
-      await fdatasync(fd)
-      await fs.promises.rename(target + '.tmp', target)
-    } catch (err) {
-      if (taken !== null) this.pending.prepend(taken)
-      this.waiters.unshift(...waiters)
-      throw err
-    }
-    // Renamed: from here the new file is the store, whatever happens.
-    try { await fsyncDir(this.dir) } catch (err) {
-      this.warn(`FilePersistence: fsync of directory ${this.dir} failed`, asError(err))
-    }
-    const oldFd = this.fd
-    const oldFile = this.file(this.gen)
-    this.fd = fd
-    this.gen = gen
-    this.pos = pos
-    this.unsynced = false
-    this.broken = null
-    this.nextCompactAt = 2 * pos // bounds write amplification whatever the size estimates say
-    this.counters.syncs++
-    this.counters.compactions++
-    for (const w of waiters) w.resolve()
-    await closeQuiet(oldFd)
-    await unlinkQuiet(oldFile)
-    if (this.pending.len > 0 || this.waiters.length > 0) this.schedule(false)
   }
 }

@@ -1,8 +1,21 @@
 /** Promise wrappers over the node:fs calls FilePersistence needs, on plain file descriptors. */
 import * as fs from 'node:fs'
 
+/** Files of the store are the broker's alone: owner read and write only. */
+export const FILE_MODE = 0o600
+/** A store directory FilePersistence creates: owner only. */
+export const DIR_MODE = 0o700
+
 export function openFile (path: string, flags: string): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(path, flags, 0o644, (err, fd) => { if (err) reject(err); else resolve(fd) }))
+  return new Promise((resolve, reject) => fs.open(path, flags, FILE_MODE, (err, fd) => { if (err) reject(err); else resolve(fd) }))
+}
+
+/** Narrow the mode of one of our files created by an older version (0644) to FILE_MODE. */
+export async function restrictMode (fd: number): Promise<void> {
+  if (process.platform === 'win32') return
+  const mode = await new Promise<number>((resolve) => fs.fstat(fd, (err, st) => resolve(err ? 0 : st.mode)))
+  if ((mode & 0o077) === 0) return
+  await new Promise<void>((resolve) => fs.fchmod(fd, FILE_MODE, () => resolve())) // best effort: not ours to insist on
 }
 
 export function readAt (fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -25,8 +38,8 @@ function fdCall (fn: (fd: number, cb: (err: NodeJS.ErrnoException | null) => voi
 }
 
 export const fdatasync = (fd: number): Promise<void> => fdCall(fs.fdatasync, fd)
-export const fsync = (fd: number): Promise<void> => fdCall(fs.fsync, fd)
-export const closeFd = (fd: number): Promise<void> => fdCall(fs.close, fd)
+const fsync = (fd: number): Promise<void> => fdCall(fs.fsync, fd)
+const closeFd = (fd: number): Promise<void> => fdCall(fs.close, fd)
 
 export function ftruncate (fd: number, len: number): Promise<void> {
   return new Promise((resolve, reject) => fs.ftruncate(fd, len, err => { if (err) reject(err); else resolve() }))
@@ -59,32 +72,4 @@ export async function fsyncDir (dir: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code
     if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR') throw err
   } finally { await closeQuiet(fd) }
-}
-
-function pidAlive (pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  if (pid === process.pid) return false // a lock of an earlier life of this process id (e.g. pid 1 in a container)
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
-}
-
-/**
- * Take `lockPath` for this process. A lock left by a process that no longer runs (kill -9,
- * power loss) is taken over; one held by a running process is an error.
- */
-export async function acquireLock (lockPath: string): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await fs.promises.writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' })
-      return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    let holder = NaN
-    try { holder = parseInt(await fs.promises.readFile(lockPath, 'utf8'), 10) } catch { /* vanished meanwhile: retry */ }
-    if (pidAlive(holder)) {
-      throw new Error(`it is in use by process ${holder} (lock file ${lockPath}; delete it if no broker uses this directory)`)
-    }
-    await unlinkQuiet(lockPath)
-  }
-  throw new Error(`could not take the lock file ${lockPath}`)
 }

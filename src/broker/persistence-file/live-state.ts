@@ -1,63 +1,53 @@
 /**
- * FilePersistence's in-memory mirror of the live state: what a compaction writes out.
+ * FilePersistence's in-memory mirror of the live state: what a compaction writes out, and what
+ * the bounds (maxStoreBytes) are measured on.
  *
- * Entries are never modified in place (an update stores a new object), so a compaction can take
- * a cheap snapshot of references and encode it over several event-loop turns while the broker
- * keeps mutating the mirror.
+ * Each message is one MessageEntry (id, the StoredMessage object it was handed, a reference
+ * count); the retained slot of its topic and the outgoing records of every session that owes it
+ * point to the entry. The mirror holds the broker's own StoredMessage objects (no copies), and
+ * open() hands the mirror's objects to the broker, so a restarted broker shares them too.
+ *
+ * Entries and records are never modified in place (an update stores a new object; only the
+ * reference count of an entry changes), so a compaction can take a cheap snapshot of references
+ * and encode it over several event-loop turns while the broker keeps mutating the mirror.
  */
-import type { OutgoingState, PersistedState, StoredMessage, StoredOutgoing, StoredSession } from '../persistence'
+import type { OutgoingState, PersistedState, StoredMessage, StoredOutgoing, StoredSessionMeta } from '../persistence'
+import { copySubscription, copyMeta } from '../persistence'
+import type { SubscriptionOptions } from '../types'
+import type { OutgoingFields } from './codec'
+
+export interface MessageEntry {
+  readonly id: number
+  readonly msg: StoredMessage
+  /** The retained slot and outgoing records that point here; the entry goes at 0. */
+  refs: number
+  readonly size: number
+}
+
+interface LiveOutgoing extends OutgoingFields {
+  readonly entry: MessageEntry
+}
 
 export interface LiveSession {
-  meta: StoredSession
-  outgoing: Map<number, StoredOutgoing>
+  meta: StoredSessionMeta
+  subs: Map<string, SubscriptionOptions>
+  outgoing: Map<number, LiveOutgoing>
   incoming: Set<number>
 }
 
 /** The live state at one instant, as a compaction writes it. */
 export interface Snapshot {
-  retained: StoredMessage[]
-  sessions: Array<{ meta: StoredSession, outgoing: StoredOutgoing[], incoming: number[] }>
+  messages: MessageEntry[]
+  retained: Set<MessageEntry>
+  sessions: Array<{ meta: StoredSessionMeta, subs: SubscriptionOptions[], outgoing: LiveOutgoing[], incoming: number[] }>
 }
 
-export const NEVER_EXPIRES = 0xFFFFFFFF
+const NEVER_EXPIRES = 0xFFFFFFFF
 
-/** Shallow copy: the payload and correlation data buffers are shared, never written to. */
-export function copyMessage (m: StoredMessage): StoredMessage {
-  const c: StoredMessage = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
-  if (m.properties !== undefined) {
-    c.properties = { ...m.properties }
-    const up = m.properties.userProperties
-    if (up !== undefined) {
-      const copy: Record<string, string | string[]> = {}
-      for (const k of Object.keys(up)) { const v = up[k]; copy[k] = Array.isArray(v) ? [...v] : v }
-      c.properties.userProperties = copy
-    }
-  }
-  if (m.expiresAt !== undefined) c.expiresAt = m.expiresAt
-  return c
-}
-
-export function copySession (s: StoredSession): StoredSession {
-  const c: StoredSession = {
-    clientId: s.clientId,
-    protocolVersion: s.protocolVersion,
-    expiryInterval: s.expiryInterval,
-    subscriptions: s.subscriptions.map(x => ({ ...x })),
-  }
-  if (s.disconnectedAt !== undefined) c.disconnectedAt = s.disconnectedAt
-  return c
-}
-
-export function copyOutgoing (o: StoredOutgoing): StoredOutgoing {
-  const c: StoredOutgoing = { seq: o.seq, state: o.state, message: copyMessage(o.message) }
-  if (o.packetId !== undefined) c.packetId = o.packetId
-  if (o.subscriptionIdentifiers !== undefined) c.subscriptionIdentifiers = [...o.subscriptionIdentifiers]
-  return c
-}
-
-// Approximate encoded sizes. They only steer compaction, so they need to be consistent, not exact.
-function messageSize (m: StoredMessage): number {
-  let n = 24 + m.topic.length + m.payload.length
+// Approximate encoded sizes. They steer compaction and the maxStoreBytes bound, so they need to
+// be consistent (what is added is what is later subtracted), not exact.
+export function messageSize (m: StoredMessage): number {
+  let n = 34 + m.topic.length + m.payload.length
   const p = m.properties
   if (p !== undefined) {
     n += 12 + (p.contentType?.length ?? 0) + (p.responseTopic?.length ?? 0) + (p.correlationData?.length ?? 0)
@@ -65,72 +55,148 @@ function messageSize (m: StoredMessage): number {
   }
   return n
 }
+export const RETAINED_REF_SIZE = 21
+function metaSize (clientId: string): number { return 48 + clientId.length }
+export function subscriptionSize (clientId: string, topic: string): number { return 36 + clientId.length + topic.length }
+export function outgoingSize (clientId: string, subIds: number[] | undefined): number { return 44 + clientId.length + (subIds?.length ?? 0) * 4 }
+function incomingSize (clientId: string): number { return 19 + clientId.length }
 
-function sessionSize (s: StoredSession): number {
-  let n = 40 + s.clientId.length
-  for (const sub of s.subscriptions) n += 16 + sub.topic.length
-  return n
-}
-
-function outgoingSize (clientId: string, o: StoredOutgoing): number {
-  return 32 + clientId.length + messageSize(o.message) + (o.subscriptionIdentifiers?.length ?? 0) * 4
-}
-
-function incomingSize (clientId: string): number { return 15 + clientId.length }
-
-export function sessionExpired (s: StoredSession, now: number): boolean {
+function sessionExpired (s: StoredSessionMeta, now: number): boolean {
   return s.disconnectedAt !== undefined && s.expiryInterval !== NEVER_EXPIRES &&
     s.disconnectedAt + s.expiryInterval * 1000 <= now
 }
 
 export class LiveState {
-  readonly retained = new Map<string, StoredMessage>()
+  /**
+   * Every stored message, by the object the broker handed (or open() returned): one publish, one
+   * entry. A plain Map: an entry leaves it when its last reference goes.
+   */
+  readonly messages = new Map<StoredMessage, MessageEntry>()
+  /** Messages by id, while a file is replayed (records refer to messages by id). */
+  private byId = new Map<number, MessageEntry>()
+  readonly retained = new Map<string, MessageEntry>()
   readonly sessions = new Map<string, LiveSession>()
   /** Approximate bytes a compacted file would take. */
   liveBytes = 0
+  private nextId = 1
 
-  setRetained (m: StoredMessage): void {
-    const old = this.retained.get(m.topic)
-    if (old !== undefined) this.liveBytes -= messageSize(old)
-    this.retained.set(m.topic, m)
-    this.liveBytes += messageSize(m)
+  // ---- messages
+
+  /** The entry of a message object handed before and still referenced, if any. */
+  entryOf (m: StoredMessage): MessageEntry | undefined { return this.messages.get(m) }
+
+  /** The entry a replayed record refers to. */
+  entryById (id: number): MessageEntry | undefined { return this.byId.get(id) }
+
+  /** A new entry (no references yet) for `m`; `id` when replaying a record that gave it one. */
+  newEntry (m: StoredMessage, id?: number): MessageEntry {
+    const e: MessageEntry = { id: id ?? this.nextId, msg: m, refs: 0, size: messageSize(m) }
+    if (e.id >= this.nextId) this.nextId = e.id + 1
+    if (id !== undefined) this.byId.set(id, e)
+    this.messages.set(m, e)
+    this.liveBytes += e.size
+    return e
+  }
+
+  private release (e: MessageEntry): void {
+    if (--e.refs > 0 || this.messages.get(e.msg) !== e) return
+    this.messages.delete(e.msg)
+    this.liveBytes -= e.size
+  }
+
+  /**
+   * After replaying a file: forget messages nothing points to (their reference was in lost bytes)
+   * and the replay's index by id. Returns how many were forgotten.
+   */
+  endReplay (): number {
+    let n = 0
+    for (const e of this.messages.values()) if (e.refs <= 0) { this.messages.delete(e.msg); this.liveBytes -= e.size; n++ }
+    this.byId = new Map()
+    return n
+  }
+
+  // ---- retained
+
+  /** Make `e` the retained message of its topic. False when it already is. */
+  setRetained (e: MessageEntry): boolean {
+    const topic = e.msg.topic
+    const old = this.retained.get(topic)
+    if (old === e) return false
+    e.refs++
+    this.retained.set(topic, e)
+    if (old !== undefined) this.release(old)
+    else this.liveBytes += RETAINED_REF_SIZE
+    return true
   }
 
   deleteRetained (topic: string): boolean {
     const old = this.retained.get(topic)
     if (old === undefined) return false
     this.retained.delete(topic)
-    this.liveBytes -= messageSize(old)
+    this.liveBytes -= RETAINED_REF_SIZE
+    this.release(old)
     return true
   }
 
-  saveSession (meta: StoredSession): void {
-    const s = this.sessions.get(meta.clientId)
-    if (s !== undefined) {
-      this.liveBytes += sessionSize(meta) - sessionSize(s.meta)
-      s.meta = meta
+  // ---- sessions and subscriptions
+
+  /** Create or update a session; `subs` replaces its subscriptions when given. */
+  saveSession (meta: StoredSessionMeta, subs?: SubscriptionOptions[]): void {
+    let s = this.sessions.get(meta.clientId)
+    if (s === undefined) {
+      s = { meta, subs: new Map(), outgoing: new Map(), incoming: new Set() }
+      this.sessions.set(meta.clientId, s)
+      this.liveBytes += metaSize(meta.clientId)
     } else {
-      this.sessions.set(meta.clientId, { meta, outgoing: new Map(), incoming: new Set() })
-      this.liveBytes += sessionSize(meta)
+      s.meta = meta
     }
+    if (subs !== undefined) {
+      for (const t of s.subs.keys()) this.liveBytes -= subscriptionSize(meta.clientId, t)
+      s.subs = new Map()
+      for (const sub of subs) this.addSubscription(s, sub)
+    }
+  }
+
+  addSubscription (s: LiveSession, sub: SubscriptionOptions): void {
+    if (!s.subs.has(sub.topic)) this.liveBytes += subscriptionSize(s.meta.clientId, sub.topic)
+    s.subs.set(sub.topic, sub)
+  }
+
+  removeSubscription (clientId: string, topic: string): boolean {
+    const s = this.sessions.get(clientId)
+    if (s === undefined || !s.subs.delete(topic)) return false
+    this.liveBytes -= subscriptionSize(clientId, topic)
+    return true
   }
 
   deleteSession (clientId: string): boolean {
     const s = this.sessions.get(clientId)
     if (s === undefined) return false
     this.sessions.delete(clientId)
-    this.liveBytes -= sessionSize(s.meta) + s.incoming.size * incomingSize(clientId)
-    for (const o of s.outgoing.values()) this.liveBytes -= outgoingSize(clientId, o)
+    this.liveBytes -= metaSize(clientId) + s.incoming.size * incomingSize(clientId)
+    for (const t of s.subs.keys()) this.liveBytes -= subscriptionSize(clientId, t)
+    for (const o of s.outgoing.values()) {
+      this.liveBytes -= outgoingSize(clientId, o.subIds)
+      this.release(o.entry)
+    }
     return true
   }
 
-  addOutgoing (clientId: string, o: StoredOutgoing): boolean {
+  // ---- outgoing and incoming
+
+  /** Add (or replace) an outgoing record pointing at `entry`. False for an unknown session. */
+  addOutgoing (clientId: string, f: OutgoingFields, entry: MessageEntry): boolean {
     const s = this.sessions.get(clientId)
     if (s === undefined) return false
+    const o: LiveOutgoing = { seq: f.seq, state: f.state, packetId: f.packetId, qos: f.qos, retain: f.retain, subIds: f.subIds, entry }
+    entry.refs++
     const old = s.outgoing.get(o.seq)
-    if (old !== undefined) this.liveBytes -= outgoingSize(clientId, old)
     s.outgoing.set(o.seq, o)
-    this.liveBytes += outgoingSize(clientId, o)
+    if (old !== undefined) {
+      this.liveBytes -= outgoingSize(clientId, old.subIds)
+      this.release(old.entry)
+    }
+    this.liveBytes += outgoingSize(clientId, o.subIds)
     return true
   }
 
@@ -138,10 +204,7 @@ export class LiveState {
     const s = this.sessions.get(clientId)
     const o = s?.outgoing.get(seq)
     if (s === undefined || o === undefined) return false
-    const n: StoredOutgoing = { seq, state, message: o.message }
-    if (packetId !== undefined) n.packetId = packetId
-    if (o.subscriptionIdentifiers !== undefined) n.subscriptionIdentifiers = o.subscriptionIdentifiers
-    s.outgoing.set(seq, n)
+    s.outgoing.set(seq, { seq, state, packetId, qos: o.qos, retain: o.retain, subIds: o.subIds, entry: o.entry })
     return true
   }
 
@@ -150,7 +213,8 @@ export class LiveState {
     const o = s?.outgoing.get(seq)
     if (s === undefined || o === undefined) return false
     s.outgoing.delete(seq)
-    this.liveBytes -= outgoingSize(clientId, o)
+    this.liveBytes -= outgoingSize(clientId, o.subIds)
+    this.release(o.entry)
     return true
   }
 
@@ -179,10 +243,11 @@ export class LiveState {
     for (const [id, s] of this.sessions) {
       if (sessionExpired(s.meta, now)) { out.sessions.push(id); continue }
       for (const o of s.outgoing.values()) {
-        if (o.state === 'queued' && o.message.expiresAt !== undefined && o.message.expiresAt <= now) out.outgoing.push([id, o.seq])
+        const exp = o.entry.msg.expiresAt
+        if (o.state === 'queued' && exp !== undefined && exp <= now) out.outgoing.push([id, o.seq])
       }
     }
-    for (const m of this.retained.values()) if (m.expiresAt !== undefined && m.expiresAt <= now) out.retained.push(m.topic)
+    for (const [topic, e] of this.retained) if (e.msg.expiresAt !== undefined && e.msg.expiresAt <= now) out.retained.push(topic)
     for (const id of out.sessions) this.deleteSession(id)
     for (const t of out.retained) this.deleteRetained(t)
     for (const [id, seq] of out.outgoing) this.removeOutgoing(id, seq)
@@ -191,19 +256,31 @@ export class LiveState {
 
   capture (): Snapshot {
     const sessions: Snapshot['sessions'] = []
-    for (const s of this.sessions.values()) sessions.push({ meta: s.meta, outgoing: [...s.outgoing.values()], incoming: [...s.incoming] })
-    return { retained: [...this.retained.values()], sessions }
+    for (const s of this.sessions.values()) {
+      sessions.push({ meta: s.meta, subs: [...s.subs.values()], outgoing: [...s.outgoing.values()], incoming: [...s.incoming] })
+    }
+    return { messages: [...this.messages.values()], retained: new Set(this.retained.values()), sessions }
   }
 
-  /** Copies of everything, for the broker (which may modify what it gets). */
+  /**
+   * The state for the broker: fresh records, and the mirror's own message objects (shared, never
+   * modified), so that a message owed to many sessions is one object in the broker too.
+   */
   toPersisted (): PersistedState {
     const retained: StoredMessage[] = []
-    for (const m of this.retained.values()) retained.push(copyMessage(m))
+    for (const e of this.retained.values()) retained.push(e.msg)
     const sessions: PersistedState['sessions'] = []
     for (const s of this.sessions.values()) {
-      const outgoing = [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(copyOutgoing)
-      sessions.push({ ...copySession(s.meta), outgoing, incoming: [...s.incoming] })
+      const outgoing = [...s.outgoing.values()].sort((a, b) => a.seq - b.seq).map(toStored)
+      sessions.push({ ...copyMeta(s.meta), subscriptions: [...s.subs.values()].map(copySubscription), outgoing, incoming: [...s.incoming] })
     }
     return { retained, sessions }
   }
+}
+
+function toStored (o: LiveOutgoing): StoredOutgoing {
+  const c: StoredOutgoing = { seq: o.seq, state: o.state, qos: o.qos, retain: o.retain, message: o.entry.msg }
+  if (o.packetId !== undefined) c.packetId = o.packetId
+  if (o.subIds !== undefined) c.subscriptionIdentifiers = [...o.subIds]
+  return c
 }

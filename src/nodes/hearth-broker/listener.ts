@@ -20,6 +20,7 @@ export class Listener {
 
   /** Bind `port` on `host`; rejects with the listen error (EADDRINUSE, EACCES, ...). */
   static async open (port: number, host: string, onError: (err: Error) => void): Promise<Listener> {
+    // eslint-disable-next-line prefer-const -- assigned once the server exists; the connection callback reads it
     let listener: Listener | undefined
     const server = net.createServer({ noDelay: true }, (socket) => listener?.accept(socket))
     await new Promise<void>((resolve, reject) => {

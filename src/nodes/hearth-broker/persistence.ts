@@ -13,7 +13,7 @@ import { FilePersistence, MemoryPersistence, type Persistence } from '../../brok
 import type { PersistenceSettings } from './config'
 
 /** Sub-folder of userDir holding one folder per broker node. */
-export const FOLDER = 'hearth'
+const FOLDER = 'hearth'
 
 /** How long a starting node waits for a folder another broker node is still closing. */
 const CLOSE_WAIT_MS = 30000
@@ -33,7 +33,7 @@ export type FolderChoice =
   | { kind: 'memory', reason: 'off' | 'no-user-dir' }
 
 /** A node id as a folder name: ids are hex (and `-` in subflow instances); anything else becomes `_`. */
-export function folderName (nodeId: string): string {
+function folderName (nodeId: string): string {
   const safe = nodeId.replace(/[^\w.-]/g, '_')
   return safe === '' || /^\.+$/.test(safe) ? `node-${Buffer.from(nodeId).toString('hex')}` : safe
 }
@@ -101,8 +101,15 @@ export async function awaitClosing (dir: string, onWait: () => void): Promise<vo
 }
 
 /** FilePersistence's errors for a folder another broker holds (this process, or another one). */
+/** Another broker holds the folder (the core's StoreError code), as opposed to a folder that cannot be used at all. */
 export function isBusy (err: Error): boolean {
-  return /already open in this process|in use by process/.test(err.message)
+  return (err as { code?: unknown }).code === 'HEARTH_STORE_BUSY'
+}
+
+/** Why the folder cannot be used, without the folder's name (the node's message names it once). */
+export function storeProblem (err: Error): string {
+  const reason = (err as { reason?: unknown }).reason
+  return typeof reason === 'string' ? reason : err.message
 }
 
 /** Retry `open` while it fails with a busy folder, for at most BUSY_RETRY_MS, unless `stop()` says so. */

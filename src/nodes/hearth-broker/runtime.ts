@@ -5,7 +5,7 @@ import { parseBrokerConfig, type ConfigProblem, type PersistenceSettings } from 
 import { CommandError, runCommand } from './commands'
 import { forwardEvents } from './events'
 import { Listener } from './listener'
-import { awaitClosing, chooseFolder, claim, forgetMemory, isBusy, memoryFor, newFilePersistence, releaseWhen, retryBusy, usedBy } from './persistence'
+import { awaitClosing, chooseFolder, claim, forgetMemory, isBusy, memoryFor, newFilePersistence, releaseWhen, retryBusy, storeProblem, usedBy } from './persistence'
 import { TYPE, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
 
 /** A running hearth-broker node, as other Hearth nodes and tests see it. */
@@ -110,8 +110,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         if (err instanceof OptionError) throw err.original
         const e = err instanceof Error ? err : new Error(String(err))
         // The core's message names the folder too: keep only the cause.
-        const message = e.message.replace(/^FilePersistence: /, '').replace(`cannot use directory ${dir}: `, '')
-        return failPersistence(isBusy(e) ? 'persistence-in-use' : 'persistence-unusable', { dir, message })
+        return failPersistence(isBusy(e) ? 'persistence-in-use' : 'persistence-unusable', { dir, message: storeProblem(e) })
       } finally {
         opening = false
       }

@@ -60,8 +60,7 @@ export const ACTIONS = ['listClients', 'disconnect', 'publish', 'listRetained', 
 export type BrokerAction = typeof ACTIONS[number]
 
 /** Events sent on the output, as `msg.topic`. */
-export const EVENTS = ['clientConnected', 'clientDisconnected', 'subscribed', 'unsubscribed', 'messageDropped'] as const
-export type BrokerEventName = typeof EVENTS[number]
+export type BrokerEventName = 'clientConnected' | 'clientDisconnected' | 'subscribed' | 'unsubscribed' | 'messageDropped'
 
 /** Integer limits: config key, smallest and largest accepted value. Shared by editor validation and runtime. */
 export const LIMITS: ReadonlyArray<readonly [keyof BrokerNodeConfig, number, number]> = [

@@ -3,7 +3,7 @@ import { isValidTopicName } from '../shared/topics'
 import { parseIntIn } from '../hearth-broker/types'
 import type { ConnectionNodeConfig, ConnectionNodeCredentials } from './types'
 
-export interface ConfigProblem { key: string, subs: Record<string, string | number> }
+interface ConfigProblem { key: string, subs: Record<string, string | number> }
 
 export type ParsedConnection =
   | { ok: true, protocolVersion: 4 | 5, options: LocalConnectOptions, birth?: Message, close?: Message }

@@ -73,4 +73,3 @@ export const DEFAULTS: ConnectionNodeConfig = {
   willExpiry: '',
   willUserProperties: '',
 }
-

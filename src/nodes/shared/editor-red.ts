@@ -3,7 +3,10 @@
  * here so the package needs no extra type dependency.
  */
 
-/** A jQuery collection, reduced to the calls the editors make. */
+/**
+ * A jQuery collection, reduced to the calls the editors make.
+ * @public Used through the globals declared in editor-globals.d.ts.
+ */
 export interface JQ {
   val (): string | number | string[] | undefined
   val (value: string | number): JQ
@@ -24,6 +27,7 @@ export interface JQ {
   length: number
 }
 
+/** @public Used through the globals declared in editor-globals.d.ts. */
 export type JQStatic = (selector: string | HTMLElement) => JQ
 
 /** A node definition property: default value, required flag, validator, config node type. */
@@ -34,6 +38,7 @@ export interface EditorPropDef {
   validate? (this: EditorNodeInstance, value: unknown): boolean
 }
 
+/** @public Used through the globals declared in editor-globals.d.ts. */
 export interface EditorNodeInstance {
   id: string
   type: string
@@ -42,7 +47,7 @@ export interface EditorNodeInstance {
   [key: string]: unknown
 }
 
-export interface EditorNodeDef {
+interface EditorNodeDef {
   category: string
   color?: string
   defaults: Record<string, EditorPropDef>
@@ -60,6 +65,7 @@ export interface EditorNodeDef {
   oneditsave? (this: EditorNodeInstance): void
 }
 
+/** @public Used through the globals declared in editor-globals.d.ts. */
 export interface EditorRED {
   nodes: {
     registerType (type: string, def: EditorNodeDef): void

@@ -14,8 +14,8 @@ export interface NodeMessage {
 export type SendFn = (msg: NodeMessage | null | Array<NodeMessage | null>) => void
 export type DoneFn = (err?: Error) => void
 
-export type StatusFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey'
-export type StatusShape = 'ring' | 'dot'
+type StatusFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey'
+type StatusShape = 'ring' | 'dot'
 
 export interface NodeStatus {
   fill?: StatusFill
@@ -24,7 +24,7 @@ export interface NodeStatus {
 }
 
 /** What every node's config (the flow JSON) carries. */
-export interface NodeDef {
+interface NodeDef {
   id: string
   type: string
   name?: string
@@ -48,7 +48,7 @@ export interface Node<TCreds extends object = Record<string, never>> {
   debug (logMessage: unknown): void
 }
 
-export interface RegisterOptions {
+interface RegisterOptions {
   credentials?: Record<string, { type: 'text' | 'password' }>
 }
 

@@ -13,7 +13,7 @@ const COMMON: Record<string, string> = {
 }
 
 /** Build the status object for a state; `text` (already translated) overrides the default label. */
-export function statusFor (state: StatusState, text?: string): NodeStatus | Record<string, never> {
+function statusFor (state: StatusState, text?: string): NodeStatus | Record<string, never> {
   switch (state) {
     case 'connected': return { fill: 'green', shape: 'dot', text: text ?? COMMON.connected }
     case 'ok': return { fill: 'green', shape: 'dot', text: text ?? '' }

@@ -15,9 +15,9 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { WireDevice } from './wire-device'
 
-export const NODE = 'livingroom-lamp'
-export const MAC = 'a4cf12d4e5f6'
-export const CLIENT_ID = `${NODE}-${MAC}`
+const NODE = 'livingroom-lamp'
+const MAC = 'a4cf12d4e5f6'
+const CLIENT_ID = `${NODE}-${MAC}`
 
 export const t = {
   status: `${NODE}/status`,
@@ -36,7 +36,7 @@ export const DEVICE_INFO = JSON.stringify({
   ip: '192.0.2.21', name: NODE, version: '2025.4.0', mac: MAC, platform: 'ESP8266', board: 'd1_mini', network: 'wifi',
 })
 
-export function connectPacket (): IConnectPacket {
+function connectPacket (): IConnectPacket {
   return {
     cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: CLIENT_ID, keepalive: 15,
     will: { topic: t.status, payload: Buffer.from('offline'), qos: 0, retain: true },

@@ -2,7 +2,7 @@
 import { DEFAULTS as BROKER_DEFAULTS } from '../../../src/nodes/hearth-broker/types'
 
 const TAB = 'dev0000000000001'
-export const BROKER_ID = 'dev0000000000002'
+const BROKER_ID = 'dev0000000000002'
 
 /** A hearth-broker node as the editor saves it when dropped from the palette: every default, only the port changed. */
 function brokerNode (id: string, port: number, credentials?: { username: string, password: string }): object {

@@ -24,7 +24,7 @@ export const ANNOUNCE = JSON.stringify({
   id: ID, model: 'SHSW-1', mac: '98F4AB1C2D3E', ip: '192.0.2.31', new_fw: false, fw_ver: '20230913-112003/v1.14.0-gcb84623',
 })
 
-export function connectPacket (): IConnectPacket {
+function connectPacket (): IConnectPacket {
   return {
     cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: ID, keepalive: 60,
     will: { topic: t.online, payload: Buffer.from('false'), qos: 1, retain: true },

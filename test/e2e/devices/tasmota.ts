@@ -16,11 +16,11 @@
 import type { IConnectPacket } from 'mqtt-packet'
 import { WireDevice } from './wire-device'
 
-export const CHIP = '1A2B3C'
-export const MAC = `A4CF12${CHIP}`
-export const CLIENT_ID = `DVES_${CHIP}`
-export const TOPIC = `tasmota_${CHIP}`
-export const HOSTNAME = `tasmota-${CHIP}-2876`
+const CHIP = '1A2B3C'
+const MAC = `A4CF12${CHIP}`
+const CLIENT_ID = `DVES_${CHIP}`
+const TOPIC = `tasmota_${CHIP}`
+const HOSTNAME = `tasmota-${CHIP}-2876`
 
 export const t = {
   lwt: `tele/${TOPIC}/LWT`,

@@ -9,7 +9,7 @@ import { TestClient, type Version } from '../../helpers/test-client'
 /** One PUBLISH as an observer saw it: the facts the assertions compare. */
 export interface Seen { topic: string, payload: string, qos: number, retain: boolean }
 
-export const seen = (p: IPublishPacket): Seen =>
+const seen = (p: IPublishPacket): Seen =>
   ({ topic: p.topic, payload: Buffer.from(p.payload).toString('utf8'), qos: p.qos, retain: p.retain })
 
 export class WireDevice {

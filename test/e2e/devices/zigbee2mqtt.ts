@@ -15,9 +15,9 @@
 // An abrupt loss (power cut, container killed) is end(true): the socket is destroyed with no DISCONNECT.
 import mqtt, { type MqttClient } from 'mqtt'
 
-export const BASE = 'zigbee2mqtt'
-export const NAME = 'kitchen_light'
-export const IEEE = '0x00158d0001a2b3c4'
+const BASE = 'zigbee2mqtt'
+const NAME = 'kitchen_light'
+const IEEE = '0x00158d0001a2b3c4'
 export const t = {
   bridgeState: `${BASE}/bridge/state`,
   bridgeInfo: `${BASE}/bridge/info`,
