@@ -105,6 +105,31 @@ describe('bridge: Hearth to Hearth', function () {
     }
   })
 
+  it('MQTT 5 properties cross both ways as they were published; over a 3.1.1 link there are none', async function () {
+    const props = {
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 3600,
+      contentType: 'text/plain',
+      responseTopic: 'pr/reply',
+      correlationData: Buffer.from('c-17'),
+      userProperties: { a: '1', b: ['2', '3'] },
+    }
+    const { local, remote } = await pair([{ pattern: 'pr/#', direction: 'both', qos: 1 }])
+    const atRemote = await f.peer(remote.url, {}, [{ topic: 'pr/out', qos: 1 }])
+    const atLocal = await f.peer(local.url, {}, [{ topic: 'pr/in', qos: 1 }])
+    await (await f.peer(local.url)).client.publishAsync('pr/out', 'o', { qos: 1, properties: props })
+    await (await f.peer(remote.url)).client.publishAsync('pr/in', 'i', { qos: 1, properties: props })
+    await pollUntil(() => atRemote.got.length === 1 && atLocal.got.length === 1, 3000, 'both messages')
+    assert.deepEqual(atRemote.got, [{ topic: 'pr/out', payload: 'o', qos: 1, retain: false, dup: false, properties: props }])
+    assert.deepEqual(atLocal.got, [{ topic: 'pr/in', payload: 'i', qos: 1, retain: false, dup: false, properties: props }])
+
+    const v4 = await pair([{ pattern: 'pr/#', direction: 'out', qos: 1 }], { protocolVersion: 4 })
+    const w = await f.peer(v4.remote.url, {}, [{ topic: 'pr/out', qos: 1 }])
+    await (await f.peer(v4.local.url)).client.publishAsync('pr/out', 'o', { qos: 1, properties: props })
+    await pollUntil(() => w.got.length === 1, 3000, 'the message over 3.1.1')
+    assert.deepEqual(w.got, [{ topic: 'pr/out', payload: 'o', qos: 1, retain: false, dup: false }])
+  })
+
   it('retained messages cross in both directions, also those set before the bridge connected; after a reconnection none comes back', async function () {
     const remote = await f.hearth()
     const local = await f.hearth()

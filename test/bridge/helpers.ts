@@ -113,7 +113,11 @@ export class Fixture {
     const got: Received[] = []
     client.on('message', (topic, payload, packet) => {
       const r: Received = { topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain, dup: packet.dup }
-      if (packet.properties !== undefined && Object.keys(packet.properties).length > 0) r.properties = { ...packet.properties }
+      if (packet.properties !== undefined && Object.keys(packet.properties).length > 0) {
+        r.properties = { ...packet.properties }
+        // mqtt-packet builds user properties on a null prototype
+        if (packet.properties.userProperties !== undefined) r.properties.userProperties = { ...packet.properties.userProperties }
+      }
       got.push(r)
     })
     client.on('error', () => { /* a refused or broken connection shows in the test's own waits */ })
