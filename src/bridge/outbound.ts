@@ -26,6 +26,13 @@ interface Entry {
   state: 'waiting' | 'sent' | 'released'
 }
 
+/**
+ * QoS 0 messages that may wait for a link that is up but cannot take them yet (a slow remote);
+ * more are dropped, as the broker drops QoS 0 for a slow consumer. QoS 1/2 are bounded by the
+ * local client's Receive Maximum.
+ */
+export const MAX_WAITING_QOS0 = 1000
+
 export interface OutboundContext {
   local: () => LocalClient | undefined
   rules: ResolvedTopic[]
@@ -36,6 +43,8 @@ export interface OutboundContext {
 
 export class Outbound {
   private waiting: Entry[] = []
+  /** QoS 0 entries among `waiting`. */
+  private waiting0 = 0
   /** Sent and not yet acknowledged by the remote, by packet identifier, in send order. */
   private readonly inflight = new Map<number, Entry>()
   private link: RemoteLink | undefined
@@ -56,7 +65,11 @@ export class Outbound {
     if (m.retain) this.ctx.echo.sentOut(m.topic, topic, m.payload)
     const e: Entry = { id: m.packetId ?? 0, localQos: m.qos, qos: m.qos, topic, payload: m.payload, retain: m.retain, properties: m.properties, state: 'waiting' }
     if (m.qos > 0 && m.dup && (this.inflight.has(e.id) || this.waiting.some(w => w.id === e.id))) return // already held here
-    if (m.qos === 0 && this.link?.isUp !== true) { this.ctx.counted('dropped'); return } // QoS 0 is not kept for a link that is away
+    if (m.qos === 0) {
+      // not kept for a link that is away, nor beyond a bound for one that is slow
+      if (this.link?.isUp !== true || this.waiting0 >= MAX_WAITING_QOS0) { this.ctx.counted('dropped'); return }
+      this.waiting0++
+    }
     this.waiting.push(e)
     this.pump()
   }
@@ -99,14 +112,15 @@ export class Outbound {
     this.link = undefined
     this.info = undefined
     this.open = false
-    const before = this.waiting.length
+    for (let i = 0; i < this.waiting0; i++) this.ctx.counted('dropped')
     this.waiting = this.waiting.filter(e => e.localQos > 0)
-    for (let i = this.waiting.length; i < before; i++) this.ctx.counted('dropped')
+    this.waiting0 = 0
   }
 
   /** The local client reconnected: its session resends what it holds, so start afresh. */
   reset (): void {
     this.waiting = []
+    this.waiting0 = 0
     this.inflight.clear()
   }
 
@@ -137,6 +151,7 @@ export class Outbound {
       e.qos = (e.localQos < info.maximumQoS ? e.localQos : info.maximumQoS) as QoS
       if (e.qos > 0 && this.inflight.size >= info.receiveMaximum) return // [MQTT-3.3.4-9]
       this.waiting.shift()
+      if (e.localQos === 0) this.waiting0--
       const packet = this.publishPacket(e, false)
       if (link.size(packet) > info.maximumPacketSize) { // [MQTT-3.1.2-24]
         this.ctx.warn(`a message on ${e.topic} is larger than the remote accepts (${info.maximumPacketSize} bytes): dropped`)

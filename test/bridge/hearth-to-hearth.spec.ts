@@ -357,6 +357,21 @@ describe('bridge: Hearth to Hearth', function () {
     assert.deepEqual(got, Array.from({ length: 5 }, (_, i) => `y/${i}=m${i}`))
   })
 
+  it('QoS 0 waiting for a slow remote is bounded (1000 messages), the rest dropped and counted', async function () {
+    const remote = await f.hearth()
+    const proxy = await f.proxy(remote.port)
+    const local = await f.hearth()
+    const b = f.bridge(local.broker, { name: 'slow', url: `mqtt://127.0.0.1:${proxy.port}`, restartTimeout: 0.2, topics: [{ pattern: 'z/#' }] })
+    await inState(b, 'connected')
+    proxy.holdRequests(true) // the remote reads nothing more: the link's buffers fill, then the bridge holds what waits
+    const payload = Buffer.alloc(8192, 0x61)
+    const N = 4000
+    for (let i = 0; i < N; i++) await local.broker.publish({ topic: 'z/x', payload, qos: 0, retain: false })
+    const s = b.status()
+    assert.equal(s.pending, 1000)
+    assert.ok(s.dropped > 0 && s.messagesOut + s.pending + s.dropped === N, JSON.stringify(s))
+  })
+
   it('nothing acknowledged is lost while the remote is away and across a restart of the local broker (FilePersistence)', async function () {
     const dir = f.tempDir()
     const remote = await f.hearth()
