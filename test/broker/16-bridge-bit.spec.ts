@@ -5,8 +5,7 @@
  * MQTT statement: the spec numbers are those of the options the bit stands for.
  */
 import assert from 'node:assert/strict'
-import type { IPublishPacket } from 'mqtt-packet'
-import { bytes, connectPacket, uniqueId, useHarness, type TestBroker, type TestClient, type Version } from '../helpers'
+import { assertPublish, assertPublishes, bytes, connectPacket, hearthOnly, uniqueId, useHarness, type TestBroker, type TestClient, type Version } from '../helpers'
 
 /** Connect with the bridge bit set on the protocol level byte. */
 async function connectBridge (b: TestBroker, v: Version): Promise<TestClient> {
@@ -20,11 +19,6 @@ async function connectBridge (b: TestBroker, v: Version): Promise<TestClient> {
   const ack = await c.next('connack')
   c.connack = ack
   return c
-}
-
-/** The fields of a delivered PUBLISH a subscriber sees, without the packet identifier. */
-function seen (p: IPublishPacket): Record<string, unknown> {
-  return { topic: p.topic, payload: p.payload.toString(), qos: p.qos, retain: p.retain, dup: p.dup }
 }
 
 describe('16 the bridge bit (protocol level 0x83/0x84, Mosquitto try_private)', function () {
@@ -49,17 +43,17 @@ describe('16 the bridge bit (protocol level 0x83/0x84, Mosquitto try_private)', 
         assert.deepEqual(await plain.subscribe('nl/#', 1), [1])
         await br.publish('nl/from-bridge', 'b', { qos: 1 })
         const atPlain = await plain.waitFor('publish')
-        assert.deepEqual(seen(atPlain), { topic: 'nl/from-bridge', payload: 'b', qos: 1, retain: false, dup: false })
+        assertPublish(atPlain, { topic: 'nl/from-bridge', payload: 'b', qos: 1, retain: false, dup: false })
         await plain.ack(atPlain)
         await plain.publish('nl/from-plain', 'p', { qos: 1 })
         // the bridge gets the plain client's message, and never its own
         const atBridge = await br.waitFor('publish')
-        assert.deepEqual(seen(atBridge), { topic: 'nl/from-plain', payload: 'p', qos: 1, retain: false, dup: false })
+        assertPublish(atBridge, { topic: 'nl/from-plain', payload: 'p', qos: 1, retain: false, dup: false })
         await br.ack(atBridge)
         await br.expectNothing(200, 'publish')
         // a plain (level 4) client does get its own
         const own = await plain.waitFor('publish')
-        assert.deepEqual(seen(own), { topic: 'nl/from-plain', payload: 'p', qos: 1, retain: false, dup: false })
+        assertPublish(own, { topic: 'nl/from-plain', payload: 'p', qos: 1, retain: false, dup: false })
       })
 
       it('[MQTT-3.3.1-12] its subscriptions have Retain As Published: a live retained message keeps RETAIN 1 (0 for a plain client [MQTT-3.3.1-13])', async function () {
@@ -72,12 +66,12 @@ describe('16 the bridge bit (protocol level 0x83/0x84, Mosquitto try_private)', 
         await pub.publish('rap/state', 'on', { qos: 1, retain: true })
         await pub.publish('rap/event', 'e', { qos: 1, retain: false })
         const atBridge = await br.publishes(2)
-        assert.deepEqual(atBridge.map(seen), [
+        assertPublishes(atBridge, [
           { topic: 'rap/state', payload: 'on', qos: 1, retain: true, dup: false },
           { topic: 'rap/event', payload: 'e', qos: 1, retain: false, dup: false },
         ])
         const atPlain = await plain.publishes(2)
-        assert.deepEqual(atPlain.map(seen), [
+        assertPublishes(atPlain, [
           { topic: 'rap/state', payload: 'on', qos: 1, retain: false, dup: false },
           { topic: 'rap/event', payload: 'e', qos: 1, retain: false, dup: false },
         ])
@@ -103,14 +97,15 @@ describe('16 the bridge bit (protocol level 0x83/0x84, Mosquitto try_private)', 
         const pub = await b.connect({ protocolVersion: v })
         await pub.publish('res/other', 'y', { qos: 1, retain: true })
         const m = await back.waitFor('publish')
-        assert.deepEqual(seen(m), { topic: 'res/other', payload: 'y', qos: 1, retain: true, dup: false })
+        assertPublish(m, { topic: 'res/other', payload: 'y', qos: 1, retain: true, dup: false })
         await back.ack(m)
         await back.expectNothing(200, 'publish')
       })
     })
   }
 
-  it('level 0x85 is MQTT 5 without bridge options (the bit is ignored with 5, as Mosquitto does)', async function () {
+  it('level 0x85 is taken as plain MQTT 5, without bridge options (an MQTT 5 bridge asks for them itself; [MQTT-3.1.2-2] would also allow refusing it)', async function () {
+    hearthOnly('Mosquitto 2.0.11 closes the connection on level 0x85')
     const b = await h.broker()
     const c = await connectBridge(b, 5)
     assert.equal(c.connack?.reasonCode, 0)
@@ -118,7 +113,7 @@ describe('16 the bridge bit (protocol level 0x83/0x84, Mosquitto try_private)', 
     await c.publish('v5/own', 'x', { qos: 1, retain: true })
     const m = await c.waitFor('publish')
     // No Local 0: its own message comes back; Retain As Published 0: RETAIN cleared on live delivery
-    assert.deepEqual(seen(m), { topic: 'v5/own', payload: 'x', qos: 1, retain: false, dup: false })
+    assertPublish(m, { topic: 'v5/own', payload: 'x', qos: 1, retain: false, dup: false })
   })
 
   it('a level outside 3, 4, 5 with the bit set (0x86) is refused with CONNACK 0x01 and closed', async function () {

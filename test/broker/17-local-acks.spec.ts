@@ -14,9 +14,9 @@ import type { DeliveredMessage } from '../../src/broker/types'
 import { pollUntil } from '../helpers/wait'
 import { sleep, uniqueId, useHarness } from '../helpers'
 
-/** What a delivery says, as a plain object (payload as text). */
+/** A delivery as a whole, payload as text. */
 function seen (m: DeliveredMessage): Record<string, unknown> {
-  return { topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain, dup: m.dup, packetId: m.packetId }
+  return { ...m, payload: m.payload.toString() }
 }
 
 function collect (c: LocalClient): DeliveredMessage[] {
@@ -44,8 +44,8 @@ describe('17 in-process clients with explicit acknowledgements (manualAck)', fun
     await pollUntil(() => got.length === 2, 2000, 'two deliveries')
     await sleep(50)
     assert.deepEqual(got.map(seen), [
-      { topic: 'ma/1', payload: '1', qos: 1, retain: false, dup: false, packetId: got[0].packetId },
-      { topic: 'ma/2', payload: '2', qos: 1, retain: false, dup: false, packetId: got[1].packetId },
+      { topic: 'ma/1', payload: '1', qos: 1, retain: false, dup: false, packetId: got[0].packetId, properties: undefined, subscriptionIdentifiers: undefined },
+      { topic: 'ma/2', payload: '2', qos: 1, retain: false, dup: false, packetId: got[1].packetId, properties: undefined, subscriptionIdentifiers: undefined },
     ])
     assert.notEqual(got[0].packetId, got[1].packetId)
     assert.ok((got[0].packetId ?? 0) > 0)
@@ -92,8 +92,8 @@ describe('17 in-process clients with explicit acknowledgements (manualAck)', fun
     const got2 = collect(c2)
     await pollUntil(() => got2.length === 2, 2000, 'the resent and the queued message')
     assert.deepEqual(got2.map(seen), [
-      { topic: 'rs/b', payload: 'b', qos: 1, retain: false, dup: true, packetId: got1[1].packetId },
-      { topic: 'rs/c', payload: 'c', qos: 1, retain: false, dup: false, packetId: got2[1].packetId },
+      { topic: 'rs/b', payload: 'b', qos: 1, retain: false, dup: true, packetId: got1[1].packetId, properties: undefined, subscriptionIdentifiers: undefined },
+      { topic: 'rs/c', payload: 'c', qos: 1, retain: false, dup: false, packetId: got2[1].packetId, properties: undefined, subscriptionIdentifiers: undefined },
     ])
   })
 
@@ -188,8 +188,8 @@ describe('17 in-process clients with explicit acknowledgements (manualAck)', fun
       c2.on('pubrel', (p: number) => released.push(p))
       await pollUntil(() => got2.length === 2 && released.length === 1, 3000, 'the resent deliveries')
       assert.deepEqual(got2.map(seen).sort((x, y) => String(x.topic).localeCompare(String(y.topic))), [
-        { topic: 'fp/in', payload: 'i', qos: 2, retain: false, dup: true, packetId: got1[2].packetId },
-        { topic: 'fp/one', payload: '1', qos: 1, retain: false, dup: true, packetId: got1[0].packetId },
+        { topic: 'fp/in', payload: 'i', qos: 2, retain: false, dup: true, packetId: got1[2].packetId, properties: undefined, subscriptionIdentifiers: undefined },
+        { topic: 'fp/one', payload: '1', qos: 1, retain: false, dup: true, packetId: got1[0].packetId, properties: undefined, subscriptionIdentifiers: undefined },
       ])
       assert.deepEqual(released, [two.packetId])
       // the publisher's identifier 42 is still remembered: the resent publish is not routed again
