@@ -31,7 +31,7 @@ interface Entry {
  * more are dropped, as the broker drops QoS 0 for a slow consumer. QoS 1/2 are bounded by the
  * local client's Receive Maximum.
  */
-export const MAX_WAITING_QOS0 = 1000
+const MAX_WAITING_QOS0 = 1000
 
 export interface OutboundContext {
   local: () => LocalClient | undefined
