@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream'
 import { BrokerCore } from './core'
 import { restoreState } from './restore'
 import { Connection } from './connection'
-import { LocalClient } from './local-client'
+import { LocalClient, DEFAULT_LOCAL_RECEIVE_MAXIMUM } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
 import { RC, reasonError } from './errors'
 import { validTopicFilter } from './topics'
@@ -95,6 +95,12 @@ export class Broker {
     const ep = client.endpoint
     const v = options.protocolVersion ?? 5
     ep.protocolVersion = v
+    if (options.manualAck === true) {
+      const rm = options.receiveMaximum ?? DEFAULT_LOCAL_RECEIVE_MAXIMUM
+      if (!Number.isInteger(rm) || rm < 1 || rm > 65535) throw new RangeError(`receiveMaximum must be an integer from 1 to 65535, got ${rm}`)
+      ep.manualAck = true
+      ep.sendQuota = rm
+    }
     const clean = options.clean !== false
     const ctx: ConnectContext = {
       core,
@@ -114,6 +120,7 @@ export class Broker {
     if (rc !== RC.SUCCESS) throw reasonError(rc, `connection refused: 0x${rc.toString(16)}`)
     client.sessionPresent = ctx.sessionPresent
     // Deliver what the session holds once the caller has had a chance to add its listeners.
+    if (ep.manualAck) { ep.resumed = false; setImmediate(() => { ep.resumed = true }) } // runs before activate's resume
     activate(core, ep, true)
     return client
   }

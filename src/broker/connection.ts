@@ -52,6 +52,11 @@ export class Connection extends ClientBase implements Ticking {
   /** PUBACKs among them: incoming QoS 1 messages not acknowledged yet. */
   private pubacksWaiting = 0
   requestProblemInformation = true
+  /**
+   * The CONNECT carried Mosquitto's bridge bit (protocol level 0x83/0x84, its try_private): this
+   * client's subscriptions get No Local and Retain As Published, as Mosquitto gives them.
+   */
+  bridge = false
 
   constructor (readonly core: BrokerCore, readonly stream: Duplex, readonly peer: PeerInfo = {}) {
     super()

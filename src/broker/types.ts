@@ -30,6 +30,8 @@ export interface DeliveredMessage extends Message {
   subscriptionIdentifiers?: number[]
   /** True when the broker resends a message the client has not acknowledged. */
   dup: boolean
+  /** With `manualAck`, on QoS 1/2 deliveries: the identifier to acknowledge it by. */
+  packetId?: number
 }
 
 export interface WillMessage extends Message {
@@ -196,6 +198,16 @@ export interface LocalConnectOptions {
   username?: string
   password?: Buffer | string
   will?: WillMessage
+  /**
+   * Acknowledge QoS 1/2 deliveries explicitly, as a network client does: each carries a
+   * `packetId` and stays in flight in the session (persisted with it) until `puback(packetId)`
+   * (QoS 1) or `pubrec(packetId)` then `pubcomp(packetId)` (QoS 2). What is not acknowledged comes
+   * again with `dup` when the session resumes, and a QoS 2 message already received comes back as a
+   * 'pubrel' event. Default false: a delivery is acknowledged once the 'message' listeners return.
+   */
+  manualAck?: boolean
+  /** With `manualAck`: QoS 1/2 deliveries in flight at once (the client's Receive Maximum). Default 100. */
+  receiveMaximum?: number
 }
 
 export type Stream = Duplex

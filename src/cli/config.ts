@@ -6,6 +6,8 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { BrokerOptions } from '../broker'
 import type { ListenerProtocol } from '../listeners'
+import type { BridgeConfig } from '../bridge'
+import { checkBridges } from './bridges'
 import {
   ConfigError, checkKeys, isLoopback, isObject, keyName, optArray, optBool, optInt, optObject, optOneOf, optString, type Obj,
 } from './validate'
@@ -36,12 +38,13 @@ export interface CliSettings {
   users: Record<string, string>
   allowAnonymous: boolean
   persistence?: { dir: string, sync?: 'always' | 'periodic', flushInterval?: number, maxStoreBytes?: number, maxPendingBytes?: number }
-  // Reserved for the access, metrics, $SYS and bridge parts: checked here, used there.
+  // Reserved for the access, metrics and $SYS parts: checked here, used there.
   passwordFile?: string
   aclFile?: string
   metrics?: { port: number, host?: string }
   sysInterval?: number
-  bridges?: Obj[]
+  /** Bridges to remote brokers, checked; relative TLS paths already start at the config file's folder. */
+  bridges?: BridgeConfig[]
 }
 
 /** Values given on the command line; they win over the file. Paths as typed (relative to `cwd`). */
@@ -202,11 +205,10 @@ function metricsOf (data: Obj): CliSettings['metrics'] {
   return host === undefined ? { port } : { port, host }
 }
 
-function bridgesOf (data: Obj): Obj[] | undefined {
+function bridgesOf (data: Obj, dir: string): BridgeConfig[] | undefined {
   const list = optArray(data, 'bridges', '')
   if (list === undefined) return undefined
-  list.forEach((b, i) => { if (!isObject(b)) throw new ConfigError('BAD_TYPE', `bridges[${i}]`, 'must be an object') })
-  return list as Obj[]
+  return checkBridges(list, p => fileIn(dir, p))
 }
 
 /** Check the file and the flags together and resolve them into settings. Throws a ConfigError. */
@@ -260,7 +262,7 @@ export function resolveConfig (input: ConfigInput): CliSettings {
   if (metrics !== undefined) settings.metrics = metrics
   const sysInterval = optInt(raw, 'sysInterval', '', 0)
   if (sysInterval !== undefined) settings.sysInterval = sysInterval
-  const bridges = bridgesOf(raw)
+  const bridges = bridgesOf(raw, dir)
   if (bridges !== undefined) settings.bridges = bridges
   return settings
 }

@@ -12,6 +12,8 @@ import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
 import { loadAccess, type Access } from './access'
+import { loadBridgeFiles, startBridges } from './bridges'
+import type { Bridge, BridgeConfig } from '../bridge'
 import { ConfigError } from './validate'
 
 const CONFIG_ERROR = 2
@@ -96,6 +98,7 @@ function listenFailure (o: ListenerOptions, err: NodeJS.ErrnoException): string 
 export async function main (argv: string[]): Promise<void> {
   let settings: CliSettings
   let options: ListenerOptions[]
+  let bridgeConfigs: BridgeConfig[]
   let broker: Broker
   let access: Access
   try {
@@ -103,6 +106,7 @@ export async function main (argv: string[]): Promise<void> {
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
     settings = loaded.settings
     options = listenerOptions(settings)
+    bridgeConfigs = loadBridgeFiles(settings.bridges ?? [])
     access = await loadAccess(settings)
     broker = createFromSettings(settings, access)
   } catch (err) {
@@ -141,12 +145,13 @@ export async function main (argv: string[]): Promise<void> {
     l.serve(broker)
     process.stdout.write(`hearth-broker listening on ${l.url}\n`)
   }
+  const bridges: Bridge[] = startBridges(broker, bridgeConfigs, line => process.stdout.write(line + '\n'), say)
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    Promise.all([...listeners.map(l => l.close()), broker.close()]).then(() => process.exit(0), err => {
+    Promise.all(bridges.map(b => b.close())).then(() => Promise.all([...listeners.map(l => l.close()), broker.close()])).then(() => process.exit(0), err => {
       say(`error while stopping on ${signal}: ${(err as Error).message}`)
       process.exit(1)
     })

@@ -117,9 +117,9 @@ const ok: Ok[] = [
     want: settings({ persistence: { dir: '/home/me/store', sync: undefined, flushInterval: undefined, maxStoreBytes: undefined, maxPendingBytes: undefined } }),
   },
   {
-    title: 'reserved keys are checked and kept: metrics, sysInterval, bridges, aclFile',
-    file: { metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up' }], aclFile: '/etc/acl' },
-    want: settings({ metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up' }], aclFile: '/etc/acl' }),
+    title: 'reserved keys are checked and kept: metrics, sysInterval, aclFile; bridges are checked (test/cli/bridges.spec.ts)',
+    file: { metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up', url: 'mqtt://h', topics: [{ pattern: '#' }] }], aclFile: '/etc/acl' },
+    want: settings({ metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up', url: 'mqtt://h', topics: [{ pattern: '#' }] }], aclFile: '/etc/acl' }),
   },
 ]
 
