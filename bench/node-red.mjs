@@ -12,6 +12,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './lib/brokers.mjs'
+import { cleanupOnSignals } from './lib/cleanup.mjs'
 import { NodeRed, NODE22, RED_JS } from './lib/node-red-process.mjs'
 import { rssKB } from './lib/proc.mjs'
 import { summarize, cell, fmt } from './lib/report.mjs'
@@ -304,6 +305,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2)
   const opt = (name, d) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : d }
   const quick = args.includes('--quick')
+  cleanupOnSignals()
   runNodeRedBench({ quick, repeats: opt('--repeats', quick ? 1 : 3), count: opt('--count', undefined), burst: opt('--burst', 300000), idle: !args.includes('--no-idle') })
     .then(r => console.log(`\n${r.markdown}`))
     .catch(err => { console.error(err); process.exit(1) })

@@ -9,6 +9,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { BROKERS, DEFAULT_BROKERS, MOSQUITTO_BIN, spawnWithFds } from './lib/brokers.mjs'
+import { cleanupOnSignals, track } from './lib/cleanup.mjs'
 import { needsOf } from './lib/limits.mjs'
 import { RESTART_BROKERS, runRestartBench } from './lib/restart.mjs'
 import { SCENARIOS } from './lib/scenarios.mjs'
@@ -23,8 +24,8 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 const CORES = os.cpus().length
 const HELP = `node bench/run.mjs [options]
-  --quick               a few minutes: 1 repeat, 2 s windows, 2000 idle connections, small Node-RED runs,
-                        shorter quiet waits; the restart scenario keeps its full size
+  --quick               about 10 minutes: 1 repeat, 2 s windows, 2000 idle connections, small Node-RED runs,
+                        5 s quiet waits, no re-measuring; the restart scenario keeps its full size
   --repeats N           interleaved repeats per broker and scenario (default 3)
   --duration S          measured window per throughput/latency run, seconds (default 5)
   --warmup S            unmeasured lead-in before each window (default 1)
@@ -46,10 +47,10 @@ const HELP = `node bench/run.mjs [options]
   --restart-sessions N  restart scenario: persistent sessions (default 1000)
   --no-restart          skip the restart scenario
   --no-node-red         skip the Node-RED scenario
-  --quiet-wait S        before each run wait up to S s for the machine to be idle (default 60, --quick 10; 0 = never)
+  --quiet-wait S        before each run wait up to S s for the machine to be idle (default 60, --quick 5; 0 = never)
   --quiet-cpu C         "idle" = at most C cores busy (default 0.15)
   --noisy-cpu C         a run is noisy when other processes took more than C cores meanwhile (default 0.3)
-  --retries N           re-measure a noisy run up to N times (default 2)
+  --retries N           re-measure a noisy run up to N times (default 2, --quick 0)
   --node PATH           node binary for the brokers and the generator (default: this one, ${process.execPath})
   --out DIR             results directory (default bench/results)`
 
@@ -100,7 +101,7 @@ function parseArgs (argv) {
     set[key] = m[2] ?? argv[++i]
   }
   if (set.quick !== undefined && set.quick !== '0') {
-    Object.assign(o, { quick: true, repeats: 1, duration: 2, warmup: 0.5, conns: 2000, quietWait: 10 })
+    Object.assign(o, { quick: true, repeats: 1, duration: 2, warmup: 0.5, conns: 2000, quietWait: 5, retries: 0 })
   }
   for (const [k, v] of Object.entries(set)) {
     if (k === 'quick') continue
@@ -122,6 +123,8 @@ function parseArgs (argv) {
 
 function runGen (job, opts, cpus) {
   const gen = spawnWithFds(opts.node, [GEN], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }, cpus)
+  const untrack = track({ child: gen })
+  gen.once('exit', untrack)
   const result = new Promise((resolve, reject) => {
     const limit = (job.warmup + job.duration + (job.timeoutS || 0) + 60) * 1000
     const timer = setTimeout(() => reject(new Error('generator timed out')), limit)
@@ -215,6 +218,7 @@ function describe (scenario, r) {
 
 async function main () {
   const opts = parseArgs(process.argv.slice(2))
+  cleanupOnSignals()
   const started = new Date()
   opts.stamp = started.toISOString().replace(/[:.]/g, '-')
   const t0 = Date.now()

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { track } from './cleanup.mjs'
 import { hearthConfig, mosquittoConfig } from './limits.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -79,6 +80,7 @@ class BrokerProcess {
     this.readyMs = NaN // spawn → listening line (Node brokers) or first accepted TCP connection (Mosquitto)
     this.log = []
     this.logStream = null
+    this.untrack = track({ child, dir }) // killed and removed if the orchestrator is interrupted
     this.exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
     const keep = chunk => {
       if (this.logStream !== null) this.logStream.write(chunk)
@@ -117,6 +119,7 @@ class BrokerProcess {
       await new Promise(resolve => s.end(resolve))
     }
     if (this.dir) { rmSync(this.dir, { recursive: true, force: true }); this.dir = null }
+    this.untrack()
   }
 
   tail (n = 20) { return this.log.slice(-n).join('\n') }

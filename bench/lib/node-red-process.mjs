@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './brokers.mjs'
+import { track } from './cleanup.mjs'
 import { cpuSeconds } from './proc.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -62,6 +63,7 @@ export class NodeRed {
     const keep = chunk => { for (const line of String(chunk).split('\n')) if (line.trim()) this.log.push(line) }
     child.stdout.on('data', keep)
     child.stderr.on('data', keep)
+    this.untrack = track({ child, dir }) // killed and removed if the orchestrator is interrupted
     this.exited = new Promise(resolve => child.once('exit', resolve))
   }
 
@@ -136,5 +138,6 @@ export class NodeRed {
       clearTimeout(t)
     }
     rmSync(this.dir, { recursive: true, force: true })
+    this.untrack()
   }
 }

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BROKERS } from './brokers.mjs'
+import { track } from './cleanup.mjs'
 import { needsOf, describeRaised } from './limits.mjs'
 import { rssKB } from './proc.mjs'
 import { summarize, cell, fmt } from './report.mjs'
@@ -60,6 +61,7 @@ export async function runRestartBench ({ brokers, repeats, retained, sessions, n
   const results = {}
   for (const name of brokers) {
     const tmp = mkdtempSync(join(tmpdir(), `hearth-bench-restart-${name}-`))
+    const untrack = track({ dir: tmp })
     const r = results[name] = { empty: null, restarts: [], error: null }
     try {
       r.empty = await startOnce(name, ctx, join(tmp, 'empty'), null)
@@ -85,6 +87,7 @@ export async function runRestartBench ({ brokers, repeats, retained, sessions, n
       log(`restart ${name} FAILED: ${err.message.split('\n')[0]}`)
     } finally {
       rmSync(tmp, { recursive: true, force: true })
+      untrack()
     }
   }
   const summary = {}

@@ -71,7 +71,7 @@ export const SCENARIOS = [
   },
   {
     id: 'retained',
-    title: 'retained burst: 10k retained topics → one `#` subscriber',
+    title: 'retained burst: retained topics → one `#` subscriber',
     job: o => ({ kind: 'retained', count: o.retained, timeoutS: 60 }),
     metrics: [{ key: 'value', label: 'retained burst', unit: 'ms', better: 'lower', get: r => r.value }]
   },
