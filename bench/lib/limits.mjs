@@ -30,17 +30,19 @@ const MOSQUITTO_MAX_QUEUED = 1000 // mosquitto.conf(5): max_queued_messages defa
 //   sessions          sessions held (each connected client has one; offline persistent ones count too)
 //   retained, retainedBytes   retained messages stored and their topic + payload bytes
 //   queuePerClient    deliveries that may wait at the broker for one subscriber (the generator's window)
+//   deliveryQos       QoS of those deliveries (QoS 0 ones wait in the output buffer, QoS 1/2 ones in the session queue)
 //   packetBytes       largest PUBLISH written, bytes
 //   inboundUnacked    QoS 1/2 publishes one client keeps unacknowledged toward the broker
 export function needsOf (job) {
   const publish = (topicLen, qos) => 2 + 2 + topicLen + job.payloadSize + (qos > 0 ? 2 : 0) + 2
-  const n = { connections: 0, connectsInFlight: 1, sessions: 0, retained: 0, retainedBytes: 0, queuePerClient: 0, packetBytes: 0, inboundUnacked: 0 }
+  const n = { connections: 0, connectsInFlight: 1, sessions: 0, retained: 0, retainedBytes: 0, queuePerClient: 0, deliveryQos: 0, packetBytes: 0, inboundUnacked: 0 }
   switch (job.kind) {
     case 'throughput': {
       const topicLen = `bench/${job.name}/${job.pubs - 1}`.length
       n.connections = job.pubs + job.subs
       n.connectsInFlight = Math.min(100, Math.max(job.pubs, job.subs)) // connectMany: 100 CONNECTs in flight per role
       n.queuePerClient = Math.ceil(job.window / job.subs)
+      n.deliveryQos = job.qos
       n.packetBytes = publish(topicLen, job.qos)
       n.inboundUnacked = job.qos > 0 ? Math.min(job.window, job.maxUnacked || job.window) : 0
       break
@@ -72,6 +74,7 @@ export function needsOf (job) {
       n.retained = job.retained
       n.retainedBytes = job.retainedBytes
       n.queuePerClient = job.queued
+      n.deliveryQos = 1
       n.packetBytes = job.packetBytes
       n.inboundUnacked = job.window
       break
@@ -117,11 +120,13 @@ export function mosquittoConfig (needs) {
   const listenerLines = ['max_connections -1'] // unlimited (also the default): 10k idle connections
   const lines = []
   const raised = [{ key: 'max_connections', value: -1, default: -1, why: 'clients connected at once (unlimited)' }]
-  // max_queued_messages also bounds QoS 0 packets waiting in a client's output queue (mosquitto 2.0: beyond it they
-  // are dropped), the counterpart of Hearth's maxOutgoingBytes.
-  if (needs.queuePerClient > MOSQUITTO_MAX_QUEUED) {
-    lines.push(`max_queued_messages ${needs.queuePerClient}`)
-    raised.push({ key: 'max_queued_messages', value: needs.queuePerClient, default: MOSQUITTO_MAX_QUEUED, why: 'deliveries waiting for one subscriber' })
+  // max_queued_messages bounds the QoS 1/2 messages queued for a client beyond the 20 in flight, and in 2.0 also the
+  // QoS 0 packets waiting in its output queue (beyond it they are dropped): for QoS 0 it is the counterpart of Hearth's
+  // maxOutgoingBytes, and gets the same twofold headroom.
+  const queue = needs.deliveryQos === 0 ? needs.queuePerClient * 2 : needs.queuePerClient
+  if (queue > MOSQUITTO_MAX_QUEUED) {
+    lines.push(`max_queued_messages ${queue}`)
+    raised.push({ key: 'max_queued_messages', value: queue, default: MOSQUITTO_MAX_QUEUED, why: 'deliveries waiting for one subscriber' })
   }
   return { listenerLines, lines, raised }
 }

@@ -109,7 +109,7 @@ export function publishWindowed (c, count, window, topicOf, payload, retain = fa
 // The large state: `retained` retained topics (`payload`-byte payloads) and `sessions` offline persistent sessions
 // (clean session off), each with `subs` subscriptions and `queued` queued QoS 1 messages.
 export const STATE = { subs: 5, queued: 10, window: 1000, concurrency: 50 }
-export const retainedTopic = n => `site/${n % 100}/device/${n}/temperature`
+const retainedTopic = n => `site/${n % 100}/device/${n}/temperature`
 const sessionId = i => `session-${i}`
 
 // What a broker must allow to hold it (bench/lib/limits.mjs needsOf, kind 'populate').

@@ -55,7 +55,9 @@ export function summarizeRuns (runs, scenarios, brokers, opts) {
   return out
 }
 
-const ratio = (a, b) => Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : '–'
+// a ratio of two positive medians (a difference that came out negative has none)
+const ratio = (a, b) => Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? `${(a / b).toFixed(2)}×` : '–'
+const signed = (x, unit) => Number.isFinite(x) ? `${x < 0 ? '−' : '+'}${fmt(Math.abs(x), unit)}` : '–'
 const HEAD = ['hearth', 'aedes', 'mosquitto']
 
 // rows: [{ label, cells: { broker: text }, values: { broker: number } }] -> markdown with hearth ÷ mosquitto and hearth ÷ aedes
@@ -94,7 +96,7 @@ function brokerRows (S, key, opts, suffix) {
     const cells = {}
     const values = {}
     for (const b of Object.keys(m.rssMax)) {
-      cells[b] = `${fmt(m.rssMax[b].median, 'MB')} (+${fmt(m.rssGrowth[b]?.median, 'MB')})`
+      cells[b] = `${fmt(m.rssMax[b].median, 'MB')} (${signed(m.rssGrowth[b]?.median, 'MB')})`
       values[b] = m.rssMax[b].median
     }
     rows.push({ label: `broker RSS during ${m.label} (CLI), MB (growth over idle) ↓${suffix}`, cells, values })
@@ -132,7 +134,7 @@ export function headline (S, { restart, nodeRed }, opts) {
       const x = nodeRed.idle.summary[k]
       if (!x) continue
       values[k] = x.added.median
-      cells[k] = `+${fmt(x.added.median, 'MB')} (of ${fmt(x.rss.median, 'MB')})`
+      cells[k] = `${signed(x.added.median, 'MB')} (of ${fmt(x.rss.median, 'MB')})`
     }
     rows.push({ label: 'idle Node-RED RSS added by a broker node, MB ↓', cells, values })
   }
@@ -143,7 +145,7 @@ export function headline (S, { restart, nodeRed }, opts) {
 function memoryTable (mem, brokers) {
   const lines = [`| scenario | ${brokers.map(b => `${b}: idle → max (growth), MB`).join(' | ')} | hearth ÷ mosquitto (max) |`, `|---|${brokers.map(() => '---:').join('|')}|---:|`]
   for (const m of mem) {
-    const cells = brokers.map(b => m.rssMax[b] ? `${fmt(m.rssIdle[b].median, 'MB')} → ${cell(m.rssMax[b], 'MB')} (+${fmt(m.rssGrowth[b].median, 'MB')})` : '–')
+    const cells = brokers.map(b => m.rssMax[b] ? `${fmt(m.rssIdle[b].median, 'MB')} → ${cell(m.rssMax[b], 'MB')} (${signed(m.rssGrowth[b].median, 'MB')})` : '–')
     lines.push(`| ${m.label} | ${cells.join(' | ')} | ${ratio(m.rssMax.hearth?.median, m.rssMax.mosquitto?.median)} |`)
   }
   return lines.join('\n')
