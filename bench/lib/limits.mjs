@@ -33,9 +33,11 @@ const MOSQUITTO_MAX_QUEUED = 1000 // mosquitto.conf(5): max_queued_messages defa
 //   deliveryQos       QoS of those deliveries (QoS 0 ones wait in the output buffer, QoS 1/2 ones in the session queue)
 //   packetBytes       largest PUBLISH written, bytes
 //   inboundUnacked    QoS 1/2 publishes one client keeps unacknowledged toward the broker
+//   subscriptionsPerClient   subscriptions one client holds
+// A job of kind 'explicit' states them itself (job.needs).
 export function needsOf (job) {
   const publish = (topicLen, qos) => 2 + 2 + topicLen + job.payloadSize + (qos > 0 ? 2 : 0) + 2
-  const n = { connections: 0, connectsInFlight: 1, sessions: 0, retained: 0, retainedBytes: 0, queuePerClient: 0, deliveryQos: 0, packetBytes: 0, inboundUnacked: 0 }
+  const n = { connections: 0, connectsInFlight: 1, sessions: 0, retained: 0, retainedBytes: 0, queuePerClient: 0, deliveryQos: 0, packetBytes: 0, inboundUnacked: 0, subscriptionsPerClient: 1 }
   switch (job.kind) {
     case 'throughput': {
       const topicLen = `bench/${job.name}/${job.pubs - 1}`.length
@@ -78,6 +80,9 @@ export function needsOf (job) {
       n.packetBytes = job.packetBytes
       n.inboundUnacked = job.window
       break
+    case 'explicit':
+      Object.assign(n, job.needs)
+      break
     default: throw new Error(`needsOf: unknown job kind ${job.kind}`)
   }
   n.sessions += n.connections
@@ -98,6 +103,7 @@ export function hearthConfig (needs) {
     maxQueuedBytes: [needs.queuePerClient * needs.packetBytes * 2, 'bytes waiting for one subscriber'],
     maxOutgoingBytes: [needs.queuePerClient * needs.packetBytes * 2, 'bytes buffered toward one subscriber'],
     maxPacketSize: [needs.packetBytes * 2, 'largest packet'],
+    maxSubscriptionsPerClient: [needs.subscriptionsPerClient + 100, 'subscriptions of one client'],
   }
   // Receive Maximum bounds QoS 1/2 publishes an MQTT 5 client keeps unacknowledged; the generator speaks 3.1.1
   // (no Receive Maximum), so it only matters if the protocol version changes.
