@@ -120,10 +120,13 @@ async function prepare (nr, path, qos, warmup) {
   throw new Error(`${path} QoS ${qos}: probe messages never arrived\n${nr.log.slice(-10).join('\n')}`)
 }
 
-// Idle RSS added by a broker node: a fresh Node-RED with one empty tab deployed, against a fresh Node-RED with one
-// broker node on that tab (listening, no client), interleaved. The node types (Hearth's, and bench-aedes with the
-// aedes module) are loaded at start in every case, as an installed palette module is. After `settleMs`, two full
-// garbage collections (Node-RED runs with --expose-gc), 1 s, then VmRSS every 100 ms for 3 s: the median is the run's figure.
+// Idle memory added by a broker node, measured within one Node-RED so that start-to-start variation (heap sizing,
+// allocator arenas: a few MB) does not drown it: a fresh Node-RED (--expose-gc) with one empty tab ("before"), then
+// the same tab plus one broker node listening with no client ("with"), then the empty tab again ("after": what
+// removing it gives back). Both node types are loaded at start, as an installed palette module is (bench-aedes
+// imports aedes when Node-RED loads it, as node-red-contrib-aedes requires it). Each state is measured `settleMs`
+// after its deploy: two full GCs, 1 s, then VmRSS every 100 ms for 3 s, median; heap = heapUsed + external right
+// after the GCs. Added = with − before, per run; a fresh Node-RED per broker and repeat, interleaved.
 async function waitListening (port) {
   for (let t = 0; t < 30000; t += 100) {
     const ok = await new Promise(resolve => {
@@ -137,6 +140,29 @@ async function waitListening (port) {
   throw new Error(`nothing listens on ${port} 30 s after the deploy`)
 }
 
+async function idleState (nr, kind, settleMs) {
+  const port = await freePort()
+  const flow = [
+    { id: TAB, type: 'tab', label: 'idle' },
+    // POST /bench/gc: two full collections, then process.memoryUsage()
+    { id: 'gc-in', type: 'http in', z: TAB, url: '/bench/gc', method: 'post', upload: false, wires: [['gc-fn']] },
+    { id: 'gc-fn', type: 'function', z: TAB, outputs: 1, func: "const gc = global.get('benchGc');\ngc(); gc();\nmsg.payload = global.get('benchMemory')();\nreturn msg;", wires: [['gc-out']] },
+    { id: 'gc-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
+  ]
+  if (kind === 'hearth') flow.push(hearthBrokerNode('h-broker', port))
+  if (kind === 'aedes') flow.push(aedesBrokerNode('aedes', port))
+  await nr.deploy(flow)
+  if (kind !== 'none') await waitListening(port)
+  await sleep(settleMs)
+  const gc = await fetch(`${nr.base}/bench/gc`, { method: 'POST', signal: AbortSignal.timeout(30000) })
+  if (!gc.ok) throw new Error(`POST /bench/gc: ${gc.status}`)
+  const mem = await gc.json()
+  await sleep(1000)
+  const samples = []
+  for (let i = 0; i < 30; i++) { samples.push(rssKB(nr.child.pid)); await sleep(100) }
+  return { rssMB: summarize(samples).median / 1024, heapMB: (mem.heapUsed + mem.external) / 1048576 }
+}
+
 async function idleRss ({ repeats, settleMs, kinds, log }) {
   const runs = []
   for (let rep = 1; rep <= repeats; rep++) {
@@ -144,29 +170,13 @@ async function idleRss ({ repeats, settleMs, kinds, log }) {
       let nr = null
       try {
         nr = await NodeRed.start({ exposeGc: true })
-        const port = await freePort()
-        const flow = [
-          { id: TAB, type: 'tab', label: 'idle' },
-          // POST /bench/gc: two full collections
-          { id: 'gc-in', type: 'http in', z: TAB, url: '/bench/gc', method: 'post', upload: false, wires: [['gc-fn']] },
-          { id: 'gc-fn', type: 'function', z: TAB, outputs: 1, func: "const gc = global.get('benchGc');\ngc(); gc();\nmsg.payload = global.get('benchMemory')();\nreturn msg;", wires: [['gc-out']] },
-          { id: 'gc-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
-        ]
-        if (kind === 'hearth') flow.push(hearthBrokerNode('h-broker', port))
-        if (kind === 'aedes') flow.push(aedesBrokerNode('aedes', port))
-        await nr.deploy(flow)
-        if (kind !== 'none') await waitListening(port)
-        await sleep(settleMs)
-        const gc = await fetch(`${nr.base}/bench/gc`, { method: 'POST', signal: AbortSignal.timeout(30000) })
-        if (!gc.ok) throw new Error(`POST /bench/gc: ${gc.status}`)
-        const mem = await gc.json() // right after the collections
-        await sleep(1000)
-        const samples = []
-        for (let i = 0; i < 30; i++) { samples.push(rssKB(nr.child.pid)); await sleep(100) }
-        const kb = summarize(samples).median
-        // the JavaScript side, steadier than RSS: live heap + memory outside it (buffers)
-        runs.push({ kind, rep, rssKB: kb, heapKB: (mem.heapUsed + mem.external) / 1024 })
-        log(`[${rep}/${repeats}] node-red idle, ${kind === 'none' ? 'no broker node' : `one ${kind} broker node`}: RSS ${fmt(kb / 1024, 'MB')} MB`)
+        const before = await idleState(nr, 'none', settleMs)
+        const withNode = await idleState(nr, kind, settleMs)
+        const after = await idleState(nr, 'none', settleMs)
+        const r = { kind, rep, before, with: withNode, after, addedMB: withNode.rssMB - before.rssMB, heapAddedMB: withNode.heapMB - before.heapMB }
+        runs.push(r)
+        log(`[${rep}/${repeats}] node-red idle RSS: ${fmt(before.rssMB, 'MB')} MB, with one ${kind} broker node ${fmt(withNode.rssMB, 'MB')} MB ` +
+          `(${r.addedMB < 0 ? '−' : '+'}${fmt(Math.abs(r.addedMB), 'MB')}; heap ${r.heapAddedMB < 0 ? '−' : '+'}${fmt(Math.abs(r.heapAddedMB), 'MB')}), removed again ${fmt(after.rssMB, 'MB')} MB`)
       } catch (err) {
         runs.push({ kind, rep, error: err.message })
         log(`[${rep}/${repeats}] node-red idle ${kind} FAILED: ${err.message.split('\n')[0]}`)
@@ -175,19 +185,15 @@ async function idleRss ({ repeats, settleMs, kinds, log }) {
       }
     }
   }
-  const of = kind => summarize(runs.filter(r => r.kind === kind && !r.error).map(r => r.rssKB / 1024))
-  const none = of('none')
   const summary = {}
   for (const kind of kinds) {
-    const s = of(kind)
-    // added: each run's RSS minus the median without a broker node
     const ok = runs.filter(r => r.kind === kind && !r.error)
-    const heapNone = summarize(runs.filter(r => r.kind === 'none' && !r.error).map(r => r.heapKB / 1024)).median
     summary[kind] = {
-      rss: s,
-      added: summarize(ok.map(r => r.rssKB / 1024 - none.median)),
-      heap: summarize(ok.map(r => r.heapKB / 1024)),
-      heapAdded: summarize(ok.map(r => r.heapKB / 1024 - heapNone))
+      before: summarize(ok.map(r => r.before.rssMB)),
+      rss: summarize(ok.map(r => r.with.rssMB)),
+      after: summarize(ok.map(r => r.after.rssMB)),
+      added: summarize(ok.map(r => r.addedMB)),
+      heapAdded: summarize(ok.map(r => r.heapAddedMB))
     }
   }
   return { runs, summary }
@@ -259,7 +265,7 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
   } finally {
     await nr.stop()
   }
-  const idleKinds = ['none', ...paths.filter(p => p !== 'ceiling')]
+  const idleKinds = paths.filter(p => p !== 'ceiling')
   const idleRes = idle ? await idleRss({ repeats, settleMs: quick ? 3000 : 5000, kinds: idleKinds, log }) : null
 
   // table: msg/s per path and QoS, % of the ceiling at that QoS
@@ -288,12 +294,12 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
     }
   }
   if (idleRes) {
-    md += `\nIdle Node-RED memory (a fresh Node-RED per run with one empty tab, or one broker node on it listening with no client; ${quick ? 3 : 5} s after the deploy, two full GCs, then the median of 30 VmRSS samples over 3 s; heap = heapUsed + external right after the GCs):\n\n`
-    md += '| deployed | RSS, MB | RSS added by the broker node, MB | heap used + external, MB | heap added, MB |\n|---|---:|---:|---:|---:|\n'
+    md += `\nIdle Node-RED memory added by one broker node listening with no client (in one fresh Node-RED per run: an empty tab, then with the node, then without it again; each ${quick ? 3 : 5} s after its deploy, two full GCs, then the median of 30 VmRSS samples over 3 s; heap = heapUsed + external right after the GCs):\n\n`
+    md += '| broker node | RSS before, MB | with the node, MB | added, MB | heap added, MB | removed again, MB |\n|---|---:|---:|---:|---:|---:|\n'
     for (const kind of idleKinds) {
       const x = idleRes.summary[kind]
-      const name = kind === 'none' ? 'no broker node' : kind === 'hearth' ? 'one hearth-broker node (defaults: state on disk)' : 'one Aedes broker node (bench-aedes, as node-red-contrib-aedes)'
-      md += `| ${name} | ${cell(x.rss, 'MB')} | ${kind === 'none' ? '–' : cell(x.added, 'MB')} | ${cell(x.heap, 'MB')} | ${kind === 'none' ? '–' : cell(x.heapAdded, 'MB')} |\n`
+      const name = kind === 'hearth' ? 'hearth-broker (its defaults: state on disk)' : 'Aedes (bench-aedes, as node-red-contrib-aedes)'
+      md += `| ${name} | ${cell(x.before, 'MB')} | ${cell(x.rss, 'MB')} | ${cell(x.added, 'MB')} | ${cell(x.heapAdded, 'MB')} | ${cell(x.after, 'MB')} |\n`
     }
   }
   if (hearthSkip) md += `\nHearth path skipped: ${hearthSkip}.\n`

@@ -180,7 +180,7 @@ async function throughput (job) {
   }
 }
 
-// The probe's event-loop delay and GC figures, flattened for the result (null fields when there is no probe).
+// The probe's event-loop delay and GC figures, flattened into the result (nothing when there is no probe).
 function probeFigures (p) {
   if (p === null) return {}
   return {

@@ -134,7 +134,7 @@ export function headline (S, { restart, nodeRed }, opts) {
       const x = nodeRed.idle.summary[k]
       if (!x) continue
       values[k] = x.added.median
-      cells[k] = `${signed(x.added.median, 'MB')} (of ${fmt(x.rss.median, 'MB')})`
+      cells[k] = `${signed(x.added.median, 'MB')} (${fmt(x.before.median, 'MB')} → ${fmt(x.rss.median, 'MB')})`
     }
     rows.push({ label: 'idle Node-RED RSS added by a broker node, MB ↓', cells, values })
   }
