@@ -121,9 +121,9 @@ async function prepare (nr, path, qos, warmup) {
 }
 
 // Idle memory added by a broker node, measured within one Node-RED so that start-to-start variation (heap sizing,
-// allocator arenas: a few MB) does not drown it: a fresh Node-RED (--expose-gc) with one empty tab ("before"), then
-// the same tab plus one broker node listening with no client ("with"), then the empty tab again ("after": what
-// removing it gives back). Both node types are loaded at start, as an installed palette module is (bench-aedes
+// allocator arenas: a few MB) does not drown it: a fresh Node-RED (--expose-gc) with one empty tab, measured twice
+// (the first settles what the start left behind; the second is "before"), then the same tab plus one broker node
+// listening with no client ("with"), then the empty tab again ("after": what removing it gives back). Both node types are loaded at start, as an installed palette module is (bench-aedes
 // imports aedes when Node-RED loads it, as node-red-contrib-aedes requires it). Each state is measured `settleMs`
 // after its deploy: two full GCs, 1 s, then VmRSS every 100 ms for 3 s, median; heap = heapUsed + external right
 // after the GCs. Added = with − before, per run; a fresh Node-RED per broker and repeat, interleaved.
@@ -170,6 +170,7 @@ async function idleRss ({ repeats, settleMs, kinds, log }) {
       let nr = null
       try {
         nr = await NodeRed.start({ exposeGc: true })
+        await idleState(nr, 'none', settleMs) // settles what the start left behind; not counted
         const before = await idleState(nr, 'none', settleMs)
         const withNode = await idleState(nr, kind, settleMs)
         const after = await idleState(nr, 'none', settleMs)
@@ -294,7 +295,7 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
     }
   }
   if (idleRes) {
-    md += `\nIdle Node-RED memory added by one broker node listening with no client (in one fresh Node-RED per run: an empty tab, then with the node, then without it again; each ${quick ? 3 : 5} s after its deploy, two full GCs, then the median of 30 VmRSS samples over 3 s; heap = heapUsed + external right after the GCs):\n\n`
+    md += `\nIdle Node-RED memory added by one broker node listening with no client (in one fresh Node-RED per run: an empty tab twice, then with the node, then without it again; each ${quick ? 3 : 5} s after its deploy, two full GCs, then the median of 30 VmRSS samples over 3 s; heap = heapUsed + external right after the GCs):\n\n`
     md += '| broker node | RSS before, MB | with the node, MB | added, MB | heap added, MB | removed again, MB |\n|---|---:|---:|---:|---:|---:|\n'
     for (const kind of idleKinds) {
       const x = idleRes.summary[kind]
