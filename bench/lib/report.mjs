@@ -21,6 +21,8 @@ export function fmt (x, unit) {
   }
   if (unit === 'ms') return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)
   if (unit === 'KB') return x >= 100 ? x.toFixed(0) : x.toFixed(2)
+  if (unit === 'MB') return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)
+  if (unit === 'n') return Number.isInteger(x) ? String(x) : x.toFixed(1)
   if (unit === '%') return `${(x * 100).toFixed(0)}%`
   return String(x)
 }
