@@ -19,6 +19,8 @@ declare module 'node-red-node-test-helper' {
     stopServer (): Promise<void>
     /** http://127.0.0.1:<port> of the server startServer() runs (Node-RED's server for the nodes: RED.server). */
     url (): string
+    /** supertest on the admin routes (RED.httpAdmin) the nodes registered. */
+    request (): any
     /** The runtime's credential store. */
     credentials: { get (id: string): Record<string, unknown> | undefined }
   }

@@ -1,6 +1,7 @@
 /**
  * Admin HTTP routes for the broker node's editor (RED.httpAdmin, behind Node-RED's admin auth):
  *   GET  /hearth-broker/:id/users       names of the users that have a password stored (never a hash)
+ *   GET  /hearth-broker/:id/bridges     keys of the bridges that have a password stored (never a password)
  *   POST /hearth-broker/password-file   {text}: a mosquitto_passwd file, checked by the core's parser
  *   POST /hearth-broker/acl-file        {text}: a Mosquitto ACL file, as table rows
  * A file that does not parse is answered {error: {code, line, user}}.
@@ -10,6 +11,7 @@ import { AccessFileError, parseAclFile, parsePasswordFile } from '../../broker'
 import type { HttpHandler, HttpResponse, NodeAPI } from '../shared/red'
 import { ruleToRow } from './acl-rows'
 import { usersWithPassword } from './accounts'
+import { keysWithPassword } from './bridge-secrets'
 
 /** Uploaded files larger than this are refused. */
 const MAX_FILE_CHARS = 1 << 20
@@ -36,6 +38,10 @@ export function registerAdminRoutes (RED: NodeAPI, type: string): void {
   app.get(`/${type}/:id/users`, allow('hearth.read'), (req, res) => {
     const creds = RED.nodes.getCredentials?.(req.params.id)
     res.json({ users: usersWithPassword(creds) })
+  })
+
+  app.get(`/${type}/:id/bridges`, allow('hearth.read'), (req, res) => {
+    res.json({ withPassword: keysWithPassword(RED.nodes.getCredentials?.(req.params.id)) })
   })
 
   app.post(`/${type}/password-file`, allow('hearth.write'), (req, res) => {

@@ -41,9 +41,9 @@ function describeRetained (m: Message): Record<string, unknown> {
 
 /**
  * Run the command named by `msg.action` and return the answer's payload. The answer goes out
- * with `msg.topic` set to the action.
+ * with `msg.topic` set to the action. `bridges` lists the node's bridges (listBridges).
  */
-export async function runCommand (broker: Broker, msg: NodeMessage): Promise<unknown> {
+export async function runCommand (broker: Broker, msg: NodeMessage, bridges: () => unknown[]): Promise<unknown> {
   const action = msg.action as BrokerAction
   if (!ACTIONS.includes(action)) throw new CommandError('invalid-action', { action: String(msg.action), actions: ACTIONS.join(', ') })
   switch (action) {
@@ -68,5 +68,7 @@ export async function runCommand (broker: Broker, msg: NodeMessage): Promise<unk
     }
     case 'stats':
       return broker.stats()
+    case 'listBridges':
+      return bridges()
   }
 }

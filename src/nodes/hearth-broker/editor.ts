@@ -1,6 +1,8 @@
 import { COLOR, intIn } from '../shared/editor-util'
 import type { EditorNodeInstance, EditorPropDef } from '../shared/editor-red'
+import { bridgesProblem } from './bridge-checks'
 import { aclProblem, anonymousSummary, setupAcl } from './editor-acl'
+import { setupBridges, type BridgesResult } from './editor-bridges'
 import { optionRanges, t } from './editor-common'
 import { limitValidator, setupLimits } from './editor-limits'
 import { listenersProblem, setupListeners } from './editor-listeners'
@@ -66,10 +68,12 @@ RED.nodes.registerType(TYPE, {
     persistenceDir: { value: DEFAULTS.persistenceDir },
     persistenceSync: { value: DEFAULTS.persistenceSync, validate: (v) => v === undefined || v === '' || v === 'always' || v === 'periodic' },
     persistenceFlushInterval: { value: DEFAULTS.persistenceFlushInterval, validate: intIn(FLUSH_RANGE.min, FLUSH_RANGE.max, true) },
+    bridges: { value: DEFAULTS.bridges, validate: explain((v) => bridgesProblem(v, (id) => RED.nodes.node(id) !== null)) },
   },
   // Only what the editor sends: the runtime keeps the hashes (`userHashes`) to itself.
   credentials: {
     newPasswords: { type: 'password' },
+    newBridgePasswords: { type: 'password' },
   },
   inputs: 1,
   outputs: 1,
@@ -88,7 +92,7 @@ RED.nodes.registerType(TYPE, {
         $(`#${tab.id}`).show()
       },
     })
-    for (const id of ['listeners', 'access', 'messages', 'persistence']) tabs.addTab({ id: `hearth-broker-tab-${id}`, label: t(`tabs.${id}`) })
+    for (const id of ['listeners', 'access', 'messages', 'persistence', 'bridges']) tabs.addTab({ id: `hearth-broker-tab-${id}`, label: t(`tabs.${id}`) })
 
     let readAcl: () => AclRow[] = () => []
     let readListeners: () => ListenerConfig[] = () => []
@@ -105,7 +109,8 @@ RED.nodes.registerType(TYPE, {
     readListeners = setupListeners(listenersOf(node).map(l => ({ ...l })), update)
     readAcl = setupAcl(Array.isArray(node.acl) ? (node.acl as AclRow[]).map(r => ({ ...r })) : [], update)
     const readUsers = setupUsers(node, update)
-    node._hearthRead = { readListeners, readAcl, readUsers }
+    const readBridges = setupBridges(node)
+    node._hearthRead = { readListeners, readAcl, readUsers, readBridges }
     anonymous.on('change', update)
     aclEnabled.on('change', update)
     setupLimits(node)
@@ -134,7 +139,12 @@ RED.nodes.registerType(TYPE, {
   },
   oneditsave () {
     const node = this
-    const read = node._hearthRead as { readListeners: () => ListenerConfig[], readAcl: () => AclRow[], readUsers: () => { names: string[] | undefined, changes: Record<string, unknown> } } | undefined
+    const read = node._hearthRead as {
+      readListeners: () => ListenerConfig[]
+      readAcl: () => AclRow[]
+      readUsers: () => { names: string[] | undefined, changes: Record<string, unknown> }
+      readBridges: () => BridgesResult
+    } | undefined
     if (read === undefined) return
     delete node._hearthRead
     const listeners = read.readListeners()
@@ -146,14 +156,20 @@ RED.nodes.registerType(TYPE, {
     node.acl = read.readAcl()
     const users = read.readUsers()
     if (users.names !== undefined) node.usernames = users.names
+    const bridges = read.readBridges()
+    node.bridges = bridges.bridges
     const creds = node.credentials ?? (node.credentials = {})
-    if (Object.keys(users.changes).length > 0) {
-      creds.newPasswords = JSON.stringify(users.changes)
-      creds.has_newPasswords = true
-    } else if (typeof creds.newPasswords === 'string' && creds.newPasswords !== '__PWRD__') {
-      // Changes made earlier in this session, all undone: nothing to send.
-      creds.newPasswords = ''
-      creds.has_newPasswords = false
+    const send = (key: string, changes: Record<string, unknown>): void => {
+      if (Object.keys(changes).length > 0) {
+        creds[key] = JSON.stringify(changes)
+        creds[`has_${key}`] = true
+      } else if (typeof creds[key] === 'string' && creds[key] !== '__PWRD__') {
+        // Changes made earlier in this session, all undone: nothing to send.
+        creds[key] = ''
+        creds[`has_${key}`] = false
+      }
     }
+    send('newPasswords', users.changes)
+    send('newBridgePasswords', bridges.changes)
   },
 })

@@ -1,9 +1,12 @@
+import { hostname } from 'node:os'
 import { INTEGER_OPTIONS, PasswordAuthenticator, type Authorizer, type Broker, type PasswordEntry, type PeerInfo } from '../../broker'
 import type { Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
 import { setStatus } from '../shared/status'
 import { mergeStored, planAccounts, resolveAccounts } from './accounts'
 import { buildAuthorizer } from './acl'
 import { registerAdminRoutes } from './admin'
+import { planBridgePasswords } from './bridge-secrets'
+import { NodeBridges } from './bridges'
 import { CommandError, runCommand } from './commands'
 import { ConfigError, parseBrokerConfig, type ConfigProblem, type ParsedConfig } from './config'
 import { forwardEvents } from './events'
@@ -11,8 +14,8 @@ import { openListeners as exposedListeners } from './exposure'
 import { closeListeners, openListeners, type OpenListener } from './listeners'
 import { type BrokerOptionError, openBroker } from './open-broker'
 import { forgetMemory, releaseWhen } from './persistence'
-import { tlsFromConfigNode } from './tls'
-import { LIMIT_KEYS, OPTIONS_SETTING, TYPE, isSecure, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
+import { bridgeTlsFromConfigNode, tlsFromConfigNode } from './tls'
+import { HOSTNAME_SETTING, LIMIT_KEYS, OPTIONS_SETTING, TYPE, isSecure, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
 
 /** A running hearth-broker node, as other Hearth nodes and tests see it. */
 export interface BrokerNode extends Node<BrokerNodeCredentials> {
@@ -28,6 +31,8 @@ export interface BrokerNode extends Node<BrokerNodeCredentials> {
   failure?: string
   /** The folder holding the broker's state; undefined when it is kept in memory. */
   persistenceDir?: string
+  /** The bridges, once the broker serves. */
+  bridges?: NodeBridges
 }
 
 /** Status updates are coalesced: a burst of connects repaints once. */
@@ -58,9 +63,11 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       if (!node.broker || closing) return
       const count = node.broker.clients().length
       const where = listeners.map(l => l.label).join(' ')
-      const text = RED._(count === 1 ? 'hearth-broker.status.listening-one' : 'hearth-broker.status.listening', { listeners: where, count })
-      if (open) setStatus(node, 'warning', `${text} · ${RED._('hearth-broker.status.open')}`)
-      else setStatus(node, 'ok', text)
+      let text = RED._(count === 1 ? 'hearth-broker.status.listening-one' : 'hearth-broker.status.listening', { listeners: where, count })
+      if (open) text += ` · ${RED._('hearth-broker.status.open')}`
+      const bridges = node.bridges?.summary()
+      if (bridges !== undefined) text += ` · ${bridges.text}`
+      setStatus(node, open || bridges?.down === true ? 'warning' : 'ok', text)
     }
     const schedulePaint = (): void => {
       if (!statusTimer && !closing) statusTimer = setTimeout(paint, STATUS_DELAY_MS)
@@ -160,6 +167,14 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         node.log(RED._('hearth-broker.warnings.open', { listeners: where }))
       }
       detach = forwardEvents(broker, { emit: (msg) => node.send(msg), clientsChanged: schedulePaint })
+      node.bridges = new NodeBridges(broker, config.bridges, {
+        tls: (id) => bridgeTlsFromConfigNode(RED, id),
+        password: (key) => bridgePasswords.get(key),
+        changed: (report) => { node.send({ topic: 'bridgeState', payload: report }); schedulePaint() },
+        warn: (text) => node.warn(text),
+        error: (text) => node.error(text),
+        t: (key, subs) => RED._(`hearth-broker.${key}`, subs),
+      })
       paint()
     }
 
@@ -177,6 +192,12 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         .then(() => portsFree)
     }
 
+    // The bridges' passwords: the editor's changes folded into the stored ones, at once (no hashing).
+    const bridgePlan = planBridgePasswords(config.bridges, node.credentials)
+    const bridgePasswords = bridgePlan.passwords
+    const storeBridges = bridgePlan.store(RED.nodes.getCredentials?.(node.id) as Partial<BrokerNodeCredentials> | undefined)
+    if (storeBridges !== undefined) RED.nodes.addCredentials?.(node.id, storeBridges)
+
     const plan = planAccounts(config.usernames, node.credentials)
     const accountsDone = settleAccounts(plan)
     node.ready = start(accountsDone, plan)
@@ -190,7 +211,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         done(new Error(RED._('hearth-broker.errors.not-running')))
         return
       }
-      runCommand(broker, msg).then((payload) => {
+      runCommand(broker, msg, () => node.bridges?.list() ?? []).then((payload) => {
         msg.topic = msg.action
         msg.payload = payload
         send(msg)
@@ -208,6 +229,11 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         await node.ready
         // Let connection nodes closing in the same deploy publish their close messages first.
         await new Promise((resolve) => setImmediate(resolve))
+        // The bridges first: each says '0' at the remote and here and leaves its session (with what
+        // waits for the remote) in the broker's store, which the broker then flushes.
+        const bridges = node.bridges
+        node.bridges = undefined
+        if (bridges !== undefined) await bridges.close()
         const broker = node.broker
         node.broker = undefined
         if (detach) detach()
@@ -232,9 +258,12 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       password: { type: 'password' },
       userHashes: { type: 'password' },
       newPasswords: { type: 'password' },
+      bridgePasswords: { type: 'password' },
+      newBridgePasswords: { type: 'password' },
     },
     // The core's option table, for the editor's defaults and ranges (RED.settings.hearthBrokerOptionRanges).
-    settings: { [OPTIONS_SETTING]: { value: ranges, exportable: true } },
+    // This machine's host name, for the default client id of a bridge (`<name>.<hostname>`).
+    settings: { [OPTIONS_SETTING]: { value: ranges, exportable: true }, [HOSTNAME_SETTING]: { value: hostname(), exportable: true } },
   })
 }
 

@@ -76,6 +76,8 @@ export interface BrokerNodeConfig {
   persistenceSync: 'always' | 'periodic' | ''
   /** Milliseconds between flushes with 'periodic'. */
   persistenceFlushInterval: number | string
+  /** Bridges to remote brokers; their passwords are in the credentials (`bridgePasswords`). Absent in older flows. */
+  bridges?: BridgeNodeConfig[]
   /** The broker's integer limits (see LIMIT_KEYS): empty for the broker's default. */
   [limit: string]: unknown
 }
@@ -93,6 +95,10 @@ export interface BrokerNodeCredentials {
   userHashes: string
   /** JSON: user name to `{password}` (plain, to hash) or `{hash}` (imported from a password file). */
   newPasswords: string
+  /** JSON: bridge key (its `id`) to its password at the remote. Written by the runtime only. */
+  bridgePasswords: string
+  /** JSON: bridge key to a new password, or null to remove it; sent by the editor, folded into `bridgePasswords`. */
+  newBridgePasswords: string
 }
 
 /** A change the editor sends for one user in `newPasswords`. */
@@ -137,6 +143,7 @@ export const DEFAULTS = {
   persistenceDir: '',
   persistenceSync: 'always' as const,
   persistenceFlushInterval: 1000,
+  bridges: [] as BridgeNodeConfig[],
 }
 
 /** Range of the node's own integer settings (not broker options). */
@@ -144,11 +151,58 @@ export const PORT_RANGE = { min: 0, max: 65535 }
 export const FLUSH_RANGE = { min: 10, max: 3600000 }
 
 /** Commands the node accepts in `msg.action`. */
-export const ACTIONS = ['listClients', 'disconnect', 'publish', 'listRetained', 'clearRetained', 'stats'] as const
+export const ACTIONS = ['listClients', 'disconnect', 'publish', 'listRetained', 'clearRetained', 'stats', 'listBridges'] as const
 export type BrokerAction = typeof ACTIONS[number]
 
 /** Events sent on the output, as `msg.topic`. */
-export type BrokerEventName = 'clientConnected' | 'clientDisconnected' | 'subscribed' | 'unsubscribed' | 'messageDropped'
+export type BrokerEventName = 'clientConnected' | 'clientDisconnected' | 'subscribed' | 'unsubscribed' | 'messageDropped' | 'bridgeState'
+
+/** Which way a bridge's topic rule carries messages (Mosquitto's `topic ... out|in|both`). */
+export const BRIDGE_DIRECTIONS = ['out', 'in', 'both'] as const
+export type BridgeRuleDirection = typeof BRIDGE_DIRECTIONS[number]
+
+/** One topic rule of a bridge, as stored in the flow: Mosquitto's `topic pattern [dir [qos [local remote]]]`. */
+export interface BridgeRuleConfig {
+  /** A topic filter, or '' to map the one topic localPrefix <-> remotePrefix. */
+  pattern: string
+  direction: BridgeRuleDirection
+  qos: number | string
+  localPrefix: string
+  remotePrefix: string
+}
+
+/**
+ * A bridge as stored in the flow: the remote broker and the topic rules. Numbers arrive as strings
+ * from the editor form; empty means the bridge's (Mosquitto's) default. The password is in the
+ * node's credentials under the bridge's `id`.
+ */
+export interface BridgeNodeConfig {
+  /** A key that stays when the bridge is renamed: its password is stored under it. */
+  id: string
+  name: string
+  /** mqtt://, mqtts://, ws:// or wss:// URL of the remote broker. */
+  url: string
+  /** mqtts, wss: the id of a core `tls-config` node; empty for the system's CAs. */
+  tls: string
+  /** '' for MQTT 5 falling back to 3.1.1, '5', or '4' (3.1.1). */
+  protocolVersion: '' | '4' | '5'
+  /** Empty for `<name>.<hostname>`. */
+  clientId: string
+  /** Seconds; empty for 60. */
+  keepalive: number | string
+  cleanSession: boolean
+  /** Empty for none. */
+  username: string
+  topics: BridgeRuleConfig[]
+  /** Mosquitto's other bridge settings, when a flow gives them (not shown in the dialog). */
+  [extra: string]: unknown
+}
+
+/** The bridge settings a flow may give besides the dialog's (the CLI's names). */
+export const BRIDGE_EXTRAS = ['restartTimeout', 'tryPrivate', 'notifications', 'notificationsLocalOnly', 'notificationTopic', 'localClientId'] as const
+
+/** The node setting (RED.settings in the editor) that carries this machine's host name, for the default client id. */
+export const HOSTNAME_SETTING = 'hearthBrokerHostname'
 
 /** Parse an integer within [min, max]; undefined when it is not one (the shared reader). */
 export { parseIntIn } from '../shared/values'

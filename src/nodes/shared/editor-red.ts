@@ -110,6 +110,10 @@ export interface EditorRED {
     registerType (type: string, def: EditorNodeDef): void
     eachNode (cb: (node: EditorNodeInstance) => boolean | void): void
     node (id: string): EditorNodeInstance | null
+    /** Every config node. */
+    eachConfig (cb: (node: EditorNodeInstance) => boolean | void): void
+    /** A new node id. */
+    id (): string
     /** A registered type's definition; `_` translates with the type's catalog. */
     getType (type: string): { _?: (key: string, subs?: Record<string, string | number>) => string } | undefined
   }
@@ -117,5 +121,10 @@ export interface EditorRED {
     create (options: { id: string, onchange (tab: { id: string }): void }): EditorTabs
   }
   settings: Record<string, unknown>
+  /** The edit dialog's helpers (Node-RED 4.1 and 5). */
+  editor?: {
+    /** Turn input `#<prefix>-<property>` into a config node picker (select, edit and add buttons), starting at node[property]. */
+    prepareConfigNodeSelect? (node: EditorNodeInstance, property: string, type: string, prefix: string): void
+  }
   _ (key: string, subs?: Record<string, string | number>): string
 }
