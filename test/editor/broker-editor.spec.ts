@@ -124,9 +124,9 @@ for (const rt of RUNTIMES) {
     const rows = (list: string): string => `#${list} > li`
     const credentials = async (): Promise<Record<string, unknown>> => await (await fetch(red.url(`/credentials/hearth-broker/${BROKER}`))).json() as Record<string, unknown>
 
-    it('four tabs; each listener kind shows its own fields; bad input is flagged; the TLS row only with mqtts or wss', async function () {
+    it('five tabs; each listener kind shows its own fields; bad input is flagged; the TLS row only with mqtts or wss', async function () {
       await open(BROKER)
-      assert.deepEqual(await page.locator('#hearth-broker-tabs li').count(), 4)
+      assert.deepEqual(await page.locator('#hearth-broker-tabs li').count(), 5)
       const first = page.locator(rows('hearth-broker-listeners')).nth(0)
       assert.equal(await first.locator('.hearth-broker-listener-kind').inputValue(), 'mqtt')
       assert.equal(await first.locator('.hearth-broker-listener-port').inputValue(), '0')

@@ -104,9 +104,10 @@ export class NodeBridges {
     if (!Array.isArray(list)) return
     const names = new Set<string>()
     const localIds = new Set<string>()
-    ;(list as BridgeNodeConfig[]).forEach((raw, i) => {
-      const label = typeof raw?.name === 'string' && raw.name.trim() !== '' ? raw.name.trim() : `#${i + 1}`
-      const url = typeof raw?.url === 'string' ? raw.url : ''
+    ;(list as unknown[]).forEach((item, i) => {
+      const raw = (typeof item === 'object' && item !== null ? item : {}) as BridgeNodeConfig
+      const label = typeof raw.name === 'string' && raw.name.trim() !== '' ? raw.name.trim() : `#${i + 1}`
+      const url = typeof raw.url === 'string' ? raw.url : ''
       const refuse = (code: string, key: string, message: string): void => {
         const refused: RefusedBridge = { name: label, state: 'refused', url, lastError: { code, key, message } }
         this.entries.push({ name: label, refused })

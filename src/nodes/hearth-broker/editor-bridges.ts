@@ -40,7 +40,8 @@ interface BridgeRow {
 /** Each tls-config picker needs an id of its own in the dialog. */
 let pickers = 0
 
-const tlsExists = (id: string): boolean => RED.nodes.node(id) !== null
+/** Is `id` a node of the flows? (RED.nodes.node answers undefined for an unknown id.) */
+export const nodeExists = (id: string): boolean => (RED.nodes.node(id) ?? undefined) !== undefined
 
 function pendingOf (creds: Record<string, unknown> | undefined): Record<string, string | null> {
   const v = creds?.newBridgePasswords
@@ -127,7 +128,7 @@ export function setupBridges (node: EditorNodeInstance): () => BridgesResult {
       const secure = secureUrl(b.url)
       r.tlsRow.toggle(secure)
       r.clientId.attr('placeholder', `${validBridgeName(b.name) ? b.name : t('placeholder.bridgeName')}.${hostname}`)
-      let fault = bridgeFault(b, tlsExists)
+      let fault = bridgeFault(b, nodeExists)
       if (fault === undefined && names.indexOf(b.name) !== i) fault = { key: 'bridge-duplicate', field: 'name' }
       for (const [field, input] of [['name', r.name], ['url', r.url], ['clientId', r.clientId], ['keepalive', r.keepalive]] as const) {
         mark(input, fault?.field !== field)
@@ -167,11 +168,11 @@ export function setupBridges (node: EditorNodeInstance): () => BridgesResult {
       const tls = tlsPicker(node, tlsBox, typeof b.tls === 'string' ? b.tls : '')
 
       const third = line(container, t('label.protocol'))
-      const protocol = el('<select class="hearth-broker-bridge-protocol" style="width:190px;flex:none"></select>').appendTo(third)
+      const protocol = el('<select class="hearth-broker-bridge-protocol" style="width:165px;flex:none"></select>').appendTo(third)
       for (const [v, label] of [['', t('label.protocolAuto')], ['5', 'MQTT 5'], ['4', 'MQTT 3.1.1']]) protocol.append(el('<option></option>').attr('value', v).text(label))
-      el('<label style="width:auto;margin:0 0 0 8px"></label>').text(t('label.keepalive')).appendTo(third)
+      el('<label style="width:auto;margin:0 0 0 8px;white-space:nowrap"></label>').text(t('label.keepalive')).appendTo(third)
       const keepalive = el('<input type="text" class="hearth-broker-bridge-keepalive" style="width:60px;flex:none" placeholder="60">').appendTo(third)
-      const cleanWrap = el('<label style="width:auto;margin:0 0 0 8px"></label>').appendTo(third)
+      const cleanWrap = el('<label style="width:auto;margin:0 0 0 8px;white-space:nowrap"></label>').appendTo(third)
       const clean = el('<input type="checkbox" class="hearth-broker-bridge-clean" style="display:inline-block;width:auto;vertical-align:top;margin-right:4px">').appendTo(cleanWrap)
       cleanWrap.append(el('<span></span>').text(t('label.cleanSession')))
 

@@ -2,7 +2,7 @@ import { COLOR, intIn } from '../shared/editor-util'
 import type { EditorNodeInstance, EditorPropDef } from '../shared/editor-red'
 import { bridgesProblem } from './bridge-checks'
 import { aclProblem, anonymousSummary, setupAcl } from './editor-acl'
-import { setupBridges, type BridgesResult } from './editor-bridges'
+import { nodeExists, setupBridges, type BridgesResult } from './editor-bridges'
 import { optionRanges, t } from './editor-common'
 import { limitValidator, setupLimits } from './editor-limits'
 import { listenersProblem, setupListeners } from './editor-listeners'
@@ -47,7 +47,7 @@ RED.nodes.registerType(TYPE, {
       validate: explain(function (v) {
         const secure = listenersOf(this).some(l => isSecure(l.kind))
         if (!secure) return undefined
-        return typeof v === 'string' && v !== '' && v !== '_ADD_' && RED.nodes.node(v) !== null ? undefined : 'tls'
+        return typeof v === 'string' && v !== '' && v !== '_ADD_' && nodeExists(v) ? undefined : 'tls'
       }),
     },
     mqtt31: { value: DEFAULTS.mqtt31 },
@@ -68,7 +68,7 @@ RED.nodes.registerType(TYPE, {
     persistenceDir: { value: DEFAULTS.persistenceDir },
     persistenceSync: { value: DEFAULTS.persistenceSync, validate: (v) => v === undefined || v === '' || v === 'always' || v === 'periodic' },
     persistenceFlushInterval: { value: DEFAULTS.persistenceFlushInterval, validate: intIn(FLUSH_RANGE.min, FLUSH_RANGE.max, true) },
-    bridges: { value: DEFAULTS.bridges, validate: explain((v) => bridgesProblem(v, (id) => RED.nodes.node(id) !== null)) },
+    bridges: { value: DEFAULTS.bridges, validate: explain((v) => bridgesProblem(v, nodeExists)) },
   },
   // Only what the editor sends: the runtime keeps the hashes (`userHashes`) to itself.
   credentials: {

@@ -109,7 +109,8 @@ export interface EditorRED {
   nodes: {
     registerType (type: string, def: EditorNodeDef): void
     eachNode (cb: (node: EditorNodeInstance) => boolean | void): void
-    node (id: string): EditorNodeInstance | null
+    /** The node or config node `id`; undefined (or null) when there is none. */
+    node (id: string): EditorNodeInstance | null | undefined
     /** Every config node. */
     eachConfig (cb: (node: EditorNodeInstance) => boolean | void): void
     /** A new node id. */
