@@ -189,6 +189,7 @@ const bindSession: ConnectStep = (ctx) => {
   s.username = params.username
   s.kind = client.kind
   s.ownerKnown = true
+  s.collectFilters = client.wantsFilters
   s.disconnectedAt = undefined
   s.client = client
   client.session = s

@@ -30,6 +30,11 @@ export interface DeliveredMessage extends Message {
   subscriptionIdentifiers?: number[]
   /** True when the broker resends a message the client has not acknowledged. */
   dup: boolean
+  /**
+   * The subscriptions (filters as the client subscribed them) this delivery matched, when the
+   * broker knows them (live deliveries): the client need not match the topic again.
+   */
+  filters?: string[]
   /** With `manualAck`, on QoS 1/2 deliveries: the identifier to acknowledge it by. */
   packetId?: number
 }
