@@ -35,6 +35,7 @@ export class LocalEndpoint extends ClientBase {
     if (msg.expiresAt !== undefined && properties !== undefined) {
       properties = { ...properties, messageExpiryInterval: Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)) }
     }
+    this.core.metrics.publishOut(msg.payload.length)
     const delivered: DeliveredMessage = { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds }
     try {
       this.facade.emit('message', delivered)
@@ -82,6 +83,7 @@ export class LocalClient extends EventEmitter {
     if (msg.qos > core.opts.maximumQoS) return Promise.reject(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`))
     if (msg.retain && !core.opts.retainAvailable) return Promise.reject(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported'))
     const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
+    core.metrics.publishIn(m.payload.length)
     const rc = acceptPublish(core, this.endpoint, m)
     if (typeof rc === 'number') return this.settle(rc, m.qos)
     return rc.then(code => this.settle(code, m.qos))
