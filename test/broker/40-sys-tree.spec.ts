@@ -17,7 +17,6 @@ import { pollUntil } from '../helpers/wait'
 import { SYS_TOPICS } from '../helpers/sys-topics'
 import { version as VERSION } from '../../package.json'
 
-
 /** Every PUBLISH a client receives during `ms`, in order (the client must already be subscribed). */
 async function collect (c: TestClient, ms: number): Promise<IPublishPacket[]> {
   await sleep(ms)
