@@ -5,9 +5,9 @@
 // kept together; no series twice; sample names that fit the family's type (histograms: _bucket with le,
 // _sum, _count; cumulative buckets ending in +Inf = _count); counters and bucket counts never negative.
 
-export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
+type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
 
-export interface Sample {
+interface Sample {
   name: string
   labels: Record<string, string>
   value: number
