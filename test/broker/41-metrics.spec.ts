@@ -87,7 +87,7 @@ describe('41 broker metrics and the Prometheus text', function () {
         { name: 'local', connections: 0, socketsOpened: 0, bytesReceived: 0, bytesSent: 0 },
         { name: 'mqtt', connections: 1, socketsOpened: 5, bytesReceived: written, bytesSent: read },
       ],
-      subscriptions: 3,
+      subscriptions: 2,
       sharedSubscriptions: 1,
       retained: { messages: 0, bytes: 0, sys: 0 },
       queued: { messages: 1, bytes: 1 },
@@ -223,7 +223,7 @@ describe('41 broker metrics and the Prometheus text', function () {
       slow: v('hearth_messages_dropped_total', { reason: 'slow-consumer' }),
       authFailures: v('hearth_auth_failures_total'),
     }, {
-      info: 1, connected: 1, local: 0, maximum: 3, sessions: 2, disconnected: 1, expired: 1, subscriptions: 3, shared: 1, retained: 0,
+      info: 1, connected: 1, local: 0, maximum: 3, sessions: 2, disconnected: 1, expired: 1, subscriptions: 2, shared: 1, retained: 0,
       queued: 1, queuedBytes: 1, inflight: 0, sockets: 5, bytesIn: written, bytesOut: read, connects: 5, pubrel: 1, connacks: 5, pingresp: 1,
       pubIn: 4, pubOut: 1, pubBytesIn: 9, pubBytesOut: 5, notAuthorized: 1, queueFull: 1, slow: 0, authFailures: 1,
     })

@@ -89,7 +89,7 @@ export function renderPrometheus (broker: { metrics (): BrokerMetrics }, labels:
   e.one('hearth_sessions', 'gauge', 'Sessions held, for connected and disconnected clients.', m.clients.total)
   e.one('hearth_sessions_disconnected', 'gauge', 'Sessions kept for clients that are not connected.', m.clients.disconnected)
   e.one('hearth_sessions_expired_total', 'counter', 'Sessions that expired (Session Expiry Interval) since the broker started.', m.clients.expired)
-  e.one('hearth_subscriptions', 'gauge', 'Subscriptions, shared ones included.', m.subscriptions)
+  e.one('hearth_subscriptions', 'gauge', 'Subscriptions, without the shared ones.', m.subscriptions)
   e.one('hearth_shared_subscriptions', 'gauge', 'Shared subscriptions ($share/...).', m.sharedSubscriptions)
   e.one('hearth_retained_messages', 'gauge', 'Retained messages (without the broker\'s own $SYS values), as maxRetainedMessages counts them.', m.retained.messages)
   e.one('hearth_retained_bytes', 'gauge', 'Topic and payload bytes of the retained messages, as maxRetainedBytes counts them.', m.retained.bytes)

@@ -124,7 +124,7 @@ export class MetricsService {
         pending: core.connectionCount() - core.clients.size,
       },
       listeners,
-      subscriptions: core.tree.size,
+      subscriptions: core.tree.size - core.tree.sharedSize,
       sharedSubscriptions: core.tree.sharedSize,
       retained: { messages: retained.size, bytes: retained.bytes, sys: retained.volatileSize },
       queued: { messages: queued, bytes: queuedBytes },

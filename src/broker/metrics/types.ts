@@ -73,6 +73,7 @@ export interface BrokerMetrics {
     pending: number
   }
   listeners: ListenerMetrics[]
+  /** Subscriptions without the shared ones (as Mosquitto's subscriptions/count), and shared subscriptions (one per group member). */
   subscriptions: number
   sharedSubscriptions: number
   /** Retained messages that count against maxRetainedMessages/maxRetainedBytes (topic + payload bytes), and the broker's own $SYS values. */
