@@ -23,7 +23,8 @@ const HELP = `node bench/run.mjs [options]
   --warmup S            unmeasured lead-in before each window (default 1)
   --only a,b            scenarios: ${SCENARIOS.map(s => s.id).join(', ')}, nodered
   --brokers a,b         brokers: ${DEFAULT_BROKERS.join(', ')} (default: those available), or relay
-                        (a byte-forwarding stub: the generator's own ceiling)
+                        (a byte-forwarding stub: the generator's own ceiling), or hearth-nosys / hearth-sys1
+                        (Hearth with sysInterval 0 / 1 instead of the default 10: the cost of the $SYS tree)
   --conns N             idle connections (default 10000)
   --conn-concurrency N  connects in flight (default 100)
   --payload B           payload bytes (default 32)

@@ -30,6 +30,9 @@ export const BROKERS = {
     available: () => MOSQUITTO_BIN ? null : 'mosquitto not installed',
     start: startMosquitto
   },
+  // Hearth with its $SYS tree off, and every second instead of every 10 s (the CLI's default): the cost of $SYS. Opt-in.
+  'hearth-nosys': hearthWith('hearth-nosys', { sysInterval: 0 }),
+  'hearth-sys1': hearthWith('hearth-sys1', { sysInterval: 1 }),
   // Not a broker: forwards every PUBLISH to every subscriber. Measures the generator's ceiling. Opt-in only.
   relay: {
     optIn: true,
@@ -38,6 +41,28 @@ export const BROKERS = {
   }
 }
 export const DEFAULT_BROKERS = Object.keys(BROKERS).filter(name => !BROKERS[name].optIn)
+
+/** The Hearth CLI with a config file holding `config` (removed when the broker stops). */
+function hearthWith (name, config) {
+  return {
+    optIn: true,
+    available: () => BROKERS.hearth.available(),
+    start: async ({ nodeBin }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-cfg-'))
+      const file = join(dir, 'hearth.json')
+      writeFileSync(file, JSON.stringify(config))
+      const remove = () => rmSync(dir, { recursive: true, force: true })
+      try {
+        const b = await startByBanner(name, nodeBin, [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file])
+        b.cleanup = remove
+        return b
+      } catch (err) {
+        remove()
+        throw err
+      }
+    }
+  }
+}
 
 class BrokerProcess {
   constructor (name, child, cleanup = () => {}) {
