@@ -231,7 +231,9 @@ describe('41 broker metrics and the Prometheus text', function () {
     assert.equal(fam.get('hearth_packets_sent_total')?.samples.reduce((n, s) => n + s.value, 0), 15, 'every packet sent, by type')
     assert.ok(v('hearth_event_loop_delay_p99_seconds') >= v('hearth_event_loop_delay_p50_seconds'), 'event loop delay while watched')
     assert.equal(fam.has('hearth_persistence_file_bytes'), false, 'no file store figures without FilePersistence')
-    assert.throws(() => renderPrometheus(b.broker, { 'bad-name': 'x' }), RangeError)
-    assert.throws(() => renderPrometheus(b.broker, { __reserved: 'x' }), RangeError)
+    const bads: Array<Record<string, string>> = [{ 'bad-name': 'x' }, { __reserved: 'x' }, { n: 1 as unknown as string }]
+    for (const bad of bads) {
+      assert.throws(() => renderPrometheus(b.broker, bad), (e: { code?: string }) => e.code === 'HEARTH_BAD_LABEL', JSON.stringify(bad))
+    }
   })
 })

@@ -7,6 +7,7 @@
 import { DROP_REASONS } from './counters'
 import type { BrokerMetrics, PacketType } from './types'
 import type { DurationStats } from '../persistence-file/options'
+import { HearthError } from '../errors'
 
 /** The Content-Type of what renderPrometheus returns. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -37,8 +38,8 @@ class Exposition {
 
   constructor (labels: Labels) {
     for (const name of Object.keys(labels)) {
-      if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new RangeError(`invalid Prometheus label name '${name}'`)
-      if (typeof labels[name] !== 'string') throw new TypeError(`Prometheus label '${name}' must be a string`)
+      if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new HearthError('HEARTH_BAD_LABEL', `invalid Prometheus label name '${name}'`)
+      if (typeof labels[name] !== 'string') throw new HearthError('HEARTH_BAD_LABEL', `Prometheus label '${name}' must be a string`)
     }
     this.constant = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')
   }
@@ -73,7 +74,8 @@ class Exposition {
 
 /**
  * Render a broker's figures for a Prometheus scrape. `labels` are added to every series (for
- * example `{ node: 'living room' }` to tell brokers apart); names must be valid label names.
+ * example `{ node: 'living room' }` to tell brokers apart); a name that is not a valid label
+ * name, or a value that is not a string, throws a HearthError with code HEARTH_BAD_LABEL.
  */
 export function renderPrometheus (broker: { metrics (): BrokerMetrics }, labels: Labels = {}): string {
   const m = broker.metrics()

@@ -55,9 +55,10 @@ export class MetricsService {
     this.releaseLoop = null
   }
 
-  /** Fold the counters into the load averages. */
+  /** Fold the counters into the load averages (at least a second after the last time, as Mosquitto). */
   sample (now: number): void {
     const dt = this.lastSample === 0 ? 0 : (now - this.lastSample) / 1000
+    if (this.lastSample !== 0 && dt < 1) return
     this.lastSample = now
     const m = this.core.metrics
     const st = this.core.stats
