@@ -38,7 +38,11 @@ export async function startMetricsServer (broker: Broker, host: string, port: nu
     res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) })
     res.end(req.method === 'HEAD' ? undefined : body)
   })
+  // Bounded like everything else a peer can make the process hold: a scraper needs one connection.
+  server.maxConnections = 16
   server.keepAliveTimeout = 5000
+  server.headersTimeout = 10_000
+  server.requestTimeout = 10_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })
