@@ -50,6 +50,7 @@ export class LocalEndpoint extends ClientBase {
     if (msg.expiresAt !== undefined && properties !== undefined) {
       properties = { ...properties, messageExpiryInterval: Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)) }
     }
+    this.core.metrics.publishOut(msg.payload.length)
     const delivered: DeliveredMessage = { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds }
     if (filters !== undefined) delivered.filters = filters
     if (this.manualAck && qos > 0) {
@@ -125,6 +126,7 @@ export class LocalClient extends EventEmitter {
     if (msg.qos > core.opts.maximumQoS) { done(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`)); return }
     if (msg.retain && !core.opts.retainAvailable) { done(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported')); return }
     const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
+    core.metrics.publishIn(m.payload.length)
     const rc = acceptPublish(core, this.endpoint, m)
     if (typeof rc === 'number') this.settle(rc, m.qos, pid, done)
     else rc.then(code => this.settle(code, m.qos, pid, done), (err: Error) => done(err))

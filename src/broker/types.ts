@@ -147,6 +147,8 @@ export interface BrokerOptions {
   maxTopicLevels?: number
   /** Milliseconds before a refused login is answered; refusals to one address are spaced this far apart. Default 1000. */
   authFailureDelay?: number
+  /** Seconds between updates of the $SYS tree (Mosquitto's topics, retained, never persisted); 0 turns it off. Default 10. */
+  sysInterval?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */
