@@ -31,20 +31,7 @@ export function spawnWithFds (cmd, args, opts = {}, cpus = null) {
 //   persistenceDir (restart scenario: Hearth --persistence-dir, Mosquitto persistence true)
 // }
 export const BROKERS = {
-  hearth: {
-    node: true,
-    available: () => existsSync(join(ROOT, 'bin/hearth-broker.js')) && existsSync(join(ROOT, 'dist/cli/hearth-broker.js'))
-      ? null : 'dist/cli/hearth-broker.js not built (npm run build)',
-    start: ctx => {
-      const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-hearth-'))
-      const { config, raised } = hearthConfig(ctx.needs)
-      const file = join(dir, 'hearth.json')
-      writeFileSync(file, JSON.stringify(config, null, 2))
-      const args = [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
-      if (ctx.persistenceDir) args.push('--persistence-dir', ctx.persistenceDir)
-      return startNode('hearth', ctx, dir, args, { config, raised })
-    }
-  },
+  hearth: hearthWith('hearth', {}),
   aedes: {
     node: true,
     available: () => existsSync(join(ROOT, 'node_modules/aedes/package.json')) ? null : 'aedes not installed',
@@ -56,6 +43,9 @@ export const BROKERS = {
     available: () => MOSQUITTO_BIN ? null : 'mosquitto not installed',
     start: startMosquitto
   },
+  // Hearth with its $SYS tree off, and every second instead of every 10 s (the CLI's default): the cost of $SYS. Opt-in.
+  'hearth-nosys': hearthWith('hearth-nosys', { sysInterval: 0 }),
+  'hearth-sys1': hearthWith('hearth-sys1', { sysInterval: 1 }),
   // Not a broker: forwards every PUBLISH to every subscriber. Measures the generator's ceiling. Opt-in only.
   relay: {
     optIn: true,
@@ -66,6 +56,29 @@ export const BROKERS = {
   }
 }
 export const DEFAULT_BROKERS = Object.keys(BROKERS).filter(name => !BROKERS[name].optIn)
+
+/**
+ * The Hearth CLI with the limits the run needs raised (hearthConfig) plus `extra` in its config file. The variants
+ * with `extra` (the $SYS interval) are opt-in.
+ */
+function hearthWith (name, extra) {
+  return {
+    optIn: Object.keys(extra).length > 0,
+    node: true,
+    available: () => existsSync(join(ROOT, 'bin/hearth-broker.js')) && existsSync(join(ROOT, 'dist/cli/hearth-broker.js'))
+      ? null : 'dist/cli/hearth-broker.js not built (npm run build)',
+    start: ctx => {
+      const dir = mkdtempSync(join(tmpdir(), `hearth-bench-${name}-`))
+      const { config, raised } = hearthConfig(ctx.needs)
+      Object.assign(config, extra)
+      const file = join(dir, 'hearth.json')
+      writeFileSync(file, JSON.stringify(config, null, 2))
+      const args = [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
+      if (ctx.persistenceDir) args.push('--persistence-dir', ctx.persistenceDir)
+      return startNode(name, ctx, dir, args, { config, raised })
+    }
+  }
+}
 
 class BrokerProcess {
   constructor (name, child, dir, limits) {

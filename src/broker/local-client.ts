@@ -43,12 +43,16 @@ export class LocalEndpoint extends ClientBase {
     this.end('broker closed', RC.SERVER_SHUTTING_DOWN, false)
   }
 
-  sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean): boolean {
+  override readonly wantsFilters = true
+
+  sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean, filters?: string[]): boolean {
     let properties = msg.properties
     if (msg.expiresAt !== undefined && properties !== undefined) {
       properties = { ...properties, messageExpiryInterval: Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)) }
     }
+    this.core.metrics.publishOut(msg.payload.length)
     const delivered: DeliveredMessage = { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds }
+    if (filters !== undefined) delivered.filters = filters
     if (this.manualAck && qos > 0) {
       delivered.packetId = packetId
       delivered.dup = dup
@@ -102,31 +106,43 @@ export class LocalClient extends EventEmitter {
    * routed again [MQTT-4.3.3-9] (a bridge forwarding a QoS 2 message that its sender resent).
    */
   publish (msg: Message, options: { packetId?: number } = {}): Promise<void> {
-    const core = this.core
-    if (!this.connected) return Promise.reject(reasonError(RC.UNSPECIFIED_ERROR, 'not connected'))
-    const pid = msg.qos === 2 ? options.packetId : undefined
-    if (pid !== undefined) {
-      if (!Number.isInteger(pid) || pid < 1 || pid > 65535) return Promise.reject(new RangeError(`invalid packet identifier ${pid}`))
-      if (this.endpoint.session?.incoming.has(pid) === true) return Promise.resolve()
-    }
-    if (!core.validTopic(msg.topic)) return Promise.reject(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`))
-    if (msg.qos > core.opts.maximumQoS) return Promise.reject(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`))
-    if (msg.retain && !core.opts.retainAvailable) return Promise.reject(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported'))
-    const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
-    const rc = acceptPublish(core, this.endpoint, m)
-    if (typeof rc === 'number') return this.settle(rc, m.qos, pid)
-    return rc.then(code => this.settle(code, m.qos, pid))
+    return new Promise((resolve, reject) => this.publishWith(msg, err => err === undefined ? resolve() : reject(err), options))
   }
 
-  private settle (rc: number, qos: QoS, packetId: number | undefined): Promise<void> {
-    if (rc >= 0x80) return Promise.reject(reasonError(rc, rc === RC.NOT_AUTHORIZED ? 'not authorised' : `refused: ${reasonName(rc)}`))
-    if (qos === 0) return Promise.resolve()
+  /**
+   * Publish and call `done()` once the broker accepted the message (QoS 1/2: routed and durable),
+   * or `done(err)`. No promise per message: a QoS 0 message (or any, when nothing waits for the
+   * disk) is settled before this returns, which keeps the in-process path synchronous.
+   */
+  publishWith (msg: Message, done: (err?: Error) => void, options: { packetId?: number } = {}): void {
+    const core = this.core
+    if (!this.connected) { done(reasonError(RC.UNSPECIFIED_ERROR, 'not connected')); return }
+    const pid = msg.qos === 2 ? options.packetId : undefined
+    if (pid !== undefined) {
+      if (!Number.isInteger(pid) || pid < 1 || pid > 65535) { done(new RangeError(`invalid packet identifier ${pid}`)); return }
+      if (this.endpoint.session?.incoming.has(pid) === true) { done(); return }
+    }
+    if (!core.validTopic(msg.topic)) { done(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)); return }
+    if (msg.qos > core.opts.maximumQoS) { done(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`)); return }
+    if (msg.retain && !core.opts.retainAvailable) { done(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported')); return }
+    const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
+    core.metrics.publishIn(m.payload.length)
+    const rc = acceptPublish(core, this.endpoint, m)
+    if (typeof rc === 'number') this.settle(rc, m.qos, pid, done)
+    else rc.then(code => this.settle(code, m.qos, pid, done), (err: Error) => done(err))
+  }
+
+  private settle (rc: number, qos: QoS, packetId: number | undefined, done: (err?: Error) => void): void {
+    if (rc >= 0x80) { done(reasonError(rc, rc === RC.NOT_AUTHORIZED ? 'not authorised' : `refused: ${reasonName(rc)}`)); return }
+    if (qos === 0) { done(); return }
     const s = this.endpoint.session
     if (packetId !== undefined && s !== null) { // [MQTT-4.3.3-9]
       s.addIncoming(packetId)
       if (s.persistent) this.core.persistence.addIncoming(s.clientId, packetId)
     }
-    return this.core.persistence.sync() ?? Promise.resolve()
+    const durable = this.core.persistence.sync()
+    if (durable === undefined) done()
+    else durable.then(() => done(), (err: Error) => done(err))
   }
 
   /** Forget the identifier of a QoS 2 message published with one [MQTT-4.3.3-11]; resolves once that is durable. */

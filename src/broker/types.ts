@@ -30,6 +30,11 @@ export interface DeliveredMessage extends Message {
   subscriptionIdentifiers?: number[]
   /** True when the broker resends a message the client has not acknowledged. */
   dup: boolean
+  /**
+   * The subscriptions (filters as the client subscribed them) this delivery matched, when the
+   * broker knows them (live deliveries): the client need not match the topic again.
+   */
+  filters?: string[]
   /** With `manualAck`, on QoS 1/2 deliveries: the identifier to acknowledge it by. */
   packetId?: number
 }
@@ -142,6 +147,8 @@ export interface BrokerOptions {
   maxTopicLevels?: number
   /** Milliseconds before a refused login is answered; refusals to one address are spaced this far apart. Default 1000. */
   authFailureDelay?: number
+  /** Seconds between updates of the $SYS tree (Mosquitto's topics, retained, never persisted); 0 turns it off. Default 10. */
+  sysInterval?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */

@@ -38,11 +38,10 @@ export interface CliSettings {
   users: Record<string, string>
   allowAnonymous: boolean
   persistence?: { dir: string, sync?: 'always' | 'periodic', flushInterval?: number, maxStoreBytes?: number, maxPendingBytes?: number }
-  // Reserved for the access, metrics and $SYS parts: checked here, used there.
   passwordFile?: string
   aclFile?: string
-  metrics?: { port: number, host?: string }
-  sysInterval?: number
+  /** The Prometheus endpoint; host defaults to 127.0.0.1. */
+  metrics?: { port: number, host: string }
   /** Bridges to remote brokers, checked; relative TLS paths already start at the config file's folder. */
   bridges?: BridgeConfig[]
 }
@@ -93,13 +92,14 @@ const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'b
   protocols: 'protocols',
   maxSessionExpiryInterval: 'int',
   tickInterval: 'int',
+  sysInterval: 'int',
   assignedClientIdPrefix: 'string',
 }
 
 const CLI_KEYS = [
   'port', 'host', 'listeners', 'users', 'allowAnonymous', 'persistenceDir', 'persistenceSync', 'persistenceFlushInterval',
   'persistenceMaxStoreBytes', 'persistenceMaxPendingBytes',
-  'passwordFile', 'aclFile', 'metrics', 'sysInterval', 'bridges',
+  'passwordFile', 'aclFile', 'metrics', 'bridges',
 ] as const
 
 const LISTENER_KEYS = [
@@ -201,8 +201,7 @@ function metricsOf (data: Obj): CliSettings['metrics'] {
   checkKeys(m, ['port', 'host'], 'metrics')
   const port = optInt(m, 'port', 'metrics', 0, MAX_PORT)
   if (port === undefined) throw new ConfigError('MISSING', 'metrics.port', 'is required')
-  const host = optString(m, 'host', 'metrics')
-  return host === undefined ? { port } : { port, host }
+  return { port, host: optString(m, 'host', 'metrics') ?? DEFAULT_HOST }
 }
 
 function bridgesOf (data: Obj, dir: string): BridgeConfig[] | undefined {
@@ -260,8 +259,6 @@ export function resolveConfig (input: ConfigInput): CliSettings {
   if (aclFile !== undefined) settings.aclFile = aclFile
   const metrics = metricsOf(raw)
   if (metrics !== undefined) settings.metrics = metrics
-  const sysInterval = optInt(raw, 'sysInterval', '', 0)
-  if (sysInterval !== undefined) settings.sysInterval = sysInterval
   const bridges = bridgesOf(raw, dir)
   if (bridges !== undefined) settings.bridges = bridges
   return settings

@@ -15,6 +15,7 @@ import { loadAccess, type Access } from './access'
 import { loadBridgeFiles, startBridges } from './bridges'
 import type { Bridge, BridgeConfig } from '../bridge'
 import { ConfigError } from './validate'
+import { startMetricsServer, type MetricsServer } from './metrics-server'
 
 const CONFIG_ERROR = 2
 const RUNTIME_ERROR = 1
@@ -122,9 +123,11 @@ export async function main (argv: string[]): Promise<void> {
 
   // Bind every port first (clients that connect while the state loads wait), then serve.
   const listeners: MqttListener[] = []
+  let metrics: MetricsServer | undefined
   const fail = async (text: string, code: number): Promise<void> => {
     say(text)
     await Promise.all(listeners.map(l => l.close()))
+    await metrics?.close()
     await broker.close().catch(() => undefined)
     process.exitCode = code
   }
@@ -146,12 +149,22 @@ export async function main (argv: string[]): Promise<void> {
     process.stdout.write(`hearth-broker listening on ${l.url}\n`)
   }
   const bridges: Bridge[] = startBridges(broker, bridgeConfigs, line => process.stdout.write(line + '\n'), say)
+  const m = settings.metrics
+  if (m !== undefined) {
+    try {
+      metrics = await startMetricsServer(broker, m.host, m.port)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      return fail(`cannot serve metrics on ${m.host}:${m.port}: ${e.code === 'EADDRINUSE' ? `port ${m.port} is already in use` : e.message}`, RUNTIME_ERROR)
+    }
+    process.stdout.write(`hearth-broker metrics on ${metrics.url}\n`)
+  }
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    Promise.all(bridges.map(b => b.close())).then(() => Promise.all([...listeners.map(l => l.close()), broker.close()])).then(() => process.exit(0), err => {
+    Promise.all(bridges.map(b => b.close())).then(() => Promise.all([...listeners.map(l => l.close()), metrics?.close(), broker.close()])).then(() => process.exit(0), err => {
       say(`error while stopping on ${signal}: ${(err as Error).message}`)
       process.exit(1)
     })

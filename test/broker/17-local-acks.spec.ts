@@ -70,7 +70,7 @@ describe('17 in-process clients with explicit acknowledgements (manualAck)', fun
     const pub = await b.local()
     await pub.publish({ topic: 'auto/x', payload: Buffer.from('x'), qos: 2, retain: false })
     await pollUntil(() => got.length === 1, 2000, 'a delivery')
-    assert.deepEqual(got[0], { topic: 'auto/x', payload: Buffer.from('x'), qos: 2, retain: false, dup: false, properties: undefined, subscriptionIdentifiers: undefined })
+    assert.deepEqual(got[0], { topic: 'auto/x', payload: Buffer.from('x'), qos: 2, retain: false, dup: false, properties: undefined, subscriptionIdentifiers: undefined, filters: ['auto/#'] })
     assert.deepEqual(inflightOf(b.broker, id), { inflight: 0, queued: 0 })
   })
 

@@ -112,7 +112,7 @@ export const LIMIT_KEYS = [
   'maxConnections', 'maxPendingPerAddress', 'maxConnectSize', 'connectTimeout', 'maxPacketSize',
   'maxInflight', 'receiveMaximum', 'maxQueuedMessages', 'maxQueuedBytes', 'maxOutgoingBytes',
   'maxKeepalive', 'topicAliasMaximum', 'maxSessionExpiryInterval', 'maxSessions',
-  'maxSubscriptionsPerClient', 'maxRetainedMessages', 'maxRetainedBytes', 'maxTopicLevels', 'authFailureDelay', 'tickInterval',
+  'maxSubscriptionsPerClient', 'maxRetainedMessages', 'maxRetainedBytes', 'maxTopicLevels', 'authFailureDelay', 'sysInterval', 'tickInterval',
 ] as const
 
 /** The node setting (RED.settings in the editor) that carries the core's option table. */

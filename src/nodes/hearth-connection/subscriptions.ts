@@ -82,11 +82,21 @@ export class SubscriptionTable {
 
   /** Route one delivered message to the handlers of every filter it matched. */
   dispatch (message: DeliveredMessage): void {
+    // In-process: the broker says which filters matched, so nothing is matched again.
+    if (message.filters !== undefined && this.routeByFilter(message.filters, message)) return
     const ids = message.subscriptionIdentifiers
     if (ids !== undefined && ids.length > 0 && this.routeById(ids, message)) return
     for (const entry of this.byFilter.values()) {
       if (topicMatches(entry.filter, message.topic)) this.deliver(entry, message)
     }
+  }
+
+  private routeByFilter (filters: string[], message: DeliveredMessage): boolean {
+    for (let i = 0; i < filters.length; i++) {
+      if (!this.byFilter.has(filters[i])) return false // a filter of this connection's earlier life: match instead
+    }
+    for (let i = 0; i < filters.length; i++) this.deliver(this.byFilter.get(filters[i]) as SubscriptionEntry, message)
+    return true
   }
 
   private routeById (ids: number[], message: DeliveredMessage): boolean {

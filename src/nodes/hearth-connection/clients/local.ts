@@ -114,7 +114,7 @@ export class InProcessClient implements ConnectionClient {
   publish (message: Message, done: PublishDone): void {
     const c = this.client
     if (!c || !c.connected) return done(new Error(this.events.text('errors.not-connected')))
-    c.publish(message).then(() => done(), done)
+    c.publishWith(message, done) // no promise per message: QoS 0 settles before this returns
   }
 
   subscribe (list: SubscriptionOptions[]): Promise<number[]> {
