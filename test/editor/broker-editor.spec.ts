@@ -189,7 +189,7 @@ for (const rt of RUNTIMES) {
         if (creds.has_newPasswords === false) break
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
-      assert.deepEqual({ ...creds, username: undefined }, { has_password: false, has_userHashes: true, has_newPasswords: false, username: undefined })
+      assert.deepEqual({ ...creds, username: undefined }, { has_password: false, has_userHashes: true, has_newPasswords: false, has_bridgePasswords: false, has_newBridgePasswords: false, username: undefined })
       assert.doesNotMatch(JSON.stringify(creds), /alice-pw|\$7\$/)
       assert.equal(await logsIn(port, 'alice', 'alice-pw'), true)
       assert.equal(await logsIn(port, 'alice', 'wrong'), false)

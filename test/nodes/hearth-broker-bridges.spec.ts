@@ -82,9 +82,9 @@ describe('hearth-broker node: bridges', function () {
     await sleep(200)
     assert.equal(there.got.length, 2, 'no loop: the lamp command does not come back to the remote')
 
-    assert.deepEqual(retainedOf(remote.broker, '$SYS/#'), { [STATE]: '1' })
+    assert.deepEqual(retainedOf(remote.broker, '$SYS/broker/connection/#'), { [STATE]: '1' })
     const n = helper.getNode('broker')
-    assert.deepEqual(retainedOf(n.broker, '$SYS/#'), { [STATE]: '1' })
+    assert.deepEqual(retainedOf(n.broker, '$SYS/broker/connection/#'), { [STATE]: '1' })
     await waitFor(() => lastStatus('broker')?.text === 'hearth-broker.status.listening · hearth-broker.status.bridge cloud ✓', 3000, 'the status with the bridge')
     assert.deepEqual(lastStatus('broker'), { fill: 'green', shape: 'dot', text: 'hearth-broker.status.listening · hearth-broker.status.bridge cloud ✓' })
 
@@ -164,7 +164,7 @@ describe('hearth-broker node: bridges', function () {
     const down = await waitFor(() => bridgeEvents(events, 'cloud').find((p) => p.state === 'disconnected' && p.lastError.code === 'NETWORK'), 8000, 'the bridge down, the remote unreachable')
     assert.match(down.lastError.message, /ECONNREFUSED/)
     assert.ok(down.retryAt > down.since)
-    await waitFor(() => retainedOf(n.broker, '$SYS/#')[STATE] === '0', 3000, 'state 0 here')
+    await waitFor(() => retainedOf(n.broker, '$SYS/broker/connection/#')[STATE] === '0', 3000, 'state 0 here')
     const downText = 'hearth-broker.status.listening-one · hearth-broker.status.bridge cloud ✗ hearth-broker.bridge.reason.NETWORK'
     await waitFor(() => lastStatus('broker')?.text === downText, 3000, 'the status with the bridge down').catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(lastStatus('broker'))}`) })
     assert.equal(lastStatus('broker')?.fill, 'yellow')
@@ -172,8 +172,8 @@ describe('hearth-broker node: bridges', function () {
     const again: HearthNode = await f.hearth({}, first.port)
     await stateEvent(events, 'cloud', 'connected', 8000, from)
     await waitFor(() => lastStatus('broker')?.fill === 'green', 3000, 'a green status')
-    assert.deepEqual(retainedOf(n.broker, '$SYS/#'), { [STATE]: '1' })
-    assert.deepEqual(retainedOf(again.broker, '$SYS/#'), { [STATE]: '1' })
+    assert.deepEqual(retainedOf(n.broker, '$SYS/broker/connection/#'), { [STATE]: '1' })
+    assert.deepEqual(retainedOf(again.broker, '$SYS/broker/connection/#'), { [STATE]: '1' })
   })
 
   it('the password: sent once in newBridgePasswords, kept in bridgePasswords (never sent to the editor), used with the user name; a redeploy keeps it; removed with null', async function () {
