@@ -32,7 +32,8 @@ const HELP = `node bench/run.mjs [options]
   --only a,b            scenarios: ${SCENARIOS.map(s => s.id).join(', ')}, restart, nodered (default: all)
   --brokers a,b         brokers: ${DEFAULT_BROKERS.join(', ')} (default: those available), or relay
                         (a byte-forwarding stub: the generator's own ceiling), or hearth-nosys / hearth-sys1
-                        (Hearth with sysInterval 0 / 1 instead of the default 10: the cost of the $SYS tree)
+                        (Hearth with sysInterval 0 / 1 instead of the default 10: the cost of the $SYS tree), or
+                        hearth-base (the built checkout named by BENCH_HEARTH_BASE, same config: before/after)
   --pin MODE            also | only | off (default also): every broker scenario again with the broker pinned to one
                         core (taskset -c 0) and the generator on the others, as an extra set of rows
   --probe WHICH         latency | all | none (default latency): load bench/brokers/probe.mjs into the Node brokers

@@ -46,6 +46,8 @@ export const BROKERS = {
   // Hearth with its $SYS tree off, and every second instead of every 10 s (the CLI's default): the cost of $SYS. Opt-in.
   'hearth-nosys': hearthWith('hearth-nosys', { sysInterval: 0 }),
   'hearth-sys1': hearthWith('hearth-sys1', { sysInterval: 1 }),
+  // Another build of Hearth (a checkout with dist/ built, named by BENCH_HEARTH_BASE), same config: before/after. Opt-in.
+  'hearth-base': hearthWith('hearth-base', {}, process.env.BENCH_HEARTH_BASE || null),
   // Not a broker: forwards every PUBLISH to every subscriber. Measures the generator's ceiling. Opt-in only.
   relay: {
     optIn: true,
@@ -61,19 +63,20 @@ export const DEFAULT_BROKERS = Object.keys(BROKERS).filter(name => !BROKERS[name
  * The Hearth CLI with the limits the run needs raised (hearthConfig) plus `extra` in its config file. The variants
  * with `extra` (the $SYS interval) are opt-in.
  */
-function hearthWith (name, extra) {
+function hearthWith (name, extra, root = ROOT) {
   return {
-    optIn: Object.keys(extra).length > 0,
+    optIn: Object.keys(extra).length > 0 || root !== ROOT,
     node: true,
-    available: () => existsSync(join(ROOT, 'bin/hearth-broker.js')) && existsSync(join(ROOT, 'dist/cli/hearth-broker.js'))
-      ? null : 'dist/cli/hearth-broker.js not built (npm run build)',
+    available: () => root === null ? 'BENCH_HEARTH_BASE names no checkout'
+      : existsSync(join(root, 'bin/hearth-broker.js')) && existsSync(join(root, 'dist/cli/hearth-broker.js'))
+        ? null : `${root}/dist/cli/hearth-broker.js not built (npm run build)`,
     start: ctx => {
       const dir = mkdtempSync(join(tmpdir(), `hearth-bench-${name}-`))
       const { config, raised } = hearthConfig(ctx.needs)
       Object.assign(config, extra)
       const file = join(dir, 'hearth.json')
       writeFileSync(file, JSON.stringify(config, null, 2))
-      const args = [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
+      const args = [join(root, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
       if (ctx.persistenceDir) args.push('--persistence-dir', ctx.persistenceDir)
       return startNode(name, ctx, dir, args, { config, raised })
     }

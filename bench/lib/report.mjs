@@ -42,7 +42,7 @@ function ratio (a, b) {
 export function resultTable (rows, brokers) {
   const pairs = []
   for (const a of brokers) {
-    for (const b of ['mosquitto', 'aedes', 'hearth-nosys']) if (a !== b && brokers.includes(b) && !(a === 'mosquitto' && b === 'aedes') && !(b === 'hearth-nosys' && !a.startsWith('hearth'))) pairs.push([a, b])
+    for (const b of ['mosquitto', 'aedes', 'hearth-nosys', 'hearth-base']) if (a !== b && brokers.includes(b) && !(a === 'mosquitto' && b === 'aedes') && !(b.startsWith('hearth-') && !a.startsWith('hearth'))) pairs.push([a, b])
   }
   const head = ['measure', ...brokers.map(b => `${b} median (min–max)`), ...pairs.map(([a, b]) => `${a} ÷ ${b}`)]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => i === 0 ? '---' : '---:').join('|')}|`]

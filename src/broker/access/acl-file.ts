@@ -13,9 +13,8 @@
  * for the same user (its rules add up). Like Mosquitto, "topic read" alone names the topic "read"
  * with readwrite access (reported as a warning).
  */
-import { readFile } from 'node:fs/promises'
 import { validTopicFilter } from '../topics'
-import { AccessFileError } from './errors'
+import { AccessFileError, loadAccessFile } from './errors'
 
 export type AclAccess = 'read' | 'write' | 'readwrite' | 'deny'
 
@@ -94,15 +93,5 @@ export function parseAclFile (text: string): AclFile {
 
 /** Read and parse an ACL file; errors carry the file name (FILE_UNREADABLE when it cannot be read). */
 export async function loadAclFile (path: string): Promise<AclFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new AccessFileError('FILE_UNREADABLE', 0, { file: path, cause: err })
-  }
-  try {
-    return parseAclFile(text)
-  } catch (err) {
-    throw err instanceof AccessFileError ? err.inFile(path) : err
-  }
+  return await loadAccessFile(path, parseAclFile)
 }

@@ -2,6 +2,7 @@
  * The one error type of the access-control files (password file, ACL file, account tables).
  * The meaning is in `code` (and `line`, `file`, `user`); the message is only a rendering of them.
  */
+import { readFile } from 'node:fs/promises'
 
 export type AccessErrorCode =
   // password hashes ($6$ / $7$ as Mosquitto writes them)
@@ -56,4 +57,19 @@ export class AccessFileError extends Error {
 function render (code: string, line: number, file?: string, user?: string): string {
   const where = [file, line > 0 ? `line ${line}` : undefined].filter(x => x !== undefined).join(':')
   return `${code}${where !== '' ? ` (${where})` : ''}${user !== undefined ? ` user ${JSON.stringify(user)}` : ''}`
+}
+
+/** Read a file and parse it; errors carry the file name (FILE_UNREADABLE when it cannot be read). */
+export async function loadAccessFile<T> (path: string, parse: (text: string) => T): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new AccessFileError('FILE_UNREADABLE', 0, { file: path, cause: err })
+  }
+  try {
+    return parse(text)
+  } catch (err) {
+    throw err instanceof AccessFileError ? err.inFile(path) : err
+  }
 }

@@ -10,8 +10,7 @@
  * bad line with a log message and starts anyway, Hearth refuses the whole file with an
  * AccessFileError naming the line: a user silently missing is worse than a clear error.
  */
-import { readFile } from 'node:fs/promises'
-import { AccessFileError } from './errors'
+import { AccessFileError, loadAccessFile } from './errors'
 import { parsePasswordHash, type PasswordHash } from './password-hash'
 
 export interface PasswordEntry {
@@ -85,15 +84,5 @@ export function formatPasswordFile (entries: readonly PasswordEntry[]): string {
 
 /** Read and parse a password file; errors carry the file name (FILE_UNREADABLE when it cannot be read). */
 export async function loadPasswordFile (path: string): Promise<PasswordEntry[]> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new AccessFileError('FILE_UNREADABLE', 0, { file: path, cause: err })
-  }
-  try {
-    return parsePasswordFile(text)
-  } catch (err) {
-    throw err instanceof AccessFileError ? err.inFile(path) : err
-  }
+  return await loadAccessFile(path, parsePasswordFile)
 }

@@ -5,7 +5,7 @@
 import { validTopicFilter } from '../../broker/topics'
 import type { JQ } from '../shared/editor-red'
 import { anonymousAccess } from './acl-rows'
-import { el, mark, postJson, readFileText, t } from './editor-common'
+import { el, listRows, mark, postJson, readFileText, t } from './editor-common'
 import { ACL_ACCESS, ACL_WHO, TYPE, type AclRow, type AclRowAccess, type AclWho } from './types'
 
 /** What is wrong with a row (a catalog key under hearth-broker.invalid.), or undefined. */
@@ -48,14 +48,7 @@ export function anonymousSummary (allowAnonymous: boolean, aclEnabled: boolean, 
 
 export function setupAcl (initial: AclRow[], onChange: () => void): () => AclRow[] {
   const list = $('#hearth-broker-acl')
-  const read = (): AclRow[] => {
-    const out: AclRow[] = []
-    list.editableList('items').each(function () {
-      const r = $(this).data('acl') as Row | undefined
-      if (r !== undefined) out.push(readRow(r))
-    })
-    return out
-  }
+  const read = (): AclRow[] => listRows<Row>(list, 'acl').map(readRow)
 
   list.editableList({
     addButton: t('label.addRule'),

@@ -5,7 +5,7 @@
  */
 import type { JQ } from '../shared/editor-red'
 import { ruleFault } from './bridge-checks'
-import { el, mark, t } from './editor-common'
+import { el, listRows, mark, t } from './editor-common'
 import { BRIDGE_DIRECTIONS, type BridgeRuleConfig, type BridgeRuleDirection } from './types'
 
 interface RuleRow { pattern: JQ, direction: JQ, qos: JQ, local: JQ, remote: JQ }
@@ -83,12 +83,5 @@ export function setupRules (list: JQ, initial: BridgeRuleConfig[], onChange: () 
     sortItems () { onChange() },
   })
   for (const r of initial) list.editableList('addItem', r as unknown as Record<string, unknown>)
-  return () => {
-    const out: BridgeRuleConfig[] = []
-    list.editableList('items').each(function () {
-      const r = $(this).data('rule') as RuleRow | undefined
-      if (r !== undefined) out.push(readRule(r))
-    })
-    return out
-  }
+  return () => listRows<RuleRow>(list, 'rule').map(readRule)
 }

@@ -8,7 +8,7 @@
 import type { EditorNodeInstance, JQ } from '../shared/editor-red'
 import { bridgeFault, secureUrl, validBridgeName } from './bridge-checks'
 import { setupRules } from './editor-bridge-rules'
-import { el, getJson, mark, t } from './editor-common'
+import { el, getJson, listRows, mark, t } from './editor-common'
 import { BRIDGE_EXTRAS, HOSTNAME_SETTING, TYPE, type BridgeNodeConfig, type BridgeRuleConfig } from './types'
 
 export interface BridgesResult {
@@ -111,14 +111,7 @@ export function setupBridges (node: EditorNodeInstance): () => BridgesResult {
   const hostname = typeof RED.settings[HOSTNAME_SETTING] === 'string' ? RED.settings[HOSTNAME_SETTING] as string : t('placeholder.hostname')
   const list = $('#hearth-broker-bridges')
 
-  const rowsNow = (): BridgeRow[] => {
-    const out: BridgeRow[] = []
-    list.editableList('items').each(function () {
-      const r = $(this).data('bridge') as BridgeRow | undefined
-      if (r !== undefined) out.push(r)
-    })
-    return out
-  }
+  const rowsNow = (): BridgeRow[] => listRows<BridgeRow>(list, 'bridge')
 
   const refresh = (): void => {
     const rows = rowsNow()

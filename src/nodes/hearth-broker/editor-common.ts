@@ -24,6 +24,16 @@ export function el (html: string): JQ {
   return $(html)
 }
 
+/** The row objects kept under `key` (jQuery data) on the items of an editableList, in the list's order. */
+export function listRows<T> (list: JQ, key: string): T[] {
+  const out: T[] = []
+  list.editableList('items').each(function () {
+    const r = $(this).data(key) as T | undefined
+    if (r !== undefined) out.push(r)
+  })
+  return out
+}
+
 /** Read a file the user picked as text. */
 export function readFileText (file: File): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 /** The listeners table of the broker node's edit dialog (browser only). */
 import type { JQ } from '../shared/editor-red'
-import { el, mark, t } from './editor-common'
+import { el, listRows, mark, t } from './editor-common'
 import {
   LISTENER_KINDS, MAX_LISTENERS, PORT_RANGE, isSecure, isWebSocket, nodeRedPath, parseIntIn, validHost, validPath,
   type ListenerConfig, type ListenerKind,
@@ -133,12 +133,5 @@ export function setupListeners (initial: ListenerConfig[], onChange: () => void)
   })
   for (const l of initial) list.editableList('addItem', l as unknown as Record<string, unknown>)
 
-  return () => {
-    const out: ListenerConfig[] = []
-    list.editableList('items').each(function () {
-      const row = $(this).data('row') as Row | undefined
-      if (row !== undefined) out.push(readRow(row))
-    })
-    return out
-  }
+  return () => listRows<Row>(list, 'row').map(readRow)
 }

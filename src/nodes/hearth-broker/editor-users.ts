@@ -5,7 +5,7 @@
  * credential, and is hashed there.
  */
 import type { EditorNodeInstance, JQ } from '../shared/editor-red'
-import { el, getJson, mark, postJson, readFileText, t } from './editor-common'
+import { el, getJson, listRows, mark, postJson, readFileText, t } from './editor-common'
 import { TYPE, validUserName, type PasswordChange } from './types'
 
 interface UserRow {
@@ -54,14 +54,7 @@ export function setupUsers (node: EditorNodeInstance, onChange: () => void): () 
   let loaded = !legacy
   const list = $('#hearth-broker-users')
 
-  const rowsNow = (): UserRow[] => {
-    const out: UserRow[] = []
-    list.editableList('items').each(function () {
-      const r = $(this).data('user') as UserRow | undefined
-      if (r !== undefined) out.push(r)
-    })
-    return out
-  }
+  const rowsNow = (): UserRow[] => listRows<UserRow>(list, 'user')
 
   const refresh = (): void => {
     const rows = rowsNow()
