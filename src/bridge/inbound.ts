@@ -5,7 +5,7 @@
  * again after a link outage or a restart. QoS 2 is published locally under the remote's packet
  * identifier, remembered in the local session until PUBREL, so a resent one is not routed twice.
  */
-import type { LocalClient, MessageProperties } from '../broker'
+import { appProperties, type LocalClient } from '../broker'
 import type mqtt from 'mqtt-packet'
 import type { ResolvedTopic } from './config'
 import type { EchoFilter } from './echo'
@@ -18,19 +18,6 @@ export interface InboundContext {
   echo: EchoFilter
   counted: (what: 'in' | 'dropped') => void
   warn: (message: string) => void
-}
-
-/** The application properties of a remote PUBLISH (no alias, no subscription identifier). */
-function appProperties (p: mqtt.IPublishPacket['properties']): MessageProperties | undefined {
-  if (p === undefined) return undefined
-  const out: MessageProperties = {}
-  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator
-  if (p.messageExpiryInterval !== undefined) out.messageExpiryInterval = p.messageExpiryInterval
-  if (p.contentType !== undefined) out.contentType = p.contentType
-  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic
-  if (p.correlationData !== undefined) out.correlationData = p.correlationData
-  if (p.userProperties !== undefined) out.userProperties = { ...p.userProperties }
-  return Object.keys(out).length > 0 ? out : undefined
 }
 
 export class Inbound {

@@ -3,7 +3,7 @@
  * MQTT.js's: connect options, publish options, received packets, refusal reasons.
  */
 import type { IClientOptions, IClientPublishOptions, IClientSubscribeOptions, IPublishPacket } from 'mqtt'
-import { reasonName } from '../../../broker'
+import { appProperties, reasonName } from '../../../broker'
 import type { DeliveredMessage, LocalConnectOptions, Message, MessageProperties, SubscriptionOptions } from '../../../broker/types'
 
 /**
@@ -84,15 +84,10 @@ export function toDelivered (packet: IPublishPacket): DeliveredMessage {
   const m: DeliveredMessage = { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup }
   const p = packet.properties
   if (p) {
-    const props: MessageProperties = {}
-    if (p.payloadFormatIndicator !== undefined) props.payloadFormatIndicator = p.payloadFormatIndicator
-    if (p.messageExpiryInterval !== undefined) props.messageExpiryInterval = p.messageExpiryInterval
-    if (p.contentType !== undefined) props.contentType = p.contentType
-    if (p.responseTopic !== undefined) props.responseTopic = p.responseTopic
-    if (p.correlationData !== undefined) props.correlationData = p.correlationData
+    const props = appProperties(p)
     // mqtt-packet gives an object without a prototype: hand flows a plain one.
-    if (p.userProperties !== undefined) props.userProperties = { ...p.userProperties }
-    if (Object.keys(props).length > 0) m.properties = props
+    if (props?.userProperties !== undefined) props.userProperties = { ...props.userProperties }
+    if (props !== undefined) m.properties = props
     const ids = p.subscriptionIdentifier
     if (ids !== undefined) m.subscriptionIdentifiers = Array.isArray(ids) ? ids : [ids]
   }
