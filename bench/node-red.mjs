@@ -79,7 +79,7 @@ const aedesBrokerNode = (id, port) => ({ id, type: 'bench-aedes', z: TAB, mqtt_p
 
 // The subscription is QoS 1 with automatic payload parsing (datatype 'auto') on every path; the publisher sends at
 // `qos` (0 or 1), so deliveries are QoS 0 or 1 (the lower of the two).
-function flowFor (path, qos, brokerPort) {
+export function flowFor (path, qos, brokerPort) {
   const flow = baseFlow()
   const gen = flow.find(n => n.id === 'gen')
   if (path === 'ceiling') {
@@ -105,9 +105,9 @@ function flowFor (path, qos, brokerPort) {
 }
 
 // ------------------------------------------------------------------ the scenario
-async function prepare (nr, path, qos, warmup) {
+export async function prepare (nr, path, qos, warmup, extraNodes = []) {
   const port = path === 'ceiling' ? 0 : await freePort()
-  await nr.deploy(flowFor(path, qos, port))
+  await nr.deploy([...flowFor(path, qos, port), ...extraNodes])
   // probe until the path carries messages end to end (the MQTT clients connect and subscribe asynchronously)
   for (let attempt = 0; attempt < 20; attempt++) {
     await sleep(attempt === 0 ? 300 : 500)

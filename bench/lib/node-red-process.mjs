@@ -36,7 +36,7 @@ export class NodeRed {
   editorTheme: { palette: { catalogues: [] }, tours: false },
   diagnostics: { enabled: false },
   telemetry: { enabled: false },
-  functionGlobalContext: { benchGc: global.gc, benchMemory: () => process.memoryUsage() }
+  functionGlobalContext: { benchGc: global.gc, benchMemory: () => process.memoryUsage(), benchInspector: require('node:inspector') }
 }
 `)
     const args = [...(exposeGc ? ['--expose-gc'] : []), RED_JS, '--settings', join(dir, 'settings.js'), '--userDir', dir]

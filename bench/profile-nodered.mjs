@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// Where the in-process Node-RED path spends its time: the bench's Node-RED 5 flows (bench/node-red.mjs), each run
+// under V8's sampling profiler (node:inspector inside Node-RED, started and stopped around the measured run only),
+// self time grouped by where the code lives: Hearth's nodes and core, Node-RED's runtime (message routing, cloning,
+// the function node's sandbox), the bench's own function nodes, Node's internals, GC.
+// Usage: node bench/profile-nodered.mjs [--count 100000] [--out DIR]   (profiles kept as DIR/<path>-qos<q>.cpuprofile)
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cleanupOnSignals } from './lib/cleanup.mjs'
+import { NodeRed } from './lib/node-red-process.mjs'
+import { prepare } from './node-red.mjs'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const args = process.argv.slice(2)
+const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt }
+const COUNT = Number(opt('--count', 100000))
+const OUT = opt('--out', join(ROOT, 'bench/results/profiles'))
+const TAB = 'bench-tab'
+
+// http endpoints that start and stop the profiler inside Node-RED (the session lives in global context)
+const profilerNodes = () => [
+  { id: 'prof-start-in', type: 'http in', z: TAB, url: '/bench/prof/start', method: 'post', upload: false, wires: [['prof-start']] },
+  {
+    id: 'prof-start', type: 'function', z: TAB, outputs: 1,
+    func: "const s = new (global.get('benchInspector').Session)(); s.connect();\n" +
+      "s.post('Profiler.enable', () => s.post('Profiler.setSamplingInterval', { interval: 200 }, () => s.post('Profiler.start', () => {\n" +
+      "  global.set('benchProf', s); msg.payload = { ok: true }; node.send(msg) })));\nreturn null;",
+    wires: [['prof-out']]
+  },
+  { id: 'prof-stop-in', type: 'http in', z: TAB, url: '/bench/prof/stop', method: 'post', upload: false, wires: [['prof-stop']] },
+  {
+    id: 'prof-stop', type: 'function', z: TAB, outputs: 1,
+    func: "const s = global.get('benchProf');\n" +
+      "s.post('Profiler.stop', (err, r) => { s.disconnect(); msg.payload = err ? { error: String(err) } : r.profile; node.send(msg) });\nreturn null;",
+    wires: [['prof-out']]
+  },
+  { id: 'prof-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
+]
+
+async function post (nr, path) {
+  const r = await fetch(`${nr.base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(60000) })
+  if (!r.ok) throw new Error(`POST ${path}: ${r.status}`)
+  return await r.json()
+}
+
+// self time (µs) per category, from a V8 CPU profile
+function breakdown (profile) {
+  const byId = new Map(profile.nodes.map(n => [n.id, n]))
+  const self = new Map()
+  const dt = profile.timeDeltas
+  for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (dt[i + 1] ?? 0))
+  const cats = {}
+  const fns = {}
+  for (const [id, us] of self) {
+    const f = byId.get(id).callFrame
+    const c = category(f)
+    cats[c] = (cats[c] ?? 0) + us
+    const key = `${c}: ${f.functionName || '(anonymous)'} ${f.url.replace(/.*node_modules\//, '').replace(ROOT, '')}:${f.lineNumber + 1}`
+    fns[key] = (fns[key] ?? 0) + us
+  }
+  return { cats, fns }
+}
+
+function category (f) {
+  const u = f.url
+  if (f.functionName === '(garbage collector)') return 'GC'
+  if (f.functionName === '(idle)' || f.functionName === '(program)' || f.functionName === '(root)') return f.functionName
+  if (/\/nodes\/hearth-|\/dist\/(broker|bridge|listeners)\//.test(u)) return 'Hearth'
+  if (/node_modules\/mqtt-packet\//.test(u)) return 'Hearth (mqtt-packet)'
+  if (/@node-red\/nodes\/core\/function\//.test(u)) return 'Node-RED function node'
+  if (/node_modules\/(@node-red|node-red)\//.test(u)) return 'Node-RED runtime'
+  if (/node_modules\/lodash|node_modules\/clone/.test(u)) return 'Node-RED runtime (cloning)'
+  if (u.startsWith('Function node:')) return 'bench function nodes (user code)'
+  if (u === '' || u.startsWith('evalmachine') || u.startsWith('vm')) return f.functionName === '' && u === '' ? 'V8/native' : 'bench function nodes (user code)'
+  if (u.startsWith('node:')) return 'Node internals'
+  return 'other'
+}
+
+cleanupOnSignals()
+mkdirSync(OUT, { recursive: true })
+const lines = []
+const perMessage = {} // qos -> path -> category -> µs per message
+for (const qos of [0, 1]) {
+  for (const path of ['ceiling', 'hearth']) {
+    const nr = await NodeRed.start()
+    try {
+      await prepare(nr, path, qos, 20000, profilerNodes())
+      await post(nr, '/bench/prof/start')
+      const r = await nr.run(COUNT, 20000)
+      const profile = await post(nr, '/bench/prof/stop')
+      writeFileSync(join(OUT, `${path}-qos${qos}.cpuprofile`), JSON.stringify(profile))
+      const { cats, fns } = breakdown(profile)
+      const busy = Object.entries(cats).filter(([c]) => c !== '(idle)').reduce((a, [, v]) => a + v, 0)
+      perMessage[qos] ??= {}
+      perMessage[qos][path] = Object.fromEntries(Object.entries(cats).filter(([c]) => c !== '(idle)').map(([c, us]) => [c, us / COUNT]))
+      lines.push(`### ${path}, publish QoS ${qos}: ${COUNT} messages, ${Math.round(r.value)} msg/s, ${(busy / 1e6).toFixed(2)} s busy (${(busy / COUNT).toFixed(2)} µs per message)\n`)
+      lines.push('| where | self time, s | share of busy | µs per message |\n|---|---:|---:|---:|')
+      for (const [c, us] of Object.entries(cats).filter(([c]) => c !== '(idle)').sort((a, b) => b[1] - a[1])) {
+        lines.push(`| ${c} | ${(us / 1e6).toFixed(3)} | ${(100 * us / busy).toFixed(1)}% | ${(us / COUNT).toFixed(2)} |`)
+      }
+      lines.push('\nTop functions by self time:\n')
+      for (const [k, us] of Object.entries(fns).filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+        lines.push(`- ${(100 * us / busy).toFixed(1)}% ${k}`)
+      }
+      lines.push('')
+      console.log(lines.slice(-25).join('\n'))
+    } finally {
+      await nr.stop()
+    }
+  }
+}
+// what the MQTT hop adds per message: hearth minus ceiling, by category
+for (const qos of [0, 1]) {
+  const h = perMessage[qos]?.hearth
+  const c = perMessage[qos]?.ceiling
+  if (!h || !c) continue
+  const cats = [...new Set([...Object.keys(h), ...Object.keys(c)])]
+  const added = cats.map(k => [k, (h[k] ?? 0) - (c[k] ?? 0)]).sort((a, b) => b[1] - a[1])
+  const total = added.reduce((a, [, v]) => a + v, 0)
+  lines.push(`### What hearth-publish → hearth-subscribe adds per message at QoS ${qos}: ${total.toFixed(2)} µs\n`)
+  lines.push('| where | µs per message, hearth − ceiling | share of what is added |\n|---|---:|---:|')
+  for (const [k, v] of added) lines.push(`| ${k} | ${v.toFixed(2)} | ${(100 * v / total).toFixed(1)}% |`)
+  lines.push('')
+}
+console.log(lines.slice(-30).join('\n'))
+writeFileSync(join(OUT, 'breakdown.md'), lines.join('\n') + '\n')
+console.log(`\nprofiles and breakdown.md in ${OUT}`)
