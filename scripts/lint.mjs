@@ -1,8 +1,17 @@
-// `npm run lint` (part of `npm test`): ESLint, then knip (unused files, exports, dependencies).
+// `npm run lint` (part of `npm test`): spec tags in src/, ESLint, then knip (unused files, exports, dependencies).
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { checkSpecTagsTree } from './spec-tags.mjs'
 
 const bin = (name, file) => join('node_modules', name, file)
+
+// Every citation of the MQTT specifications in src/ says which one it means (scripts/spec-tags.mjs).
+const tagProblems = checkSpecTagsTree('src')
+for (const p of tagProblems) console.log(`${p.file}:${p.line}:${p.column}  error  spec tag: ${p.message}`)
+if (tagProblems.length > 0) {
+  console.log(`spec tags: ${tagProblems.length} errors`)
+  process.exit(1)
+}
 
 const eslint = spawnSync(process.execPath, [bin('eslint', 'bin/eslint.js'), '.'], { stdio: 'inherit' })
 if (eslint.status !== 0) process.exit(eslint.status ?? 1)

@@ -1,6 +1,6 @@
 /*
  * Remote -> local. A message is acknowledged to the remote only once the local broker has it
- * (routed, and durable when it has persistence), in the order the messages came [MQTT-4.6.0-2]:
+ * (routed, and durable when it has persistence), in the order the messages came [v3.1.1 MQTT-4.6.0-2 / v5 MQTT-4.6.0-2]:
  * until then it stays in the bridge's session at the remote (clean session off), which sends it
  * again after a link outage or a restart. QoS 2 is published locally under the remote's packet
  * identifier, remembered in the local session until PUBREL, so a resent one is not routed twice.
@@ -78,11 +78,11 @@ export class Inbound {
       work = this.publishLocally(p, topic, payload)
     }
     if (p.qos === 0) return
-    // PUBACK for QoS 1 [MQTT-4.3.2-4], PUBREC for QoS 2 [MQTT-4.3.3-8], once the local broker has it
+    // PUBACK for QoS 1 [v3.1.1 MQTT-4.3.2-2 / v5 MQTT-4.3.2-4], PUBREC for QoS 2 [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-8], once the local broker has it
     this.ackAfter(work, { cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId })
   }
 
-  /** PUBREL from the remote: the local session forgets the identifier, then PUBCOMP [MQTT-4.3.3-11]. */
+  /** PUBREL from the remote: the local session forgets the identifier, then PUBCOMP [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-11]. */
   onPubrel (packetId: number): void {
     const local = this.ctx.local()
     const work = local === undefined ? Promise.resolve(false) : local.pubrel(packetId).then(() => true, () => false)

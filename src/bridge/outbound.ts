@@ -2,7 +2,7 @@
  * Local -> remote. The bridge's in-process client acknowledges explicitly (manualAck): a QoS 1/2
  * message stays in flight in its local session, persisted, until the remote has acknowledged it,
  * and goes to the remote under the same packet identifier, so that a resend after a link outage or
- * a restart is one the remote recognises [MQTT-4.3.3-9]. Messages the link cannot take yet wait
+ * a restart is one the remote recognises [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-10]. Messages the link cannot take yet wait
  * here (at most the local client's Receive Maximum of them); the rest wait in the local session,
  * bounded and counted like any session's queue.
  */
@@ -81,7 +81,7 @@ export class Outbound {
     if (this.link?.isUp === true) this.link.send({ cmd: 'pubrel', messageId: id })
   }
 
-  /** The link is up: resend what is in flight, in order, with DUP [MQTT-4.4.0-1]. New messages wait for open(). */
+  /** The link is up: resend what is in flight, in order, with DUP [v3.1.1 MQTT-4.4.0-1 / v5 MQTT-4.4.0-1]. New messages wait for open(). */
   linkUp (link: RemoteLink, info: LinkInfo): void {
     this.link = link
     this.info = info
@@ -131,7 +131,7 @@ export class Outbound {
       topic: e.topic,
       payload: e.payload,
       qos: e.qos,
-      // A remote without retained messages gets none [MQTT-3.2.2-14]
+      // A remote without retained messages gets none [v5 MQTT-3.2.2-14]
       retain: e.retain && info.retainAvailable,
       dup: dup && e.qos > 0,
     }
@@ -147,13 +147,13 @@ export class Outbound {
     if (link === undefined || info === undefined || !link.isUp || !this.open) return
     while (this.waiting.length > 0 && link.writable()) {
       const e = this.waiting[0]
-      // Never above the remote's Maximum QoS [MQTT-3.2.2-11]
+      // Never above the remote's Maximum QoS [v5 MQTT-3.2.2-11]
       e.qos = (e.localQos < info.maximumQoS ? e.localQos : info.maximumQoS) as QoS
-      if (e.qos > 0 && this.inflight.size >= info.receiveMaximum) return // [MQTT-3.3.4-9]
+      if (e.qos > 0 && this.inflight.size >= info.receiveMaximum) return // [v5 MQTT-3.3.4-7]
       this.waiting.shift()
       if (e.localQos === 0) this.waiting0--
       const packet = this.publishPacket(e, false)
-      if (link.size(packet) > info.maximumPacketSize) { // [MQTT-3.1.2-24]
+      if (link.size(packet) > info.maximumPacketSize) { // [v5 MQTT-3.2.2-15]
         this.ctx.warn(`a message on ${e.topic} is larger than the remote accepts (${info.maximumPacketSize} bytes): dropped`)
         this.ctx.counted('dropped')
         this.ackLocal(e.id, e.localQos)
@@ -179,7 +179,7 @@ export class Outbound {
       this.complete(e)
     } else if (cmd === 'pubrec') {
       if (e.qos !== 2) return
-      if (reasonCode >= 0x80) { this.refused(e, reasonCode); this.complete(e); return } // the exchange ends there [MQTT-4.3.3]
+      if (reasonCode >= 0x80) { this.refused(e, reasonCode); this.complete(e); return } // the exchange ends there [v5 §4.3.3]
       e.state = 'released'
       if (e.localQos === 2) this.ctx.local()?.pubrec(e.id)
       this.link?.send({ cmd: 'pubrel', messageId: id })

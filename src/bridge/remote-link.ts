@@ -25,18 +25,18 @@ export interface LinkOptions {
   maximumPacketSize: number
   /** Milliseconds to wait for CONNACK. */
   connectTimeout: number
-  /** Packet identifiers the bridge has in flight: a SUBSCRIBE or UNSUBSCRIBE must not use them [MQTT-2.3.1-2]. */
+  /** Packet identifiers the bridge has in flight: a SUBSCRIBE or UNSUBSCRIBE must not use them [v3.1.1 MQTT-2.3.1-2 / v5 MQTT-2.2.1-3]. */
   inUse: (id: number) => boolean
 }
 
 /** What the remote said in CONNACK that the bridge must respect. */
 export interface LinkInfo {
   sessionPresent: boolean
-  /** Its Receive Maximum: our QoS 1/2 messages in flight at once [MQTT-3.3.4-9]. */
+  /** Its Receive Maximum: our QoS 1/2 messages in flight at once [v5 MQTT-3.3.4-7]. */
   receiveMaximum: number
   maximumQoS: 0 | 1 | 2
   retainAvailable: boolean
-  /** Largest packet it accepts [MQTT-3.1.2-24]. */
+  /** Largest packet it accepts [v5 MQTT-3.2.2-15]. */
   maximumPacketSize: number
 }
 
@@ -99,7 +99,7 @@ export class RemoteLink extends EventEmitter<LinkEvents> {
     if (o.password !== undefined) p.password = Buffer.from(o.password)
     if (o.will !== undefined) p.will = { ...o.will }
     if (v5) {
-      // A persistent session never expires; a clean one ends with the connection [MQTT-3.1.2-23]
+      // A persistent session never expires; a clean one ends with the connection [v5 MQTT-3.1.2-23]
       p.properties = { sessionExpiryInterval: o.clean ? 0 : 0xffffffff, receiveMaximum: o.receiveMaximum, maximumPacketSize: o.maximumPacketSize }
     }
     this.send(p)
@@ -219,7 +219,7 @@ export class RemoteLink extends EventEmitter<LinkEvents> {
       return
     }
     const props = p.properties ?? {}
-    // The server's Keep Alive replaces ours [MQTT-3.2.2-21]
+    // The server's Keep Alive replaces ours [v5 MQTT-3.2.2-21]
     if (props.serverKeepAlive !== undefined) this.keepaliveMs = props.serverKeepAlive * 1000
     this.isUp = true
     if (this.keepaliveMs > 0) this.timer = setInterval(() => this.tick(), Math.min(1000, this.keepaliveMs / 4))

@@ -11,7 +11,7 @@ const comesIn = (t: ResolvedTopic): boolean => t.direction === 'in' || t.directi
 
 /**
  * Replace the prefix `from` of `topic` with `to`. A filter `p/#` also matches `p` itself
- * [MQTT-4.7.1-2]: with prefixes that end in '/', `p` maps to the other prefix without its '/'.
+ * [v3.1.1 §4.7.1.2 / v5 §4.7.1.2]: with prefixes that end in '/', `p` maps to the other prefix without its '/'.
  */
 function swap (topic: string, from: string, to: string): string | undefined {
   let out: string | undefined

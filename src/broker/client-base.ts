@@ -17,11 +17,11 @@ export abstract class ClientBase {
   cleanStart = true
   will: WillMessage | undefined = undefined
   connectedAt = 0
-  /** The client's Receive Maximum: QoS 1/2 messages we may have in flight toward it [MQTT-3.3.4-9]. */
+  /** The client's Receive Maximum: QoS 1/2 messages we may have in flight toward it [v5 MQTT-3.3.4-9]. */
   sendQuota = 65535
-  /** The client's Maximum Packet Size [MQTT-3.1.2-24]. */
+  /** The client's Maximum Packet Size [v5 MQTT-3.1.2-24]. */
   maxPacketSize = 268435460
-  /** The client's Topic Alias Maximum (outbound aliases we may use) [MQTT-3.1.2-26]. */
+  /** The client's Topic Alias Maximum (outbound aliases we may use) [v5 MQTT-3.1.2-26]. */
   topicAliasMax = 0
   /** Set once the session is bound and CONNACK sent. */
   active = false
@@ -35,7 +35,7 @@ export abstract class ClientBase {
 
   /**
    * Send one PUBLISH. Returns false when the packet could not be sent because it exceeds the
-   * client's Maximum Packet Size; the caller then treats it as delivered [MQTT-3.1.2-25].
+   * client's Maximum Packet Size; the caller then treats it as delivered [v5 MQTT-3.1.2-25].
    */
   abstract sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean, filters?: string[]): boolean
   /**
@@ -44,7 +44,7 @@ export abstract class ClientBase {
    */
   abstract sendQoS (o: Outgoing, fresh: boolean): void
   /**
-   * End the connection because the broker closes: no will [MQTT-3.1.2-8 does not apply to a
+   * End the connection because the broker closes: no will [v3.1.1 MQTT-3.1.2-8 / v5 MQTT-3.1.2-8 does not apply to a
    * server shutdown the client did not cause], DISCONNECT 0x8B to MQTT 5 clients.
    */
   abstract shutdown (): void
@@ -52,7 +52,7 @@ export abstract class ClientBase {
   abstract sendPubrel (packetId: number): void
   /** Can the transport take more now? False while a socket's buffer is above its bound. */
   abstract writable (): boolean
-  /** Server-initiated close: DISCONNECT with `reasonCode` to MQTT 5 clients, then close [MQTT-4.13]. */
+  /** Server-initiated close: DISCONNECT with `reasonCode` to MQTT 5 clients, then close [v5 §4.13]. */
   abstract disconnect (reasonCode: number, reasonString?: string): void
 
   /** May another QoS 1/2 message go out now: within the client's Receive Maximum, and the transport takes more. */

@@ -1,6 +1,6 @@
 /** Where a network connection is in its life (Mosquitto's mosq_cs_* states). */
 export const enum ConnState {
-  /** Accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
+  /** Accepted; the first packet must be CONNECT [v3.1.1 MQTT-3.1.0-1 / v5 MQTT-3.1.0-1]. */
   AwaitConnect,
   /** CONNECT received; authentication or session binding in progress. */
   Connecting,

@@ -51,9 +51,9 @@ const checkCapacity: ConnectStep = ({ core, client }) => {
 const checkWill: ConnectStep = ({ core, params }) => {
   const w = params.will
   if (w === undefined) return undefined
-  if (!core.validTopic(w.topic)) return RC.TOPIC_NAME_INVALID // [MQTT-3.1.3-11]
-  if (w.qos > core.opts.maximumQoS) return RC.QOS_NOT_SUPPORTED // [MQTT-3.2.2-12]
-  if (w.retain && !core.opts.retainAvailable) return RC.RETAIN_NOT_SUPPORTED // [MQTT-3.2.2-13]
+  if (!core.validTopic(w.topic)) return RC.TOPIC_NAME_INVALID // [v3.1.1 MQTT-3.1.3-10 / v5 MQTT-3.1.3-11]
+  if (w.qos > core.opts.maximumQoS) return RC.QOS_NOT_SUPPORTED // [v5 MQTT-3.2.2-12]
+  if (w.retain && !core.opts.retainAvailable) return RC.RETAIN_NOT_SUPPORTED // [v5 MQTT-3.2.2-13]
   const p = w.properties
   // The Will's Response Topic is a topic name (MQTT 5 section 3.1.3.2.5)
   if (p?.responseTopic !== undefined && !validTopicName(p.responseTopic)) return RC.PROTOCOL_ERROR
@@ -65,8 +65,8 @@ const checkWill: ConnectStep = ({ core, params }) => {
 const assignClientId: ConnectStep = (ctx) => {
   const { params, client } = ctx
   if (params.clientId !== '') return undefined
-  // A zero-length ClientId needs a clean session on 3.1.1 [MQTT-3.1.3-7, MQTT-3.1.3-8];
-  // on 5 the server assigns one and returns it [MQTT-3.1.3-6, MQTT-3.2.2-16].
+  // A zero-length ClientId needs a clean session on 3.1.1 [v3.1.1 MQTT-3.1.3-7..8];
+  // on 5 the server assigns one and returns it [v5 MQTT-3.1.3-6..7, v5 MQTT-3.2.2-16].
   if (client.protocolVersion !== 5 && !params.clean) return RC.CLIENT_IDENTIFIER_NOT_VALID
   params.clientId = ctx.core.opts.assignedClientIdPrefix + randomBytes(12).toString('hex')
   if (client.protocolVersion === 5) ctx.assignedClientId = params.clientId
@@ -79,7 +79,7 @@ const limitKeepalive: ConnectStep = (ctx) => {
   if (max === 0 || (ka !== 0 && ka <= max)) return undefined
   if (ctx.client.protocolVersion !== 5) return RC.CLIENT_IDENTIFIER_NOT_VALID // 3.x has no way to tell the client (as Mosquitto)
   ctx.params.keepalive = max
-  ctx.serverKeepAlive = max // Server Keep Alive overrides the client's value [MQTT-3.2.2-21]
+  ctx.serverKeepAlive = max // Server Keep Alive overrides the client's value [v5 MQTT-3.2.2-21]
   return undefined
 }
 
@@ -100,7 +100,7 @@ function verdictCode (verdict: boolean | AuthenticateResult): number | undefined
 }
 
 const authenticate: ConnectStep = ({ core, client, params }) => {
-  // No enhanced authentication method is supported [MQTT-4.12.0-1]
+  // No enhanced authentication method is supported [v5 MQTT-4.12.0-1]
   if (params.authenticationMethod !== undefined) return RC.BAD_AUTHENTICATION_METHOD
   const identity = client.verifiedUsername()
   if (identity !== undefined) {
@@ -158,7 +158,7 @@ const takeOver: ConnectStep = ({ core, params }) => {
   if (core.closing) return RC.SERVER_UNAVAILABLE
   const existing = core.clients.get(params.clientId)
   if (existing === undefined) return undefined
-  // The existing connection is closed, with 0x8E on MQTT 5 [MQTT-3.1.4-3]; its will is due.
+  // The existing connection is closed, with 0x8E on MQTT 5 [v3.1.1 MQTT-3.1.4-2 / v5 MQTT-3.1.4-3]; its will is due.
   core.detach(existing, true)
   existing.disconnect(RC.SESSION_TAKEN_OVER)
   return undefined
@@ -172,12 +172,12 @@ const bindSession: ConnectStep = (ctx) => {
   const foreign = s !== undefined && s.ownerKnown && (s.username !== params.username || s.kind !== client.kind)
   if (s !== undefined && (params.clean || foreign)) {
     if (s.pendingWill) { core.publishWill(s.pendingWill, s); s.pendingWill = undefined }
-    core.discardSession(s) // Clean Start discards any existing session [MQTT-3.1.2-4]
+    core.discardSession(s) // Clean Start discards any existing session [v3.1.1 MQTT-3.1.2-6 / v5 MQTT-3.1.2-4]
     s = undefined
   }
   if (s !== undefined) {
-    ctx.sessionPresent = true // [MQTT-3.2.2-2]
-    s.pendingWill = undefined // reconnecting in time cancels a delayed will [MQTT-3.1.3-9]
+    ctx.sessionPresent = true // [v3.1.1 MQTT-3.2.2-2 / v5 MQTT-3.2.2-3]
+    s.pendingWill = undefined // reconnecting in time cancels a delayed will [v5 MQTT-3.1.3-9]
     s.willAt = undefined
     s.expireAt = undefined
     core.waiting.delete(s)

@@ -37,17 +37,17 @@ export class Connection extends ClientBase implements Ticking {
   /** Reading paused: too many packets wait for a handler (inbox), or replies back up toward a client that does not read (output). */
   private pausedInbox = false
   private pausedOutput = false
-  /** Set when the client sent DISCONNECT: no will unless reason 0x04 [MQTT-3.14.4-3]. */
+  /** Set when the client sent DISCONNECT: no will unless reason 0x04 [v3.1.1 MQTT-3.14.4-3 / v5 MQTT-3.14.4-3]. */
   willOnClose = true
   closeReason = 'connection closed'
   closeCode: number | undefined = undefined
-  /** Inbound topic aliases (alias -> topic) [MQTT-3.3.2-12]. */
+  /** Inbound topic aliases (alias -> topic) [v5 MQTT-3.3.2-12]. */
   aliasIn: Map<number, string> | null = null
   /** Outbound topic aliases (topic -> alias). */
   private aliasOut: Map<string, number> | null = null
-  /** Incoming QoS 1/2 publishes not yet acknowledged, against our Receive Maximum [MQTT-3.3.4-7]. */
+  /** Incoming QoS 1/2 publishes not yet acknowledged, against our Receive Maximum [v5 MQTT-3.3.4-7]. */
   inboundUnacked = 0
-  /** Acknowledgements waiting for persistence, kept in order [MQTT-4.6.0-2]. */
+  /** Acknowledgements waiting for persistence, kept in order [v3.1.1 MQTT-4.6.0-2 / v5 MQTT-4.6.0-2]. */
   private ackTail: Promise<void> | null = null
   private ackWaiting = 0
   /** PUBACKs among them: incoming QoS 1 messages not acknowledged yet. */
@@ -98,7 +98,7 @@ export class Connection extends ClientBase implements Ticking {
 
   /**
    * May a packet of this type and size be read? Before CONNECT only a CONNECT of at most
-   * maxConnectSize bytes [MQTT-3.1.0-1]; after it, nothing above maxPacketSize [MQTT-3.1.2-24].
+   * maxConnectSize bytes [v3.1.1 MQTT-3.1.0-1 / v5 MQTT-3.1.0-1]; after it, nothing above maxPacketSize [v5 MQTT-3.2.2-15].
    */
   admit (cmd: string | undefined, size: number): Error | undefined {
     const o = this.core.opts
@@ -176,19 +176,19 @@ export class Connection extends ClientBase implements Ticking {
     if (this.state === ConnState.Closed) return
     if (this.state === ConnState.AwaitConnect) {
       if (err.message === 'Invalid protocol version') {
-        // Unsupported protocol level: CONNACK 0x01, then close [MQTT-3.1.2-2]
+        // Unsupported protocol level: CONNACK 0x01, then close [v3.1.1 MQTT-3.1.2-2]
         this.write(generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, 4))
         this.close('unsupported protocol version', RC.UNSUPPORTED_PROTOCOL_VERSION)
         return
       }
-      // Anything else before a valid CONNECT: just close [MQTT-3.1.2-1, MQTT-3.1.4-1]
+      // Anything else before a valid CONNECT: just close [v3.1.1 MQTT-3.1.2-1, v3.1.1 MQTT-3.1.4-1 / v5 MQTT-3.1.2-1, v5 MQTT-3.1.4-1]
       this.close(`malformed CONNECT: ${err.message}`, RC.MALFORMED_PACKET)
       return
     }
-    if (err instanceof PacketTooLargeError) { this.disconnect(RC.PACKET_TOO_LARGE, err.message); return } // [MQTT-3.1.2-24]
+    if (err instanceof PacketTooLargeError) { this.disconnect(RC.PACKET_TOO_LARGE, err.message); return } // [v5 MQTT-3.2.2-15]
     if (err instanceof ParsedProtocolError) { this.disconnect(RC.PROTOCOL_ERROR, err.message); return }
-    if (err instanceof BadUtf8Error) { this.disconnect(RC.MALFORMED_PACKET, err.message); return } // [MQTT-1.5.4-1]
-    this.disconnect(RC.MALFORMED_PACKET, err.message) // [MQTT-4.13.1-1]
+    if (err instanceof BadUtf8Error) { this.disconnect(RC.MALFORMED_PACKET, err.message); return } // [v3.1.1 MQTT-1.5.3-1 / v5 MQTT-1.5.4-1]
+    this.disconnect(RC.MALFORMED_PACKET, err.message) // [v3.1.1 MQTT-4.8.0-1 / v5 MQTT-4.13.1-1]
   }
 
   private fail (err: unknown): void {
@@ -256,11 +256,11 @@ export class Connection extends ClientBase implements Ticking {
     }
     let buf = generate(packet, this.protocolVersion)
     if (buf.length > this.maxPacketSize && 'properties' in packet && packet.properties !== undefined) {
-      // Reason String and User Properties go first when the packet would be too large [MQTT-3.2.2-19, MQTT-3.2.2-20]
+      // Reason String and User Properties go first when the packet would be too large [v5 MQTT-3.2.2-19, v5 MQTT-3.2.2-20]
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>
       buf = generate({ ...packet, properties: rest } as mqtt.Packet, this.protocolVersion)
     }
-    if (buf.length > this.maxPacketSize) return false // never exceed the client's maximum [MQTT-3.1.2-24]
+    if (buf.length > this.maxPacketSize) return false // never exceed the client's maximum [v5 MQTT-3.1.2-24]
     this.write(buf)
     return true
   }
@@ -310,7 +310,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.aliasOut === null) this.aliasOut = new Map()
     const a = this.aliasOut.get(topic)
     if (a !== undefined) return -a
-    if (this.aliasOut.size >= this.topicAliasMax) return 0 // [MQTT-3.3.2-9]: never above the client's maximum
+    if (this.aliasOut.size >= this.topicAliasMax) return 0 // [v5 MQTT-3.3.2-11]: never above the client's maximum
     const next = this.aliasOut.size + 1
     this.aliasOut.set(topic, next)
     return next
@@ -330,7 +330,7 @@ export class Connection extends ClientBase implements Ticking {
   }
 
   /**
-   * Incoming QoS 1/2 messages not yet fully acknowledged [MQTT-3.3.4-7]: QoS 1 until its PUBACK
+   * Incoming QoS 1/2 messages not yet fully acknowledged [v5 MQTT-3.3.4-7]: QoS 1 until its PUBACK
    * is sent, QoS 2 until its PUBREL arrives (counted once, from PUBREC on).
    */
   pendingInbound (): number {
@@ -343,7 +343,7 @@ export class Connection extends ClientBase implements Ticking {
 
   // ---- closing -------------------------------------------------------------------------
 
-  /** Server-initiated close: DISCONNECT with a reason code on MQTT 5 (after CONNACK only) [MQTT-4.13.2-1]. */
+  /** Server-initiated close: DISCONNECT with a reason code on MQTT 5 (after CONNACK only) [v5 MQTT-3.14.0-1, v5 MQTT-4.13.2-1]. */
   disconnect (reasonCode: number, reasonString?: string): void {
     if (this.state === ConnState.Closed) return
     if (this.protocolVersion === 5 && this.state === ConnState.Active) {
@@ -389,7 +389,7 @@ export class Connection extends ClientBase implements Ticking {
       if (now - this.createdAt > this.core.opts.connectTimeout) this.close('no CONNECT within the connect timeout', undefined)
       return
     }
-    // Keepalive: close after 1.5 times the interval without a packet [MQTT-3.1.2-22]
+    // Keepalive: close after 1.5 times the interval without a packet [v3.1.1 MQTT-3.1.2-24 / v5 MQTT-3.1.2-22]
     if (this.state === ConnState.Active && this.keepalive > 0 && now - this.lastActivity > this.keepalive * 1500) {
       this.disconnect(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout')
     }

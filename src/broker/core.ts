@@ -178,7 +178,7 @@ export class BrokerCore {
     }
   }
 
-  /** Add or replace a session's subscription; true when it replaced one [MQTT-3.8.4-3]. */
+  /** Add or replace a session's subscription; true when it replaced one [v3.1.1 MQTT-3.8.4-3 / v5 MQTT-3.8.4-3]. */
   addSubscription (s: Session, sub: Subscription): boolean {
     const existed = s.subscriptions.has(sub.key)
     s.addSubscription(sub.key, sub)
@@ -193,19 +193,19 @@ export class BrokerCore {
     if (s.persistent) this.persistence.removeSubscription(s.clientId, sub.key)
   }
 
-  /** A topic name this broker takes: valid [MQTT-4.7.3-1] and within the topic level limit. */
+  /** A topic name this broker takes: valid [v3.1.1 MQTT-4.7.3-1 / v5 MQTT-4.7.3-1] and within the topic level limit. */
   validTopic (topic: string): boolean {
     return validTopicName(topic) && levelsWithin(topic, this.opts.maxTopicLevels)
   }
 
-  /** A topic filter this broker takes: valid [MQTT-4.7.1] and within the topic level limit. */
+  /** A topic filter this broker takes: valid [v3.1.1 §4.7.1 / v5 §4.7.1] and within the topic level limit. */
   validFilter (filter: string): boolean {
     return validTopicFilter(filter) && levelsWithin(filter, this.opts.maxTopicLevels)
   }
 
   // ---- sessions -------------------------------------------------------------------------
 
-  /** Throw away a session and everything it holds [MQTT-3.1.2-6]. */
+  /** Throw away a session and everything it holds [v3.1.1 MQTT-3.1.2-6 / v5 MQTT-3.1.2-4]. */
   discardSession (s: Session): void {
     for (const sub of s.subscriptions.values()) this.tree.remove(sub)
     s.subscriptions.clear()
@@ -231,7 +231,7 @@ export class BrokerCore {
 
   /**
    * The client left. Publish or schedule its will, and end or park its session
-   * [MQTT-3.1.2-8, MQTT-3.1.3-9, MQTT-3.1.2-23].
+   * [v3.1.1 MQTT-3.1.2-8, v3.1.1 MQTT-3.1.2-4 / v5 MQTT-3.1.2-8, v5 MQTT-3.1.3-9, v5 MQTT-3.1.2-23].
    */
   detach (c: ClientBase, publishWill: boolean): void {
     const s = c.session
@@ -253,7 +253,7 @@ export class BrokerCore {
     s.expireAt = s.expiryInterval >= NEVER_EXPIRES ? undefined : now + s.expiryInterval * 1000
     if (will) {
       const delay = will.delayInterval ?? 0
-      if (delay > 0) { // [MQTT-3.1.3-9] published at the earlier of will delay and session end
+      if (delay > 0) { // [v5 MQTT-3.1.2-8] published at the earlier of will delay and session end
         s.pendingWill = will
         s.willAt = now + delay * 1000
       } else {
@@ -273,7 +273,7 @@ export class BrokerCore {
   }
 
   private expireSession (s: Session): void {
-    if (s.pendingWill) this.fireWill(s) // the session ends before the will delay: publish now [MQTT-3.1.3-9]
+    if (s.pendingWill) this.fireWill(s) // the session ends before the will delay: publish now [v5 MQTT-3.1.2-8]
     this.discardSession(s)
     this.metrics.clientsExpired++
   }
@@ -318,7 +318,7 @@ export class BrokerCore {
   }
 
   /**
-   * Apply a RETAIN=1 publish to the retained store [MQTT-3.3.1-5, MQTT-3.3.1-10, MQTT-3.3.1-11].
+   * Apply a RETAIN=1 publish to the retained store [v3.1.1 MQTT-3.3.1-5, v3.1.1 MQTT-3.3.1-10..11 / v5 MQTT-3.3.1-5..7].
    * False when persistence refused it (full); the retained store is then unchanged.
    */
   storeRetained (msg: RoutedMessage): boolean {
@@ -362,7 +362,7 @@ export class BrokerCore {
     this.router.route(msg, undefined)
   }
 
-  /** Retained messages matching `filter`, without those whose Message Expiry passed [MQTT-3.3.2-5]. */
+  /** Retained messages matching `filter`, without those whose Message Expiry passed [v5 MQTT-3.3.2-5]. */
   matchRetained (filter: string): RoutedMessage[] {
     const list = this.retained.match(filter)
     if (this.expiringRetained.size === 0) return list

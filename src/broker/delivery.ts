@@ -24,7 +24,7 @@ export class Delivery {
   /** Give one session its copy of a message at the given QoS and RETAIN flag. */
   deliver (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters?: string[]): void {
     const core = this.core
-    if (msg.expiresAt !== undefined && msg.expiresAt <= Date.now()) { // [MQTT-3.3.2-5]
+    if (msg.expiresAt !== undefined && msg.expiresAt <= Date.now()) { // [v5 MQTT-3.3.2-5]
       core.dropped(s.clientId, msg.topic, qos, 'expired')
       return
     }
@@ -72,7 +72,7 @@ export class Delivery {
 
   /**
    * Network clients: the message goes in flight under a fresh packet identifier and stays there
-   * until acknowledged [MQTT-4.3.2, MQTT-4.3.3].
+   * until acknowledged [v3.1.1 §4.3.2, v3.1.1 §4.3.3 / v5 §4.3.2, v5 §4.3.3].
    */
   sendInflight (s: Session, c: ClientBase, o: Outgoing, fresh: boolean): void {
     const core = this.core
@@ -91,7 +91,7 @@ export class Delivery {
       core.stats.messagesSent++
       return
     }
-    // Too large for the client: discard and behave as if delivered [MQTT-3.1.2-25]
+    // Too large for the client: discard and behave as if delivered [v5 MQTT-3.1.2-25]
     s.inflight.delete(pid)
     if (s.persistent) core.persistence.removeOutgoing(s.clientId, o.seq)
     core.dropped(s.clientId, o.msg.topic, o.qos, 'packet-too-large')
@@ -104,7 +104,7 @@ export class Delivery {
     if (!fresh && s.persistent) this.core.persistence.removeOutgoing(s.clientId, o.seq)
   }
 
-  /** Send what waits, while the client's Receive Maximum and its socket allow [MQTT-3.3.4-9]. */
+  /** Send what waits, while the client's Receive Maximum and its socket allow [v5 MQTT-3.3.4-9]. */
   pump (s: Session): void {
     const c = s.client
     if (c === null || !c.active) return
@@ -152,9 +152,9 @@ export class Delivery {
         const qos: QoS = m === undefined ? 0 : m.qos < r.qos ? m.qos : r.qos
         if (qos === 0 ? !c.writable() : !c.canSend(s)) return false
         r.next++
-        if (m === undefined || (m.expiresAt !== undefined && m.expiresAt <= now)) continue // [MQTT-3.3.2-5]
+        if (m === undefined || (m.expiresAt !== undefined && m.expiresAt <= now)) continue // [v5 MQTT-3.3.2-5]
         if (!core.mayRead(s, m.topic)) continue
-        // RETAIN=1 on messages sent for a new subscription [MQTT-3.3.1-8]
+        // RETAIN=1 on messages sent for a new subscription [v3.1.1 MQTT-3.3.1-8 / v5 §3.3.1.3]
         if (qos === 0) this.send0(s, c, m, true, r.subIds)
         else c.sendQoS({ seq: ++s.outSeq, packetId: 0, state: 'queued', msg: m, qos, retain: true, subIds: r.subIds }, true)
         if (c.session !== s || !c.active) return false
@@ -176,8 +176,8 @@ export class Delivery {
 
   /**
    * On session resume: resend unacknowledged PUBLISH with DUP and PUBREL, in order, with their
-   * packet identifiers [MQTT-4.4.0-1], no more at once than the client's Receive Maximum
-   * [MQTT-3.3.4-9] (the rest follow as acknowledgements come in), then the queue.
+   * packet identifiers [v3.1.1 MQTT-4.4.0-1 / v5 MQTT-4.4.0-1], no more at once than the client's Receive Maximum
+   * [v5 MQTT-3.3.4-9] (the rest follow as acknowledgements come in), then the queue.
    */
   resume (s: Session): void {
     const c = s.client
@@ -188,12 +188,12 @@ export class Delivery {
       if (budget <= 0) { s.resend.push(o); continue }
       budget--
       if (o.state === 'released') c.sendPubrel(o.packetId)
-      else c.sendPublish(o.msg, o.qos, o.retain, o.subIds, o.packetId, true) // [MQTT-3.3.1-1] DUP on resend
+      else c.sendPublish(o.msg, o.qos, o.retain, o.subIds, o.packetId, true) // [v3.1.1 MQTT-3.3.1-1 / v5 MQTT-3.3.1-1] DUP on resend
     }
     this.pump(s)
   }
 
-  /** PUBACK for an outgoing QoS 1 message [MQTT-4.3.2]. */
+  /** PUBACK for an outgoing QoS 1 message [v3.1.1 §4.3.2 / v5 §4.3.2]. */
   puback (s: Session, packetId: number): boolean {
     const o = s.inflight.get(packetId)
     if (o === undefined || o.qos !== 1) return false
@@ -201,7 +201,7 @@ export class Delivery {
     return true
   }
 
-  /** PUBREC for an outgoing QoS 2 message: answer PUBREL, or complete at once on an error code [MQTT-4.3.3]. */
+  /** PUBREC for an outgoing QoS 2 message: answer PUBREL, or complete at once on an error code [v3.1.1 §4.3.3 / v5 §4.3.3]. */
   pubrec (s: Session, packetId: number, reasonCode: number): boolean {
     const o = s.inflight.get(packetId)
     if (o === undefined || o.qos !== 2) return false
@@ -228,7 +228,7 @@ export class Delivery {
     this.pump(s)
   }
 
-  /** Send the retained messages matching a new subscription [MQTT-3.3.1-6, MQTT-3.3.1-8], streamed. */
+  /** Send the retained messages matching a new subscription [v3.1.1 MQTT-3.3.1-6, v3.1.1 MQTT-3.3.1-8 / v5 MQTT-3.3.1-9..10], streamed. */
   deliverRetained (sub: Subscription): void {
     const list = this.core.matchRetained(sub.filter)
     if (list.length === 0) return

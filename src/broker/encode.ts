@@ -91,7 +91,7 @@ function readVarint (buf: Buffer, at: number): { value: number, next: number } {
   }
 }
 
-/** Append user properties in their original wire order to an encoded MQTT 5 PUBLISH [MQTT-3.3.2-18]. */
+/** Append user properties in their original wire order to an encoded MQTT 5 PUBLISH [v5 MQTT-3.3.2-18]. */
 function insertUserProperties (buf: Buffer, qos: QoS, pairs: Array<[string, string]>): Buffer {
   const rem = readVarint(buf, 1)
   let i = rem.next
@@ -155,10 +155,10 @@ export function encodePublish (msg: RoutedMessage, qos: QoS, retain: boolean, v5
   }
   const props: PublishProps = msg.properties !== undefined ? { ...msg.properties } : {}
   if (msg.expiresAt !== undefined) {
-    // Send what is left of the Message Expiry Interval [MQTT-3.3.2-6]
+    // Send what is left of the Message Expiry Interval [v5 MQTT-3.3.2-6]
     props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - now) / 1000))
   }
-  if (subIds !== undefined) props.subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds // [MQTT-3.3.4-3]
+  if (subIds !== undefined) props.subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds // [v5 MQTT-3.3.4-3]
   let topic = msg.topic
   if (alias > 0) props.topicAlias = alias
   else if (alias < 0) { props.topicAlias = -alias; topic = '' }
@@ -171,7 +171,7 @@ const ACK_HEADER: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel:
 
 /**
  * PUBACK / PUBREC / PUBREL / PUBCOMP with reason 0x00 and no properties: the short two-byte form,
- * valid on every protocol level [MQTT-3.4.2-1] and the one some MQTT 5 clients insist on.
+ * valid on every protocol level [v5 §3.4.2.1] and the one some MQTT 5 clients insist on.
  */
 export function encodeAck (cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number): Buffer {
   const b = Buffer.allocUnsafe(4)

@@ -24,7 +24,7 @@ export class LocalEndpoint extends ClientBase {
   manualAck = false
   /**
    * False from connect until what the session held has been resent: new QoS 1/2 messages queue
-   * behind it meanwhile, so that nothing is sent twice, nor out of order [MQTT-4.6.0-1].
+   * behind it meanwhile, so that nothing is sent twice, nor out of order [v3.1.1 MQTT-4.6.0-1 / v5 MQTT-4.6.0-1].
    */
   resumed = true
   constructor (readonly core: BrokerCore, readonly facade: LocalClient) {
@@ -103,7 +103,7 @@ export class LocalClient extends EventEmitter {
    * Publish. Resolves once the broker accepted it (QoS 1/2: routed and durable). A QoS 2 message
    * may carry a packet identifier, as a network PUBLISH does: the session then remembers it until
    * `pubrel(packetId)`, and a publish under an identifier it remembers is accepted without being
-   * routed again [MQTT-4.3.3-9] (a bridge forwarding a QoS 2 message that its sender resent).
+   * routed again [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-10] (a bridge forwarding a QoS 2 message that its sender resent).
    */
   publish (msg: Message, options: { packetId?: number } = {}): Promise<void> {
     return new Promise((resolve, reject) => this.publishWith(msg, err => err === undefined ? resolve() : reject(err), options))
@@ -136,7 +136,7 @@ export class LocalClient extends EventEmitter {
     if (rc >= 0x80) { done(reasonError(rc, rc === RC.NOT_AUTHORIZED ? 'not authorised' : `refused: ${reasonName(rc)}`)); return }
     if (qos === 0) { done(); return }
     const s = this.endpoint.session
-    if (packetId !== undefined && s !== null) { // [MQTT-4.3.3-9]
+    if (packetId !== undefined && s !== null) { // [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-10]
       s.addIncoming(packetId)
       if (s.persistent) this.core.persistence.addIncoming(s.clientId, packetId)
     }
@@ -145,7 +145,7 @@ export class LocalClient extends EventEmitter {
     else durable.then(() => done(), (err: Error) => done(err))
   }
 
-  /** Forget the identifier of a QoS 2 message published with one [MQTT-4.3.3-11]; resolves once that is durable. */
+  /** Forget the identifier of a QoS 2 message published with one [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-12]; resolves once that is durable. */
   async pubrel (packetId: number): Promise<void> {
     const s = this.endpoint.session
     if (s === null || !s.incoming.delete(packetId)) return
@@ -153,19 +153,19 @@ export class LocalClient extends EventEmitter {
     await this.core.persistence.sync()
   }
 
-  /** manualAck: the client has taken the QoS 1 delivery `packetId` [MQTT-4.3.2]. False when it is not in flight. */
+  /** manualAck: the client has taken the QoS 1 delivery `packetId` [v3.1.1 §4.3.2 / v5 §4.3.2]. False when it is not in flight. */
   puback (packetId: number): boolean {
     const s = this.endpoint.session
     return s !== null && this.core.delivery.puback(s, packetId)
   }
 
-  /** manualAck: the client has received the QoS 2 delivery `packetId`; it stays in flight until pubcomp [MQTT-4.3.3]. */
+  /** manualAck: the client has received the QoS 2 delivery `packetId`; it stays in flight until pubcomp [v3.1.1 §4.3.3 / v5 §4.3.3]. */
   pubrec (packetId: number): boolean {
     const s = this.endpoint.session
     return s !== null && this.core.delivery.pubrec(s, packetId, 0)
   }
 
-  /** manualAck: the QoS 2 delivery `packetId` is complete [MQTT-4.3.3]. False when it was not received (pubrec) first. */
+  /** manualAck: the QoS 2 delivery `packetId` is complete [v3.1.1 §4.3.3 / v5 §4.3.3]. False when it was not received (pubrec) first. */
   pubcomp (packetId: number): boolean {
     const s = this.endpoint.session
     return s !== null && this.core.delivery.pubcomp(s, packetId)
@@ -199,8 +199,8 @@ export class LocalClient extends EventEmitter {
   }
 
   /**
-   * Disconnect. Reason 0x04 publishes the will [MQTT-3.14.4-3]; a new Session Expiry Interval
-   * may be given, as in an MQTT 5 DISCONNECT [MQTT-3.14.2-2].
+   * Disconnect. Reason 0x04 publishes the will [v5 MQTT-3.14.4-3]; a new Session Expiry Interval
+   * may be given, as in an MQTT 5 DISCONNECT [v5 §3.14.2.2.2].
    */
   async end (options: { reasonCode?: number, sessionExpiryInterval?: number } = {}): Promise<void> {
     const ep = this.endpoint

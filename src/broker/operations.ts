@@ -43,8 +43,8 @@ function routeAccepted (core: BrokerCore, c: ClientBase, msg: Message): number {
 }
 
 /**
- * Subscribe. Returns one reason code per request, in order [MQTT-3.8.4-6]; the caller sends the
- * SUBACK first and then calls `after()` to send retained messages [MQTT-3.8.4-4]. Undefined when
+ * Subscribe. Returns one reason code per request, in order [v3.1.1 MQTT-3.8.4-5 / v5 MQTT-3.8.4-6]; the caller sends the
+ * SUBACK first and then calls `after()` to send retained messages [v3.1.1 MQTT-3.3.1-6 / v5 MQTT-3.3.1-9]. Undefined when
  * the client's session ended meanwhile: there is nobody to answer.
  */
 export async function subscribe (core: BrokerCore, c: ClientBase, requests: SubscriptionOptions[]): Promise<{ codes: number[], after: () => void } | undefined> {
@@ -55,13 +55,13 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
   const added: SubscriptionOptions[] = []
   for (const req of requests) {
     const shared = parseShared(req.topic)
-    // A valid filter [MQTT-4.7.1-1..3] within the broker's topic level limit
+    // A valid filter [v3.1.1 MQTT-4.7.1-2..3 / v5 MQTT-4.7.1-1..2] within the broker's topic level limit
     if (shared === false || !core.validFilter(req.topic)) {
       codes.push(c.protocolVersion === 5 ? RC.TOPIC_FILTER_INVALID : 0x80)
       continue
     }
     if (shared && req.nl && c.protocolVersion === 5) {
-      // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]
+      // No Local on a shared subscription is a Protocol Error [v5 MQTT-3.8.3-4]
       throw reasonError(RC.PROTOCOL_ERROR, 'No Local set on a shared subscription')
     }
     const filter = shared ? shared.filter : req.topic
@@ -78,7 +78,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       continue
     }
     let qos: QoS = verdict === true ? req.qos : (Math.min(verdict, req.qos) as QoS)
-    if (qos > core.opts.maximumQoS) qos = core.opts.maximumQoS // granted QoS may be lower [MQTT-3.8.4-7]
+    if (qos > core.opts.maximumQoS) qos = core.opts.maximumQoS // granted QoS may be lower [v3.1.1 MQTT-3.8.4-5 / v5 MQTT-3.8.4-7]
     const sub: Subscription = {
       session: s,
       filter,
@@ -95,11 +95,11 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
       codes.push(c.protocolVersion === 5 ? RC.QUOTA_EXCEEDED : 0x80) // the persistent store is full
       continue
     }
-    // A repeated subscription replaces the existing one [MQTT-3.8.4-3]
+    // A repeated subscription replaces the existing one [v3.1.1 MQTT-3.8.4-3 / v5 MQTT-3.8.4-3]
     const existed = core.addSubscription(s, sub)
     codes.push(qos)
     added.push(options)
-    // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [MQTT-3.3.1-9, MQTT-3.3.1-10]
+    // Retain Handling: 0 always, 1 only for a new subscription, 2 never; never for shared [v5 MQTT-3.3.1-9..11]
     if (!shared && core.opts.retainAvailable && (sub.rh === 0 || (sub.rh === 1 && !existed))) retainedFor.push(sub)
   }
   if (added.length > 0) {
@@ -111,7 +111,7 @@ export async function subscribe (core: BrokerCore, c: ClientBase, requests: Subs
   }
 }
 
-/** Unsubscribe. Returns one reason code per filter [MQTT-3.10.4-5]. */
+/** Unsubscribe. Returns one reason code per filter [v5 MQTT-3.11.3-2]. */
 export function unsubscribe (core: BrokerCore, c: ClientBase, filters: string[]): number[] {
   const s = c.session
   if (s === null) throw new Error('not connected')

@@ -1,9 +1,9 @@
 /*
  * mqtt-packet's parser with two broker-side checks added where the bytes are still at hand:
  * admission, checked as soon as the fixed header is read so that a packet that may not be read
- * (larger than the server's Maximum Packet Size [MQTT-3.1.2-24], or anything but a bounded
+ * (larger than the server's Maximum Packet Size [v5 MQTT-3.2.2-15], or anything but a bounded
  * CONNECT first) is never buffered, and well-formed UTF-8 without U+0000 in every string
- * [MQTT-1.5.3-1, MQTT-1.5.3-2].
+ * [v3.1.1 MQTT-1.5.3-1..2 / v5 MQTT-1.5.4-1..2].
  */
 import mqtt from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
@@ -24,7 +24,7 @@ const BufferList = (createRequire(require.resolve('mqtt-packet')) ('bl') as { Bu
 
 /**
  * User properties in wire order, for the messages whose order the object form cannot hold (a
- * name repeated after another name). The encoder writes them back in this order [MQTT-3.3.2-18].
+ * name repeated after another name). The encoder writes them back in this order [v5 MQTT-3.3.2-18].
  */
 export const userPropertyOrder = new WeakMap<object, Array<[string, string]>>()
 
@@ -78,7 +78,7 @@ export function createParser (admit: Admission): PacketParser {
       const lenBytes = before - this._list.length
       const headerBytes = 1 + lenBytes
       const v = this.packet.length
-      // The Remaining Length uses the fewest bytes that can hold it [MQTT-1.5.5-1]
+      // The Remaining Length uses the fewest bytes that can hold it [v5 MQTT-1.5.5-1]
       if (lenBytes !== (v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4)) {
         this._emitError(new Error('Remaining Length is not minimally encoded'))
         return false
@@ -121,7 +121,7 @@ const PAYLOAD_STATE = 2
  * was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
  * the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
  * Remaining Length, and a packet identifier that is not there makes the packet malformed
- * [MQTT-2.2.1-3, MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
+ * [v3.1.1 MQTT-2.3.1-1, v3.1.1 MQTT-4.8.0-1 / v5 MQTT-2.2.1-3, v5 MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
  * code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
  */
 function boundReads (p: ParserInternals): void {
@@ -163,7 +163,7 @@ function boundReads (p: ParserInternals): void {
 
 /**
  * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
- * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
+ * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [v5 MQTT-3.3.2-18].
  */
 function resetState (this: ParserInternals): void {
   this.packet = new Packet()
@@ -201,7 +201,7 @@ function parseProperties (this: ParserInternals): Record<string, unknown> | fals
   }
   const end = this._pos + (length as number)
   if (end > this.packet.length) {
-    this._emitError(new Error('property length exceeds the packet')) // [MQTT-4.13.1-1]
+    this._emitError(new Error('property length exceeds the packet')) // [v5 MQTT-4.13.1-1]
     return false
   }
   const result: Record<string, unknown> = {}
@@ -262,7 +262,7 @@ function parseProperties (this: ParserInternals): Record<string, unknown> | fals
     result[name] = value
   }
   if (this._pos !== end) {
-    this._emitError(new Error('a property overruns the property length')) // [MQTT-4.13.1-1]
+    this._emitError(new Error('a property overruns the property length')) // [v5 MQTT-4.13.1-1]
     return false
   }
   if (user !== undefined) {

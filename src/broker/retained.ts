@@ -1,5 +1,5 @@
 /*
- * Retained messages [MQTT-3.3.1-5..11]: one per topic, in a trie of topic levels kept apart from
+ * Retained messages [v3.1.1 §3.3.1.3 / v5 §3.3.1.3]: one per topic, in a trie of topic levels kept apart from
  * the subscription trie (as Mosquitto's retain.c does), so a new subscription's filter walks only
  * the stored topics it can match. The store counts its messages and bytes for the broker's
  * limits. Walks are iterative: however deep an old stored topic is, they never use the stack.
@@ -53,7 +53,7 @@ export class RetainedStore {
     this.byteCount += sign * retainedBytes(m)
   }
 
-  /** Delete the retained message for `topic` [MQTT-3.3.1-10]. Returns the message deleted, if one existed. */
+  /** Delete the retained message for `topic` [v3.1.1 MQTT-3.3.1-10 / v5 MQTT-3.3.1-6]. Returns the message deleted, if one existed. */
   delete (topic: string): RoutedMessage | undefined {
     const node = this.find(topic)
     if (node === undefined || node.msg === null) return undefined
@@ -81,7 +81,7 @@ export class RetainedStore {
     return node
   }
 
-  /** Every retained message whose topic matches `filter`; wildcards skip `$` topics at the first level [MQTT-4.7.2-1]. */
+  /** Every retained message whose topic matches `filter`; wildcards skip `$` topics at the first level [v3.1.1 MQTT-4.7.2-1 / v5 MQTT-4.7.2-1]. */
   match (filter: string, out: RoutedMessage[] = []): RoutedMessage[] {
     const levels = filter.split('/')
     const stack: Array<[RetainNode, number]> = [[this.root, 0]]
@@ -93,7 +93,7 @@ export class RetainedStore {
       }
       const level = levels[i]
       if (level === '#') {
-        if (node.msg !== null && i > 0) out.push(node.msg) // 'a/#' matches 'a' [MQTT-4.7.1-2]
+        if (node.msg !== null && i > 0) out.push(node.msg) // 'a/#' matches 'a' [v3.1.1 §4.7.1.2 / v5 §4.7.1.2]
         if (node.children !== null) {
           for (const [k, child] of node.children) {
             if (i === 0 && k.charCodeAt(0) === 0x24) continue

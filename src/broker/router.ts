@@ -27,7 +27,7 @@ export class Router {
   /**
    * Route an accepted message to every matching subscription. A publish made while routing
    * (an in-process subscriber publishing from its handler) is routed after the current one,
-   * which keeps per-publisher order [MQTT-4.6.0-6].
+   * which keeps per-publisher order [v3.1.1 MQTT-4.6.0-6 / v5 MQTT-4.6.0-5].
    */
   route (msg: RoutedMessage, origin: Session | undefined): void {
     if (this.routing) { this.pending.push({ msg, origin }); return }
@@ -56,10 +56,10 @@ export class Router {
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]
       if (!core.mayRead(s, msg.topic)) continue
-      // Delivered QoS is the minimum of the publish QoS and the granted QoS [MQTT-3.8.4-8];
-      // for overlapping subscriptions the highest granted QoS wins [MQTT-3.3.4-2].
+      // Delivered QoS is the minimum of the publish QoS and the granted QoS [v3.1.1 MQTT-3.8.4-6 / v5 MQTT-3.8.4-8];
+      // for overlapping subscriptions the highest granted QoS wins [v3.1.1 MQTT-3.3.5-1 / v5 MQTT-3.3.4-2].
       const qos = msg.qos < s.matchQos ? msg.qos : s.matchQos
-      // RETAIN is cleared on live delivery unless Retain As Published [MQTT-3.3.1-12, MQTT-3.3.1-13]
+      // RETAIN is cleared on live delivery unless Retain As Published [v3.1.1 MQTT-3.3.1-9 / v5 MQTT-3.3.1-12..13]
       delivery.deliver(s, msg, qos, s.matchRap && msg.retain, s.matchSubIds, s.matchKeys)
     }
     for (let i = 0; i < shared.length; i++) {
@@ -75,7 +75,7 @@ export class Router {
   private collect (sub: Subscription): void {
     const s = sub.session
     if (sub.group !== undefined) { this.sharedPicks.push(sub); return }
-    // No Local: never back to the publisher's own session [MQTT-3.8.3-3]
+    // No Local: never back to the publisher's own session [v5 MQTT-3.8.3-3]
     if (sub.nl && s === this.curOrigin) return
     if (s.matchGen !== this.gen) {
       s.matchGen = this.gen
@@ -90,7 +90,7 @@ export class Router {
     if (sub.qos > s.matchQos) s.matchQos = sub.qos
     if (sub.rap) s.matchRap = true
     if (sub.subId !== undefined) {
-      // One copy carrying every matching Subscription Identifier [MQTT-3.3.4-3, MQTT-3.3.4-5]
+      // One copy carrying every matching Subscription Identifier [v5 MQTT-3.3.4-3, v5 MQTT-3.3.4-4]
       if (s.matchSubIds === undefined) s.matchSubIds = [sub.subId]
       else s.matchSubIds.push(sub.subId)
     }

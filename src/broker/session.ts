@@ -1,5 +1,5 @@
 /*
- * Session state [MQTT-4.1]: subscriptions, outgoing QoS 1/2 messages (queued and in flight),
+ * Session state [v3.1.1 §4.1 / v5 §4.1]: subscriptions, outgoing QoS 1/2 messages (queued and in flight),
  * incoming QoS 2 packet identifiers, and the will / expiry schedule while the client is away.
  */
 import type { ClientBase } from './client-base'
@@ -53,7 +53,7 @@ export class Session {
   get subscriptions (): Map<string, Subscription> { return this.subs }
   /** In flight, keyed by packet identifier, in send order. Read-only view; write with addInflight. */
   get inflight (): Map<number, Outgoing> { return this.pending }
-  /** Incoming QoS 2 packet identifiers for which PUBREC was sent [MQTT-4.3.3-9]. Write with addIncoming. */
+  /** Incoming QoS 2 packet identifiers for which PUBREC was sent [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-10]. Write with addIncoming. */
   get incoming (): Set<number> { return this.qos2in }
 
   addSubscription (key: string, sub: Subscription): void {
@@ -76,7 +76,7 @@ export class Session {
   queueHead = 0
   /**
    * In-flight messages still to be resent after a resume because the client's new Receive
-   * Maximum did not allow all at once; they keep their packet identifiers [MQTT-4.4.0-1].
+   * Maximum did not allow all at once; they keep their packet identifiers [v3.1.1 MQTT-4.4.0-1 / v5 MQTT-4.4.0-1].
    */
   resend: Outgoing[] = []
   /** Retained messages still to stream for new subscriptions; live messages wait behind them. */
@@ -91,7 +91,7 @@ export class Session {
   /** When the session expires while the client is away (ms), or undefined. */
   expireAt: number | undefined = undefined
   disconnectedAt: number | undefined = undefined
-  /** A will waiting for its Will Delay Interval [MQTT-3.1.3-9]. */
+  /** A will waiting for its Will Delay Interval [v5 MQTT-3.1.3-9]. */
   pendingWill: WillMessage | undefined = undefined
   willAt: number | undefined = undefined
   /** Who owns the session: the identity that created it (for the will, the read check and takeover). */
@@ -113,12 +113,12 @@ export class Session {
 
   constructor (readonly clientId: string) {}
 
-  /** The session outlives the connection [MQTT-3.1.2-4, MQTT-3.1.2-23]. */
+  /** The session outlives the connection [v3.1.1 MQTT-3.1.2-4 / v5 MQTT-3.1.2-23]. */
   get persistent (): boolean { return this.expiryInterval > 0 }
 
   get queued (): number { return this.queue.length - this.queueHead }
 
-  /** QoS 1/2 PUBLISH sent on this connection and not yet acknowledged, against Receive Maximum [MQTT-3.3.4-9]. */
+  /** QoS 1/2 PUBLISH sent on this connection and not yet acknowledged, against Receive Maximum [v5 MQTT-3.3.4-9]. */
   get sentUnacked (): number { return this.pending.size - this.resend.length }
 
   /** Payload bytes of the queued messages. */
@@ -170,7 +170,7 @@ export class Session {
     this.queuedBytes = keep.reduce((n, o) => n + o.msg.payload.length, 0)
   }
 
-  /** A packet identifier not in use by an in-flight message [MQTT-2.2.1-3]. */
+  /** A packet identifier not in use by an in-flight message [v3.1.1 MQTT-2.3.1-4 / v5 MQTT-2.2.1-4]. */
   allocatePacketId (): number {
     for (let i = 0; i < 65535; i++) {
       const id = this.nextPid

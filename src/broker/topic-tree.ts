@@ -1,7 +1,7 @@
 /*
  * The subscription trie: one node per topic level. Matching a topic walks the literal level,
  * then `+`, then `#`, as Mosquitto's sub__search does. Shared subscriptions ($share/group/filter)
- * live on the node of their filter, one group per share name [MQTT-4.8.2].
+ * live on the node of their filter, one group per share name [v5 §4.8.2].
  */
 import type { QoS } from './types'
 import type { Session } from './session'
@@ -91,7 +91,7 @@ export class TopicTree {
     return removed
   }
 
-  /** Visit every subscription matching `topic`. `$` topics never match a leading wildcard [MQTT-4.7.2-1]. */
+  /** Visit every subscription matching `topic`. `$` topics never match a leading wildcard [v3.1.1 MQTT-4.7.2-1 / v5 MQTT-4.7.2-1]. */
   match (topic: string, visit: MatchVisitor): void {
     const levels = topic.split('/')
     this.walk(this.root, levels, 0, topic.charCodeAt(0) === 0x24, visit)
@@ -105,7 +105,7 @@ export class TopicTree {
     const children = node.children
     if (i === levels.length) {
       emit(node, visit)
-      // 'a/#' also matches 'a' [MQTT-4.7.1-2]
+      // 'a/#' also matches 'a' [v3.1.1 §4.7.1.2 / v5 §4.7.1.2]
       const hash = children?.get('#')
       if (hash) emit(hash, visit)
       return

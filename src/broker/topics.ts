@@ -10,13 +10,13 @@
 
 const MAX_TOPIC_BYTES = 65535
 
-/** Longer than a UTF-8 string may be [MQTT-1.5.3]? Measured only when it could be (a UTF-16 unit is at most 3 bytes). */
+/** Longer than a UTF-8 string may be [v3.1.1 §1.5.3 / v5 §1.5.4]? Measured only when it could be (a UTF-16 unit is at most 3 bytes). */
 function tooLong (s: string): boolean {
   if (s.length * 3 <= MAX_TOPIC_BYTES) return false
   return new TextEncoder().encode(s).length > MAX_TOPIC_BYTES
 }
 
-/** A topic name is valid: not empty [MQTT-4.7.3-1], no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2]. */
+/** A topic name is valid: not empty [v3.1.1 MQTT-4.7.3-1 / v5 MQTT-4.7.3-1], no wildcards [v3.1.1 MQTT-3.3.2-2 / v5 MQTT-3.3.2-2], no U+0000 [v3.1.1 MQTT-4.7.3-2 / v5 MQTT-4.7.3-2]. */
 export function validTopicName (topic: string): boolean {
   if (topic.length === 0 || tooLong(topic)) return false
   for (let i = 0; i < topic.length; i++) {
@@ -27,8 +27,8 @@ export function validTopicName (topic: string): boolean {
 }
 
 /**
- * A topic filter is valid [MQTT-4.7.1-1..3]: `#` only alone and last, `+` only as a whole level,
- * not empty [MQTT-4.7.3-1], no U+0000.
+ * A topic filter is valid [v3.1.1 MQTT-4.7.1-2..3 / v5 MQTT-4.7.1-1..2]: `#` only alone and last, `+` only as a whole level,
+ * not empty [v3.1.1 MQTT-4.7.3-1 / v5 MQTT-4.7.3-1], no U+0000.
  */
 export function validTopicFilter (filter: string): boolean {
   if (filter.length === 0 || tooLong(filter)) return false
@@ -36,9 +36,9 @@ export function validTopicFilter (filter: string): boolean {
   for (let i = 0; i < n; i++) {
     const c = filter.charCodeAt(i)
     if (c === 0) return false
-    if (c === 0x2b) { // '+' must occupy an entire level [MQTT-4.7.1-3]
+    if (c === 0x2b) { // '+' must occupy an entire level [v3.1.1 MQTT-4.7.1-3 / v5 MQTT-4.7.1-2]
       if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f)) return false
-    } else if (c === 0x23) { // '#' must be last and alone in its level [MQTT-4.7.1-2]
+    } else if (c === 0x23) { // '#' must be last and alone in its level [v3.1.1 MQTT-4.7.1-2 / v5 MQTT-4.7.1-1]
       if (i !== n - 1 || (i > 0 && filter.charCodeAt(i - 1) !== 0x2f)) return false
     }
   }
@@ -65,16 +65,16 @@ export interface SharedFilter {
 }
 
 /**
- * Split `$share/{ShareName}/{filter}` [MQTT-4.8.2-1, MQTT-4.8.2-2]. Returns null when the filter is
+ * Split `$share/{ShareName}/{filter}` [v5 MQTT-4.8.2-1, v5 MQTT-4.8.2-2]. Returns null when the filter is
  * not a shared subscription, and `false` when it is a malformed one.
  */
 export function parseShared (filter: string): SharedFilter | null | false {
   if (!filter.startsWith('$share/')) return null
   const rest = filter.slice(7)
   const slash = rest.indexOf('/')
-  if (slash <= 0) return false // ShareName must be at least one character and be followed by '/' [MQTT-4.8.2-1]
+  if (slash <= 0) return false // ShareName must be at least one character and be followed by '/' [v5 MQTT-4.8.2-1]
   const group = rest.slice(0, slash)
-  if (group.includes('+') || group.includes('#')) return false // [MQTT-4.8.2-2]
+  if (group.includes('+') || group.includes('#')) return false // [v5 MQTT-4.8.2-2]
   const f = rest.slice(slash + 1)
   if (!validTopicFilter(f)) return false
   return { group, filter: f }
@@ -82,7 +82,7 @@ export function parseShared (filter: string): SharedFilter | null | false {
 
 /**
  * Does `filter` match `topic`? A `$share/group/` prefix is ignored; wildcards at the first level do
- * not match `$` topics [MQTT-4.7.2-1]. Routing uses the trie; this serves retained-message admin
+ * not match `$` topics [v3.1.1 MQTT-4.7.2-1 / v5 MQTT-4.7.2-1]. Routing uses the trie; this serves retained-message admin
  * and the Node-RED nodes' dispatch, once per delivered message, so it walks both strings without
  * splitting them.
  */

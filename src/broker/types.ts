@@ -7,7 +7,7 @@ export type UserProperties = Record<string, string | string[]>
 /** The MQTT 5 application properties a PUBLISH (or a will) carries end to end. */
 export interface MessageProperties {
   payloadFormatIndicator?: boolean
-  /** Seconds. On delivery the broker sends what is left of it [MQTT-3.3.2-6]. */
+  /** Seconds. On delivery the broker sends what is left of it [v5 MQTT-3.3.2-6]. */
   messageExpiryInterval?: number
   contentType?: string
   responseTopic?: string

@@ -19,7 +19,7 @@ import type { AcceptOptions, VerifyClient, VerifyClientInfo } from './types'
 /** The broker's default maxPacketSize. */
 const DEFAULT_MAX_PACKET = 268435460
 
-/** Subprotocols MQTT clients offer: 'mqtt' [MQTT-6.0.0-3], and 'mqttv3.1' from 3.1 clients. */
+/** Subprotocols MQTT clients offer: 'mqtt' [v3.1.1 MQTT-6.0.0-3 / v5 MQTT-6.0.0-3], and 'mqttv3.1' from 3.1 clients. */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1']
 
 export interface AcceptorOptions extends AcceptOptions {
@@ -91,7 +91,7 @@ export class WebSocketAcceptor {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: options.maxPacketSize ?? DEFAULT_MAX_PACKET,
-      // 'mqtt' whenever offered [MQTT-6.0.0-4]; 'mqttv3.1' for clients that offer only that.
+      // 'mqtt' whenever offered [v3.1.1 MQTT-6.0.0-4 / v5 MQTT-6.0.0-4]; 'mqttv3.1' for clients that offer only that.
       handleProtocols: (offered: Set<string>) => SUBPROTOCOLS.find(p => offered.has(p)) ?? false,
       verifyClient: options.verifyClient === undefined ? undefined : guardVerifyClient(options.verifyClient, (err, req) => this.report(err, req)),
     })
@@ -128,7 +128,7 @@ export class WebSocketAcceptor {
     if (this.gate.isClosed) { refuseUpgrade(socket, 503); return }
     const offered = req.headers['sec-websocket-protocol']
     if (offered !== undefined && !offered.split(',').some(p => SUBPROTOCOLS.includes(p.trim()))) {
-      // A client that offers subprotocols but not MQTT's is not an MQTT client [MQTT-6.0.0-3].
+      // A client that offers subprotocols but not MQTT's is not an MQTT client [v3.1.1 MQTT-6.0.0-3 / v5 MQTT-6.0.0-3].
       this.report(new ListenerError('BAD_PROTOCOL', `WebSocket subprotocol ${offered} is not mqtt`), req)
       refuseUpgrade(socket, 400)
       return

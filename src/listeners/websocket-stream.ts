@@ -1,7 +1,7 @@
 /*
  * One WebSocket as the byte stream the broker reads MQTT from. Frames are not packets: a binary
  * message may hold several MQTT packets or part of one, and the broker's parser sees only bytes
- * [MQTT-6.0.0-2]. A text (or any non-binary) message closes the connection [MQTT-6.0.0-1].
+ * [v3.1.1 MQTT-6.0.0-2 / v5 MQTT-6.0.0-2]. A text (or any non-binary) message closes the connection [v3.1.1 MQTT-6.0.0-1 / v5 MQTT-6.0.0-1].
  */
 import { Duplex } from 'node:stream'
 import WebSocket from 'ws'
@@ -21,7 +21,7 @@ export class WebSocketDuplex extends Duplex {
     ws.on('message', (data, isBinary) => {
       if (this.destroyed) return
       if (!isBinary) {
-        // MQTT Control Packets travel in binary frames only; anything else closes [MQTT-6.0.0-1]
+        // MQTT Control Packets travel in binary frames only; anything else closes [v3.1.1 MQTT-6.0.0-1 / v5 MQTT-6.0.0-1]
         this.closeWebSocket(UNSUPPORTED_DATA)
         this.destroy()
         return
@@ -52,7 +52,7 @@ export class WebSocketDuplex extends Duplex {
 
   private send (data: Buffer, cb: (err?: Error | null) => void): void {
     if (this.ws.readyState !== WebSocket.OPEN) { cb(new Error('WebSocket is not open')); return }
-    this.ws.send(data, { binary: true }, (err) => cb(err ?? null)) // MQTT goes in binary frames [MQTT-6.0.0-1]
+    this.ws.send(data, { binary: true }, (err) => cb(err ?? null)) // MQTT goes in binary frames [v3.1.1 MQTT-6.0.0-1 / v5 MQTT-6.0.0-1]
   }
 
   override _final (cb: (err?: Error | null) => void): void {

@@ -24,8 +24,8 @@ const hashAt = (f: Levels, i: number): boolean => i === f.length - 1 && f[i] ===
 
 /**
  * Does `rule` match `topic`? '+' is one level, a final '#' this level and all below including the
- * parent ("a/#" matches "a") [MQTT-4.7.1-2]; a wildcard as first level does not match a topic
- * starting with '$' [MQTT-4.7.2-1].
+ * parent ("a/#" matches "a") [v3.1.1 §4.7.1.2 / v5 §4.7.1.2]; a wildcard as first level does not match a topic
+ * starting with '$' [v3.1.1 MQTT-4.7.2-1 / v5 MQTT-4.7.2-1].
  */
 export function matchLevels (rule: Levels, topic: Levels): boolean {
   const n = rule.length

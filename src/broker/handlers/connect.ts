@@ -8,7 +8,7 @@ import { runConnect, activate, type ConnectContext, NEVER_EXPIRES } from '../con
 import { appProperties } from './properties'
 import type { ProtocolVersion, QoS, WillMessage } from '../types'
 
-/** Refuse with a CONNACK carrying `rc` (session present 0 [MQTT-3.2.2-6]) and close [MQTT-3.2.2-7]. */
+/** Refuse with a CONNACK carrying `rc` (session present 0 [v3.1.1 MQTT-3.2.2-4 / v5 MQTT-3.2.2-6]) and close [v3.1.1 MQTT-3.2.2-5 / v5 MQTT-3.2.2-7]. */
 function refuse (conn: Connection, rc: number, reason: string): void {
   const v5 = conn.protocolVersion === 5
   const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: false }
@@ -24,24 +24,24 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
   conn.protocolVersion = version === 5 ? 5 : version
   // Level | 0x80 marks a bridge on 3.1 and 3.1.1 (Mosquitto's try_private); with 5 it is ignored: an MQTT 5 bridge sets No Local and Retain As Published itself
   conn.bridge = (packet as { bridgeMode?: boolean }).bridgeMode === true && version !== 5
-  // Protocol name must match the level: MQIsdp for 3.1, MQTT for 3.1.1 and 5 [MQTT-3.1.2-1]
+  // Protocol name must match the level: MQIsdp for 3.1, MQTT for 3.1.1 and 5 [v3.1.1 MQTT-3.1.2-1 / v5 MQTT-3.1.2-1]
   if ((version === 3) !== (packet.protocolId === 'MQIsdp')) {
     conn.close('protocol name does not match the level', RC.UNSUPPORTED_PROTOCOL_VERSION)
     return
   }
-  // A level this broker does not allow: CONNACK 0x01 (3.x) or 0x84 (5), then close [MQTT-3.1.2-2]
+  // A level this broker does not allow: CONNACK 0x01 (3.x) or 0x84 (5), then close [v3.1.1 MQTT-3.1.2-2 / v5 MQTT-3.1.2-2]
   if (!core.opts.protocols.includes(version)) {
     refuse(conn, RC.UNSUPPORTED_PROTOCOL_VERSION, `protocol level ${version} is not allowed`)
     return
   }
   const props = packet.properties
   const v5 = version === 5
-  // 3.x: a password needs a user name [MQTT-3.1.2-22]
+  // 3.x: a password needs a user name [v3.1.1 MQTT-3.1.2-22]
   if (!v5 && packet.password !== undefined && packet.username === undefined) {
     conn.close('password without user name', RC.MALFORMED_PACKET)
     return
   }
-  if (packet.will && ((packet.will.qos ?? 0) as number) > 2) { // Will QoS 3 is malformed [MQTT-3.1.2-14]
+  if (packet.will && ((packet.will.qos ?? 0) as number) > 2) { // Will QoS 3 is malformed [v3.1.1 MQTT-3.1.2-14 / v5 MQTT-3.1.2-12]
     conn.close('will QoS 3', RC.MALFORMED_PACKET)
     return
   }
@@ -89,7 +89,7 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
       username: packet.username,
       password: packet.password,
       will,
-      // 3.1.1: a non-clean session lasts until the client cleans it; 5: Session Expiry Interval, default 0 [MQTT-3.1.2-23]
+      // 3.1.1: a non-clean session lasts until the client cleans it; 5: Session Expiry Interval, default 0 [v3.1.1 MQTT-3.1.2-4 / v5 MQTT-3.1.2-23]
       sessionExpiryInterval: v5 ? (props?.sessionExpiryInterval ?? 0) : (clean ? 0 : NEVER_EXPIRES),
       authenticationMethod: v5 ? props?.authenticationMethod : undefined,
       remoteAddress: conn.remoteAddress(),
@@ -111,7 +111,7 @@ function finishConnect (conn: Connection, ctx: ConnectContext, rc: number): void
   conn.leavePending()
   if (rc !== RC.SUCCESS) { refuse(conn, rc, `connection refused: 0x${rc.toString(16)}`); return }
   if (!v5) {
-    conn.write(Buffer.from([0x20, 2, ctx.sessionPresent ? 1 : 0, 0])) // CONNACK, accepted [MQTT-3.2.2-1..3]
+    conn.write(Buffer.from([0x20, 2, ctx.sessionPresent ? 1 : 0, 0])) // CONNACK, accepted [v3.1.1 MQTT-3.2.2-1..3]
   } else {
     const ack: mqtt.IConnackPacket = { cmd: 'connack', sessionPresent: ctx.sessionPresent, reasonCode: 0 }
     const p: NonNullable<mqtt.IConnackPacket['properties']> = {}
@@ -125,7 +125,7 @@ function finishConnect (conn: Connection, ctx: ConnectContext, rc: number): void
     if (ctx.serverKeepAlive !== undefined) p.serverKeepAlive = ctx.serverKeepAlive
     if (ctx.sessionExpiryInterval !== undefined) p.sessionExpiryInterval = ctx.sessionExpiryInterval
     if (Object.keys(p).length > 0) ack.properties = p
-    if (!conn.sendPacket(ack)) { // CONNACK first [MQTT-3.2.0-1], never above the client's maximum [MQTT-3.1.2-24]
+    if (!conn.sendPacket(ack)) { // CONNACK first [v3.1.1 MQTT-3.2.0-1 / v5 MQTT-3.2.0-1], never above the client's maximum [v5 MQTT-3.1.2-24]
       // No CONNACK can reach the client: the connection ends, without the will (it never began).
       core.detach(conn, false)
       conn.close('the CONNACK is larger than the client\'s Maximum Packet Size', RC.PACKET_TOO_LARGE)

@@ -1,6 +1,6 @@
 /*
- * The dispatcher: enforces the connection state (CONNECT first [MQTT-3.1.0-1], only once
- * [MQTT-3.1.0-2]) and hands each packet type to its handler. Handlers throw ProtocolError; the
+ * The dispatcher: enforces the connection state (CONNECT first [v3.1.1 MQTT-3.1.0-1 / v5 MQTT-3.1.0-1], only once
+ * [v3.1.1 MQTT-3.1.0-2 / v5 MQTT-3.1.0-2]) and hands each packet type to its handler. Handlers throw ProtocolError; the
  * connection turns that into DISCONNECT (MQTT 5) and a close.
  */
 import type mqtt from 'mqtt-packet'
@@ -21,7 +21,7 @@ import { handleAuth } from './auth'
 
 export function dispatch (conn: Connection, packet: mqtt.Packet): void | Promise<void> {
   if (conn.state === ConnState.AwaitConnect) {
-    if (packet.cmd !== 'connect') throw new ProtocolError(RC.PROTOCOL_ERROR, 'the first packet must be CONNECT') // [MQTT-3.1.0-1]
+    if (packet.cmd !== 'connect') throw new ProtocolError(RC.PROTOCOL_ERROR, 'the first packet must be CONNECT') // [v3.1.1 MQTT-3.1.0-1 / v5 MQTT-3.1.0-1]
     return handleConnect(conn, packet)
   }
   if (conn.state !== ConnState.Active) return
@@ -38,7 +38,7 @@ export function dispatch (conn: Connection, packet: mqtt.Packet): void | Promise
     case 'auth':
       if (conn.protocolVersion !== 5) throw new ProtocolError(RC.PROTOCOL_ERROR, 'AUTH is MQTT 5 only')
       return handleAuth(conn, packet)
-    case 'connect': throw new ProtocolError(RC.PROTOCOL_ERROR, 'a second CONNECT') // [MQTT-3.1.0-2]
+    case 'connect': throw new ProtocolError(RC.PROTOCOL_ERROR, 'a second CONNECT') // [v3.1.1 MQTT-3.1.0-2 / v5 MQTT-3.1.0-2]
     default: throw new ProtocolError(RC.PROTOCOL_ERROR, `a client must not send ${packet.cmd}`)
   }
 }

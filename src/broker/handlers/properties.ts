@@ -9,7 +9,7 @@ interface AnyProps {
   userProperties?: Record<string, string | string[]>
 }
 
-/** The application properties forwarded unaltered to subscribers [MQTT-3.3.2-4, MQTT-3.3.2-15..20]. */
+/** The application properties forwarded unaltered to subscribers [v5 MQTT-3.3.2-4, v5 MQTT-3.3.2-15..20]. */
 export function appProperties (p: AnyProps | undefined): MessageProperties | undefined {
   if (p === undefined) return undefined
   let out: MessageProperties | undefined

@@ -1,7 +1,7 @@
 import type mqtt from 'mqtt-packet'
 import type { Connection } from '../connection'
 
-/** PUBCOMP ends an outgoing QoS 2 exchange [MQTT-4.3.3]. */
+/** PUBCOMP ends an outgoing QoS 2 exchange [v3.1.1 §4.3.3 / v5 §4.3.3]. */
 export function handlePubcomp (conn: Connection, packet: mqtt.IPubcompPacket): void {
   const s = conn.session
   if (s === null) return

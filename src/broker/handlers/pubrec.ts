@@ -2,7 +2,7 @@ import type mqtt from 'mqtt-packet'
 import type { Connection } from '../connection'
 import { RC } from '../errors'
 
-/** PUBREC for an outgoing QoS 2 message: answer PUBREL [MQTT-4.3.3-4]; 0x92 when the identifier is unknown. */
+/** PUBREC for an outgoing QoS 2 message: answer PUBREL [v3.1.1 MQTT-4.3.3-1 / v5 MQTT-4.3.3-4]; 0x92 when the identifier is unknown. */
 export function handlePubrec (conn: Connection, packet: mqtt.IPubrecPacket): void {
   const s = conn.session
   if (s === null) return

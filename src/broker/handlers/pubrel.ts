@@ -2,7 +2,7 @@ import type mqtt from 'mqtt-packet'
 import type { Connection } from '../connection'
 import { RC } from '../errors'
 
-/** PUBREL for an incoming QoS 2 message: forget its packet identifier and answer PUBCOMP [MQTT-4.3.3-11]. */
+/** PUBREL for an incoming QoS 2 message: forget its packet identifier and answer PUBCOMP [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-11]. */
 export function handlePubrel (conn: Connection, packet: mqtt.IPubrelPacket): void {
   const s = conn.session
   if (s === null) return
@@ -14,6 +14,6 @@ export function handlePubrel (conn: Connection, packet: mqtt.IPubrelPacket): voi
   if (!known && conn.protocolVersion === 5) reply.reasonCode = RC.PACKET_IDENTIFIER_NOT_FOUND
   // PUBCOMP once the packet identifier is forgotten on disk too: after a crash the client may
   // reuse it at once, and a restored stale identifier would swallow that new message as a
-  // duplicate [MQTT-4.3.3-12, MQTT-4.3.3-13].
+  // duplicate [v3.1.1 MQTT-4.3.3-2 / v5 MQTT-4.3.3-12].
   conn.sendAck(reply, durable ? conn.core.persistence.sync() : undefined)
 }

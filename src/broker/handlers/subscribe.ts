@@ -6,8 +6,8 @@ import type { QoS, SubscriptionOptions } from '../types'
 
 export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket): Promise<void> | void {
   const v5 = conn.protocolVersion === 5
-  if (!packet.messageId) throw new ProtocolError(RC.MALFORMED_PACKET, 'packet identifier 0') // [MQTT-2.2.1-3]
-  // At least one topic filter [MQTT-3.8.3-3]
+  if (!packet.messageId) throw new ProtocolError(RC.MALFORMED_PACKET, 'packet identifier 0') // [v3.1.1 MQTT-2.3.1-1 / v5 MQTT-2.2.1-3]
+  // At least one topic filter [v3.1.1 MQTT-3.8.3-3 / v5 MQTT-3.8.3-2]
   if (packet.subscriptions.length === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'SUBSCRIBE without topic filters')
   const subId = v5 ? packet.properties?.subscriptionIdentifier : undefined
   if (subId === 0) throw new ProtocolError(RC.PROTOCOL_ERROR, 'Subscription Identifier 0') // 1..268435455; 0 is a Protocol Error (MQTT 5 section 3.8.2.1.2)
@@ -23,7 +23,7 @@ export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket
   return subscribe(conn.core, conn, requests).then(result => {
     if (result === undefined) return // the session ended while the subscription was authorised
     const { codes, after } = result
-    // SUBACK with the same packet identifier and one code per filter [MQTT-3.8.4-1, MQTT-3.8.4-2, MQTT-3.8.4-6]
+    // SUBACK with the same packet identifier and one code per filter [v3.1.1 MQTT-3.8.4-1..2, v3.1.1 MQTT-3.8.4-5 / v5 MQTT-3.8.4-1..2, v5 MQTT-3.8.4-6]
     conn.sendPacket({ cmd: 'suback', messageId: packet.messageId, granted: codes } as mqtt.ISubackPacket)
     after()
   })

@@ -235,7 +235,7 @@ export class LiveState {
 
   /**
    * Drop sessions whose expiry has passed, retained messages whose expiresAt has passed, and
-   * queued (not yet sent) outgoing messages whose expiresAt has passed [MQTT-3.3.2-5]; a message
+   * queued (not yet sent) outgoing messages whose expiresAt has passed [v5 MQTT-3.3.2-5]; a message
    * whose delivery has started is kept, it must be completed.
    */
   purgeExpired (now: number): { sessions: string[], retained: string[], outgoing: Array<[string, number]> } {

@@ -102,7 +102,7 @@ export class ExternalClient implements ConnectionClient {
     this.refusal = undefined
     this.lastProblem = undefined
     const p = connack.properties
-    // [MQTT-3.3.4-7] never more unacknowledged QoS 1/2 PUBLISH packets than the server's Receive Maximum.
+    // [v5 MQTT-3.3.4-7] never more unacknowledged QoS 1/2 PUBLISH packets than the server's Receive Maximum.
     this.window = Math.max(1, Math.min(this.settings.limits.maxInflight, p?.receiveMaximum ?? 65535))
     this.ids = this.v5 && p?.subscriptionIdentifiersAvailable !== false
     this.events.log('log', this.events.text('state.connected', { broker: this.broker }))
@@ -315,7 +315,7 @@ export class ExternalClient implements ConnectionClient {
 
   /**
    * Clean close, as core: what is queued goes out (for a while), then the close message, then
-   * DISCONNECT with reason 0, so the broker does not publish the will [MQTT-3.14.4-3].
+   * DISCONNECT with reason 0, so the broker does not publish the will [v3.1.1 MQTT-3.14.4-3 / v5 MQTT-3.14.4-3].
    */
   async stop (): Promise<void> {
     if (!this.wanted) return
