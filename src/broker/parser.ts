@@ -17,7 +17,7 @@ export class ParsedProtocolError extends Error {}
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const constants = require('mqtt-packet/constants') as { propertiesCodes: Record<number, string>, propertiesTypes: Record<string, string> }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const Packet = require('mqtt-packet/packet') as new () => { length: number }
+const Packet = require('mqtt-packet/packet') as new () => PacketObject
 // mqtt-packet buffers input in a `bl` BufferListStream, a whole Duplex per connection; the plain
 // BufferList has the same methods at a fraction of the memory. Resolved from mqtt-packet's own bl.
 const BufferList = (createRequire(require.resolve('mqtt-packet')) ('bl') as { BufferList: new () => BufferListLike }).BufferList
@@ -32,6 +32,9 @@ interface BufferListLike {
   length: number
   slice (start: number, end: number): Buffer
 }
+
+/** mqtt-packet's Packet: the object every parsed packet is, whichever path parsed it. */
+interface PacketObject { cmd: string | null, retain: boolean, qos: number, dup: boolean, length: number, topic: string | null, payload: Buffer | null, messageId?: number }
 
 /** The internals of mqtt-packet's Parser that we extend (mqtt-packet 9.x). */
 interface ParserInternals {
@@ -55,6 +58,8 @@ interface ParserInternals {
   error: Error | null
   _propCalls?: number
   packet: { length: number, cmd?: string, reasonCode?: number }
+  parse (buf: Buffer): number
+  emit (event: 'packet', packet: PacketObject): boolean
 }
 
 export type PacketParser = mqtt.Parser
@@ -109,7 +114,77 @@ export function createParser (admit: Admission): PacketParser {
   }
   p._parseProperties = parseProperties
   boundReads(p)
+  const parse = p.parse
+  p.parse = function (this: ParserInternals, buf: Buffer): number {
+    // Whole PUBLISH packets at the start of a read, with nothing buffered before them, take the
+    // fast path; the first packet it leaves (any other type, a packet cut by the read, anything
+    // unusual) and everything after it go through mqtt-packet's parser, which also reports errors.
+    if (this.error !== null || this._stateCounter !== 0 || this._list.length !== 0) return parse.call(this, buf)
+    let off = 0
+    while (off < buf.length) {
+      const used = fastPublish(this, parser, admit, buf, off)
+      if (used === 0) break
+      off += used
+    }
+    return off === buf.length ? 0 : parse.call(this, off === 0 ? buf : buf.subarray(off))
+  }
   return parser
+}
+
+/**
+ * A complete, ordinary PUBLISH at buf[off]: QoS 0-2, a minimally encoded Remaining Length [MQTT-1.5.5-1]
+ * the connection admits, a topic of ASCII or well-formed UTF-8 without U+0000 [MQTT-1.5.3-1,
+ * MQTT-1.5.3-2], the packet identifier within the packet, and on MQTT 5 no properties. It is emitted
+ * as the same Packet mqtt-packet would emit, without copying the payload or buffering the read (the
+ * stock parser copies every multi-byte field it reads through its buffer list). Returns the bytes
+ * it took, or 0 when the packet is left to mqtt-packet's parser.
+ */
+function fastPublish (p: ParserInternals, parser: PacketParser, admit: Admission, buf: Buffer, off: number): number {
+  const b0 = buf[off]
+  const qos = (b0 >> 1) & 3
+  if (b0 >> 4 !== 3 || qos === 3) return 0
+  let len = 0
+  let mul = 1
+  let i = off + 1
+  for (;;) {
+    if (i >= buf.length || i - off > 4) return 0
+    const c = buf[i++]
+    len += (c & 0x7f) * mul
+    if ((c & 0x80) === 0) break
+    mul *= 128
+  }
+  const lenBytes = i - off - 1
+  if (lenBytes !== (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4)) return 0
+  const end = i + len
+  if (end > buf.length || admit.call(parser, 'publish', end - off) !== undefined) return 0
+  if (i + 2 > end) return 0
+  const topicEnd = i + 2 + ((buf[i] << 8) | buf[i + 1])
+  if (topicEnd > end) return 0
+  const topic = buf.toString('utf8', i + 2, topicEnd)
+  // A replacement character may stand for bytes that are not UTF-8, and U+0000 is refused: the stock path decides
+  if (topic.indexOf('\ufffd') !== -1 || topic.indexOf('\u0000') !== -1) return 0
+  i = topicEnd
+  let messageId = 0
+  if (qos > 0) {
+    if (i + 2 > end) return 0
+    messageId = (buf[i] << 8) | buf[i + 1]
+    i += 2
+  }
+  if (p.settings.protocolVersion === 5) {
+    if (i >= end || buf[i] !== 0) return 0 // properties: the stock path and parseProperties
+    i++
+  }
+  const packet = new Packet()
+  packet.cmd = 'publish'
+  packet.retain = (b0 & 1) !== 0
+  packet.qos = qos
+  packet.dup = (b0 & 8) !== 0
+  packet.length = len
+  packet.topic = topic
+  if (qos > 0) packet.messageId = messageId
+  packet.payload = buf.subarray(i, end)
+  p.emit('packet', packet)
+  return end - off
 }
 
 /** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */
@@ -166,7 +241,7 @@ function boundReads (p: ParserInternals): void {
  * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
  */
 function resetState (this: ParserInternals): void {
-  this.packet = new Packet()
+  this.packet = new Packet() as ParserInternals['packet']
   this.error = null
   this._list = new BufferList()
   this._stateCounter = 0
