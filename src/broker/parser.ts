@@ -5,7 +5,7 @@
  * CONNECT first) is never buffered, and well-formed UTF-8 without U+0000 in every string
  * [MQTT-1.5.3-1, MQTT-1.5.3-2].
  */
-import mqtt from 'mqtt-packet'
+import type mqtt from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 
@@ -40,7 +40,8 @@ interface PacketObject { cmd: string | null, retain: boolean, qos: number, dup: 
 interface ParserInternals {
   _list: BufferListLike
   _pos: number
-  settings: { protocolVersion?: number }
+  settings: { protocolVersion?: number, bridgeMode?: boolean }
+  _parseConnect (): unknown
   _parseLength (): boolean
   _parseString (): string | null
   _parseVarByteNum (fullInfoFlag?: boolean): number | false | { bytes: number, value: number }
@@ -56,7 +57,7 @@ interface ParserInternals {
   _resetState (): void
   _stateCounter: number
   error: Error | null
-  _propCalls?: number
+  _propCalls: number
   packet: { length: number, cmd?: string, reasonCode?: number }
   parse (buf: Buffer): number
   emit (event: 'packet', packet: PacketObject): boolean
@@ -70,15 +71,47 @@ export type PacketParser = mqtt.Parser
  */
 export type Admission = (this: PacketParser, cmd: string | undefined, size: number) => Error | undefined
 
-export function createParser (admit: Admission): PacketParser {
-  const parser = mqtt.parser({ protocolVersion: 4 })
-  const p = parser as unknown as ParserInternals
-  p._resetState = resetState
-  p._list = new BufferList()
-  const parseLength = p._parseLength
-  p._parseLength = function (this: ParserInternals): boolean {
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const StockParser = require('mqtt-packet/parser') as new () => ParserInternals
+/** mqtt-packet's parse loop calls its states by name; one array for every parser. */
+const STATES = ['_parseHeader', '_parseLength', '_parsePayload', '_newPacket']
+
+/**
+ * mqtt-packet's Parser with the broker's checks as methods of a subclass: a connection's parser
+ * holds no closures of its own (an idle connection costs what its fields cost).
+ */
+class BrokerParser extends StockParser {
+  constructor (private readonly admit: Admission) {
+    super()
+    this.settings = { protocolVersion: 4 }
+    ;(this as unknown as { _states: string[] })._states = STATES
+    this._resetState()
+  }
+
+  override _resetState (): void {
+    this.packet = new Packet() as ParserInternals['packet']
+    this.error = null
+    this._list = new BufferList()
+    this._stateCounter = 0
+  }
+
+  override parse (buf: Buffer): number {
+    // Whole PUBLISH packets at the start of a read, with nothing buffered before them, take the
+    // fast path; the first packet it leaves (any other type, a packet cut by the read, anything
+    // unusual) and everything after it go through mqtt-packet's parser, which also reports errors.
+    if (this.error !== null || this._stateCounter !== 0 || this._list.length !== 0) return super.parse(buf)
+    let off = 0
+    while (off < buf.length) {
+      const used = fastPublish(this, this.admit, buf, off)
+      if (used === 0) break
+      off += used
+    }
+    return off === buf.length ? 0 : super.parse(off === 0 ? buf : buf.subarray(off))
+  }
+
+  override _parseLength (): boolean {
     const before = this._list.length
-    const ok = parseLength.call(this)
+    const ok = super._parseLength()
     if (ok) {
       const lenBytes = before - this._list.length
       const headerBytes = 1 + lenBytes
@@ -88,8 +121,8 @@ export function createParser (admit: Admission): PacketParser {
         this._emitError(new Error('Remaining Length is not minimally encoded'))
         return false
       }
-      ;(this as unknown as { _propCalls: number })._propCalls = 0
-      const refused = admit.call(parser, this.packet.cmd, this.packet.length + headerBytes)
+      this._propCalls = 0
+      const refused = this.admit.call(this as unknown as PacketParser, this.packet.cmd, this.packet.length + headerBytes)
       if (refused !== undefined) {
         this._emitError(refused)
         return false
@@ -97,10 +130,10 @@ export function createParser (admit: Admission): PacketParser {
     }
     return ok
   }
-  const parseString = p._parseString
-  p._parseString = function (this: ParserInternals): string | null {
+
+  override _parseString (): string | null {
     const start = this._pos + 2
-    const s = parseString.call(this)
+    const s = super._parseString()
     if (s === null) return s
     if (s.indexOf('\ufffd') !== -1 && !isUtf8(this._list.slice(start, this._pos))) {
       this._emitError(new BadUtf8Error('malformed UTF-8 string'))
@@ -112,23 +145,59 @@ export function createParser (admit: Admission): PacketParser {
     }
     return s
   }
-  p._parseProperties = parseProperties
-  boundReads(p)
-  const parse = p.parse
-  p.parse = function (this: ParserInternals, buf: Buffer): number {
-    // Whole PUBLISH packets at the start of a read, with nothing buffered before them, take the
-    // fast path; the first packet it leaves (any other type, a packet cut by the read, anything
-    // unusual) and everything after it go through mqtt-packet's parser, which also reports errors.
-    if (this.error !== null || this._stateCounter !== 0 || this._list.length !== 0) return parse.call(this, buf)
-    let off = 0
-    while (off < buf.length) {
-      const used = fastPublish(this, parser, admit, buf, off)
-      if (used === 0) break
-      off += used
+
+  override _parseProperties (): Record<string, unknown> | false { return parseProperties.call(this) }
+
+  // mqtt-packet bounds string and binary fields by the packet, but its integer, byte and Variable
+  // Byte Integer reads only by the bytes buffered: a field the Remaining Length leaves no room for
+  // was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
+  // the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
+  // Remaining Length, and a packet identifier that is not there makes the packet malformed
+  // [MQTT-2.2.1-3, MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
+  // code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
+  private inBody (n: number): boolean { return this._stateCounter !== PAYLOAD_STATE || this._pos + n <= this.packet.length }
+  override _parseNum (): number { return this.inBody(2) ? super._parseNum() : -1 }
+  override _parse4ByteNum (): number { return this.inBody(4) ? super._parse4ByteNum() : -1 }
+  override _parseByte (): number | undefined { return this.inBody(1) ? super._parseByte() : undefined }
+  override _parseVarByteNum (full?: boolean): number | false | { bytes: number, value: number } {
+    if (!this.inBody(1)) return false
+    const start = this._pos
+    const r = super._parseVarByteNum(full)
+    if (this._stateCounter === PAYLOAD_STATE && this._pos > this.packet.length) {
+      this._pos = start
+      return false
     }
-    return off === buf.length ? 0 : parse.call(this, off === 0 ? buf : buf.subarray(off))
+    return r
   }
-  return parser
+
+  /** mqtt-packet keeps the whole CONNECT as its settings (password and will included): keep only what it reads. */
+  override _parseConnect (): unknown {
+    const r = super._parseConnect()
+    const c = this.settings as { protocolVersion?: number, bridgeMode?: boolean }
+    this.settings = c.bridgeMode === true ? { protocolVersion: c.protocolVersion, bridgeMode: true } : { protocolVersion: c.protocolVersion }
+    return r
+  }
+
+  override _parseMessageId (): boolean {
+    const id = this._parseNum()
+    ;(this.packet as { messageId?: number }).messageId = id
+    if (id === -1) { this._emitError(new Error('Cannot parse messageId')); return false }
+    return true
+  }
+
+  override _parseDisconnect (): boolean {
+    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
+    return super._parseDisconnect()
+  }
+
+  override _parseAuth (): boolean {
+    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
+    return super._parseAuth()
+  }
+}
+
+export function createParser (admit: Admission): PacketParser {
+  return new BrokerParser(admit) as unknown as PacketParser
 }
 
 /**
@@ -139,7 +208,7 @@ export function createParser (admit: Admission): PacketParser {
  * stock parser copies every multi-byte field it reads through its buffer list). Returns the bytes
  * it took, or 0 when the packet is left to mqtt-packet's parser.
  */
-function fastPublish (p: ParserInternals, parser: PacketParser, admit: Admission, buf: Buffer, off: number): number {
+function fastPublish (p: ParserInternals, admit: Admission, buf: Buffer, off: number): number {
   const b0 = buf[off]
   const qos = (b0 >> 1) & 3
   if (b0 >> 4 !== 3 || qos === 3) return 0
@@ -156,7 +225,7 @@ function fastPublish (p: ParserInternals, parser: PacketParser, admit: Admission
   const lenBytes = i - off - 1
   if (lenBytes !== (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4)) return 0
   const end = i + len
-  if (end > buf.length || admit.call(parser, 'publish', end - off) !== undefined) return 0
+  if (end > buf.length || admit.call(p as unknown as PacketParser, 'publish', end - off) !== undefined) return 0
   if (i + 2 > end) return 0
   const topicEnd = i + 2 + ((buf[i] << 8) | buf[i + 1])
   if (topicEnd > end) return 0
@@ -190,63 +259,6 @@ function fastPublish (p: ParserInternals, parser: PacketParser, admit: Admission
 /** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */
 const PAYLOAD_STATE = 2
 
-/**
- * mqtt-packet bounds string and binary fields by the packet, but its integer, byte and Variable
- * Byte Integer reads only by the bytes buffered: a field the Remaining Length leaves no room for
- * was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
- * the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
- * Remaining Length, and a packet identifier that is not there makes the packet malformed
- * [MQTT-2.2.1-3, MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
- * code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
- */
-function boundReads (p: ParserInternals): void {
-  const inBody = (self: ParserInternals, n: number): boolean => self._stateCounter !== PAYLOAD_STATE || self._pos + n <= self.packet.length
-  const parseNum = p._parseNum
-  p._parseNum = function (this: ParserInternals): number { return inBody(this, 2) ? parseNum.call(this) : -1 }
-  const parse4 = p._parse4ByteNum
-  p._parse4ByteNum = function (this: ParserInternals): number { return inBody(this, 4) ? parse4.call(this) : -1 }
-  const parseByte = p._parseByte
-  p._parseByte = function (this: ParserInternals): number | undefined { return inBody(this, 1) ? parseByte.call(this) : undefined }
-  const parseVar = p._parseVarByteNum
-  p._parseVarByteNum = function (this: ParserInternals, full?: boolean): number | false | { bytes: number, value: number } {
-    if (!inBody(this, 1)) return false
-    const start = this._pos
-    const r = parseVar.call(this, full)
-    if (this._stateCounter === PAYLOAD_STATE && this._pos > this.packet.length) {
-      this._pos = start
-      return false
-    }
-    return r
-  }
-  p._parseMessageId = function (this: ParserInternals): boolean {
-    const id = this._parseNum()
-    ;(this.packet as { messageId?: number }).messageId = id
-    if (id === -1) { this._emitError(new Error('Cannot parse messageId')); return false }
-    return true
-  }
-  const parseDisconnect = p._parseDisconnect
-  p._parseDisconnect = function (this: ParserInternals): boolean {
-    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
-    return parseDisconnect.call(this)
-  }
-  const parseAuth = p._parseAuth
-  p._parseAuth = function (this: ParserInternals): boolean {
-    if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
-    return parseAuth.call(this)
-  }
-}
-
-/**
- * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
- * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
- */
-function resetState (this: ParserInternals): void {
-  this.packet = new Packet() as ParserInternals['packet']
-  this.error = null
-  this._list = new BufferList()
-  this._stateCounter = 0
-}
-
 /** Properties a client may send, per packet (MQTT 5 section 2.2.2.2); CONNECT's second set is the will's. */
 const ALLOWED: Record<string, Set<string>> = {
   connect: new Set(['sessionExpiryInterval', 'receiveMaximum', 'maximumPacketSize', 'topicAliasMaximum', 'requestResponseInformation',
@@ -264,6 +276,10 @@ const ALLOWED: Record<string, Set<string>> = {
   auth: new Set(['authenticationMethod', 'authenticationData', 'reasonString', 'userProperties']),
 }
 
+/**
+ * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
+ * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [MQTT-3.3.2-18].
+ */
 function parseProperties (this: ParserInternals): Record<string, unknown> | false {
   const call = this._propCalls = (this._propCalls ?? 0) + 1
   const cmd = this.packet.cmd ?? ''
