@@ -173,14 +173,15 @@ async function measure (brokerName, scenario, rep, opts, pinned) {
     tag: `${brokerName}-${rep}`
   }
   // the probe reports on the latency and throughput windows (the generator brackets them with SIGUSR2)
-  const probe = BROKERS[brokerName].node && (scenario.id === 'latency' ? opts.probe !== 'none' : opts.probe === 'all' && !!scenario.memory)
+  const probe = BROKERS[brokerName].node && (job.kind === 'latency' ? opts.probe !== 'none' : opts.probe === 'all' && !!scenario.memory)
   let traceGc = null
   if (opts.traceGc && BROKERS[brokerName].node) {
     mkdirSync(join(opts.out, 'trace-gc'), { recursive: true })
     traceGc = join(opts.out, 'trace-gc', `${opts.stamp}-${scenario.id}-${brokerName}-${rep}${pinned ? '-pinned' : ''}.log`)
   }
   const broker = await BROKERS[brokerName].start({
-    nodeBin: opts.node, needs: needsOf(job), cpus: pinned ? opts.pinBroker : null, probe, probeResolution: opts.eldResolution, traceGc
+    nodeBin: opts.node, needs: needsOf(job), cpus: pinned ? opts.pinBroker : null, probe, probeResolution: opts.eldResolution, traceGc,
+    transport: scenario.transport
   })
   try {
     await sleep(200)
@@ -206,7 +207,7 @@ const isNoisy = (r, opts) => r.windowS >= 1 && r.otherCpu > opts.noisyCpu
 
 function describe (scenario, r) {
   const cpu = `broker ${fmt(r.brokerCpu, '%')} cpu, generator ${fmt(r.genCpu, '%')}, other ${fmt(r.otherCpu, '%')}`
-  switch (scenario.id) {
+  switch (scenario.kind ?? scenario.id) {
     case 'latency': {
       const probe = r.eldP99 === undefined ? ''
         : `; event loop p99 ${fmt(r.eldP99, 'ms')} max ${fmt(r.eldMax, 'ms')} ms, GC ${r.gcCount} pauses ${fmt(r.gcTotalMs, 'ms')} ms (max ${fmt(r.gcMaxMs, 'ms')}), ≥p99 during GC ${fmt(r.gcShareTail, '%')}`
@@ -253,6 +254,7 @@ async function main () {
         for (const pinned of modes) {
           // interleaved: A B C, A B C ...; the starting broker rotates with the repeat
           const order = brokers.map((_, i) => brokers[(i + rep - 1) % brokers.length])
+            .filter(b => !scenario.transport || (BROKERS[b].transports ?? ['tcp']).includes(scenario.transport))
           for (const b of order) {
             const label = `${clock()} [${rep}/${opts.repeats}] ${scenario.id.padEnd(10)} ${b.padEnd(9)}${pinned ? ' pinned' : ''}`
             try {

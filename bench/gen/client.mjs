@@ -1,6 +1,8 @@
 // A bare MQTT 3.1.1 client on a raw socket: pre-encoded packets out, Scanner in.
 // Reads land in one shared buffer per thread (net onread), so receiving allocates nothing per read.
 import net from 'node:net'
+import tls from 'node:tls'
+import { WebSocket, createWebSocketStream } from 'ws'
 import { Scanner, AckStage, connectPacket, subscribePacket, T } from '../lib/wire.mjs'
 
 const READ_BUF = Buffer.allocUnsafe(256 * 1024)
@@ -25,25 +27,18 @@ export class Client {
     this.closed = false
     this.coalesce = coalesce
     this.scanner = new Scanner((b0, buf, s, e) => this._packet(b0, buf, s, e), wantQos0Body)
-    this.socket = net.connect({
-      host,
-      port,
-      noDelay: true,
-      onread: {
-        buffer: READ_BUF,
-        callback: (n, buf) => {
-          const before = this.scanner.qos0
-          this.scanner.feed(buf, n)
-          if (this.afterRead !== null) this.afterRead(this, this.scanner.qos0 - before)
-          this.acks.flush(this.socket)
-          if (this.coalesce !== null && n < this.coalesce.minBytes) {
-            this.socket.pause()
-            paused.push(this)
-            if (resumeTimer === null) resumeTimer = setTimeout(resumeAll, this.coalesce.ms)
-          }
-        }
+    const onRead = (n, buf) => {
+      const before = this.scanner.qos0
+      this.scanner.feed(buf, n)
+      if (this.afterRead !== null) this.afterRead(this, this.scanner.qos0 - before)
+      this.acks.flush(this.socket)
+      if (this.coalesce !== null && n < this.coalesce.minBytes) {
+        this.socket.pause()
+        paused.push(this)
+        if (resumeTimer === null) resumeTimer = setTimeout(resumeAll, this.coalesce.ms)
       }
-    })
+    }
+    this.socket = openSocket(host, port, Client.transport, onRead)
     this.socket.on('error', err => this._fail(err))
     this.socket.on('close', () => {
       this.closed = true
@@ -57,6 +52,8 @@ export class Client {
     this.socket.write(connectBuf || connectPacket(clientId, keepalive))
   }
 
+  // 'tcp' (raw socket, reads into the shared buffer), 'tls' (mqtts, certificate not checked) or 'ws' (MQTT over WebSocket, path /mqtt)
+  static transport = 'tcp'
   static unexpectedCloses = 0
   static onUnexpectedClose = null
 
@@ -96,6 +93,24 @@ export class Client {
     this.socket.removeAllListeners('close')
     this.socket.on('error', () => {})
     this.socket.end(Buffer.from([0xe0, 0x00])) // DISCONNECT
-    this.socket.destroySoon()
+    if (typeof this.socket.destroySoon === 'function') this.socket.destroySoon()
+    else this.socket.destroy()
   }
+}
+
+// TLS and WebSocket reads arrive as buffers of their own ('data' events): the same scanner, one allocation per read.
+function openSocket (host, port, transport, onRead) {
+  if (transport === 'tls') {
+    const s = tls.connect({ host, port, rejectUnauthorized: false })
+    s.setNoDelay(true)
+    s.on('data', d => onRead(d.length, d))
+    return s
+  }
+  if (transport === 'ws') {
+    const ws = new WebSocket(`ws://${host}:${port}/mqtt`, 'mqtt', { perMessageDeflate: false })
+    const s = createWebSocketStream(ws)
+    s.on('data', d => onRead(d.length, d))
+    return s
+  }
+  return net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUF, callback: onRead } })
 }

@@ -108,7 +108,7 @@ async function throughput (job) {
   const rssIdleKB = rssKB(job.brokerPid) // before any client connects
   const probe = job.probeFile ? new Probe(job.brokerPid, job.probeFile) : null
   const ctl = K.newControl()
-  const base = { host: job.host, port: job.port }
+  const base = { host: job.host, port: job.port, transport: job.transport }
   const topic = `bench/${job.name}`
   const subRoles = []
   let idx = 0
@@ -199,7 +199,7 @@ function probeFigures (p) {
 async function latency (job) {
   const probe = job.probeFile ? new Probe(job.brokerPid, job.probeFile) : null
   const ctl = K.newControl()
-  const base = { host: job.host, port: job.port }
+  const base = { host: job.host, port: job.port, transport: job.transport }
   const topic = `bench/${job.name}`
   const total = Math.ceil((job.warmup + job.duration) * job.rate)
   const sub = new Role('sub', {
@@ -258,7 +258,7 @@ async function latency (job) {
 
 async function retained (job) {
   const ctl = K.newControl()
-  const base = { host: job.host, port: job.port }
+  const base = { host: job.host, port: job.port, transport: job.transport }
   const pub = new Role('pub', { ...base, conns: [{ clientId: 'ret-pub' }], qos: 1, mode: 'retained', count: job.count, payloadSize: job.payloadSize }, ctl)
   const roles = [pub]
   try {

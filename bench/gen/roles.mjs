@@ -7,6 +7,7 @@ import { PublishRing, publishPacket, publishId, T, ACK, connectPacket } from '..
 import * as K from './control.mjs'
 
 const cfg = workerData
+Client.transport = cfg.transport ?? 'tcp'
 const ctl = new Int32Array(cfg.ctl)
 const post = m => parentPort.postMessage(m)
 const now = () => process.hrtime.bigint()

@@ -2,7 +2,7 @@
 // Every process is started through `bash -c 'ulimit -n …; exec …'` (and `taskset` when pinned, which execs too),
 // so its pid is the broker's own pid. Each broker gets a temporary folder (its config file, the probe's output,
 // Mosquitto's database) that stop() removes.
-import { spawn } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,16 +30,21 @@ export function spawnWithFds (cmd, args, opts = {}, cpus = null) {
 //   probe (bool: event-loop delay + GC probe, Node brokers), probeResolution (ms), traceGc (file for --trace-gc output or null),
 //   persistenceDir (restart scenario: Hearth --persistence-dir, Mosquitto persistence true)
 // }
+// ctx.transport (the scenario's): undefined = plain MQTT over TCP, 'tls' = mqtts, 'ws' = MQTT over WebSocket on /mqtt.
+// `transports` lists what a broker can serve; a scenario over another transport skips it (with the reason).
 export const BROKERS = {
   hearth: hearthWith('hearth', {}),
   aedes: {
     node: true,
+    transports: ['tcp', 'tls', 'ws'],
     available: () => existsSync(join(ROOT, 'node_modules/aedes/package.json')) ? null : 'aedes not installed',
     start: ctx => startNode('aedes', ctx, mkdtempSync(join(tmpdir(), 'hearth-bench-aedes-')),
-      [join(ROOT, 'bench/brokers/aedes-server.mjs'), '--port', '0', '--host', '127.0.0.1'], { config: null, raised: [] })
+      [join(ROOT, 'bench/brokers/aedes-server.mjs'), '--port', '0', '--host', '127.0.0.1', ...aedesTransport(ctx.transport)], { config: null, raised: [] })
   },
   mosquitto: {
     node: false,
+    transports: ['tcp', 'tls'],
+    noTransport: { ws: "Debian's Mosquitto is built without WebSocket support" },
     available: () => MOSQUITTO_BIN ? null : 'mosquitto not installed',
     start: startMosquitto
   },
@@ -52,6 +57,7 @@ export const BROKERS = {
   relay: {
     optIn: true,
     node: true,
+    transports: ['tcp'],
     available: () => null,
     start: ctx => startNode('relay', ctx, mkdtempSync(join(tmpdir(), 'hearth-bench-relay-')),
       [join(ROOT, 'bench/brokers/relay-server.mjs'), '--port', '0', '--host', '127.0.0.1'], { config: null, raised: [] })
@@ -67,6 +73,7 @@ function hearthWith (name, extra, root = ROOT) {
   return {
     optIn: Object.keys(extra).length > 0 || root !== ROOT,
     node: true,
+    transports: ['tcp', 'tls', 'ws'],
     available: () => root === null ? 'BENCH_HEARTH_BASE names no checkout'
       : existsSync(join(root, 'bin/hearth-broker.js')) && existsSync(join(root, 'dist/cli/hearth-broker.js'))
         ? null : `${root}/dist/cli/hearth-broker.js not built (npm run build)`,
@@ -74,6 +81,9 @@ function hearthWith (name, extra, root = ROOT) {
       const dir = mkdtempSync(join(tmpdir(), `hearth-bench-${name}-`))
       const { config, raised } = hearthConfig(ctx.needs)
       Object.assign(config, extra)
+      // the scenario's listener next to the plain one --port opens (the generator uses only the scenario's)
+      if (ctx.transport === 'tls') config.listeners = [{ protocol: 'mqtts', port: 0, host: '127.0.0.1', ...tlsFiles() }]
+      if (ctx.transport === 'ws') config.listeners = [{ protocol: 'ws', port: 0, host: '127.0.0.1', path: '/mqtt' }]
       const file = join(dir, 'hearth.json')
       writeFileSync(file, JSON.stringify(config, null, 2))
       const args = [join(root, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
@@ -141,6 +151,34 @@ class BrokerProcess {
   tail (n = 20) { return this.log.slice(-n).join('\n') }
 }
 
+// The ready line of the listener the generator is to use (Hearth's CLI and aedes-server.mjs print one per listener).
+const READY = {
+  tcp: /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/,
+  tls: /listening on mqtts:\/\/127\.0\.0\.1:(\d+)/,
+  ws: /listening on ws:\/\/127\.0\.0\.1:(\d+)\/mqtt/
+}
+
+function aedesTransport (transport) {
+  if (transport === 'tls') { const { cert, key } = tlsFiles(); return ['--tls', cert, key] }
+  return transport === 'ws' ? ['--ws'] : []
+}
+
+// A self-signed certificate for 127.0.0.1 made with openssl once per benchmark run, in a temporary folder
+// removed when the orchestrator exits (or is interrupted).
+let tls = null
+export function tlsFiles () {
+  if (tls !== null) return tls
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-tls-'))
+  const untrack = track({ dir })
+  const cert = join(dir, 'cert.pem')
+  const key = join(dir, 'key.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }); untrack() })
+  tls = { cert, key }
+  return tls
+}
+
 function startNode (name, ctx, dir, args, limits) {
   const env = { ...process.env }
   const nodeArgs = []
@@ -161,7 +199,7 @@ function startNode (name, ctx, dir, args, limits) {
     child.stdout.on('data', chunk => {
       if (b.port) return
       out += chunk
-      const m = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out)
+      const m = READY[ctx.transport ?? 'tcp'].exec(out)
       if (m) {
         clearTimeout(timer)
         b.readyMs = nowMs() - b.spawnedAt
@@ -205,8 +243,12 @@ async function startMosquitto (ctx) {
   if (ctx.persistenceDir) mkdirSync(ctx.persistenceDir, { recursive: true })
   // Defaults otherwise (max_inflight_messages 20, max_queued_messages 1000). Logging limited to errors and
   // warnings so the C broker does not pay for a log line per connection that the Node brokers do not write.
+  const tlsLines = ctx.transport === 'tls' ? [`certfile ${tlsFiles().cert}`, `keyfile ${tlsFiles().key}`] : []
+  // Started as root, Mosquitto switches to its own user, which could not read the key in our 0700 folder either.
+  if (ctx.transport === 'tls' && !ctx.persistenceDir && process.getuid?.() === 0) tlsLines.push('user root')
   const text = [
     `listener ${port} 127.0.0.1`,
+    ...tlsLines,
     ...listenerLines,
     'allow_anonymous true',
     ...persistence,

@@ -85,6 +85,33 @@ export const SCENARIOS = [
       { key: 'max', label: 'latency max at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.max }
     ]
   },
+  // The same fan-in and latency runs over TLS (mqtts, a self-signed certificate made at run time) and over
+  // WebSocket (ws, path /mqtt). Each broker opens that listener; Debian's Mosquitto has no WebSocket.
+  ...['tls', 'ws'].flatMap(transport => {
+    const over = transport === 'tls' ? 'over TLS' : 'over WebSocket'
+    return [
+      {
+        id: `fanin-${transport}`,
+        short: `fan-in QoS 0 4→1 ${over}`,
+        memory: true,
+        transport,
+        title: `fan-in QoS0, 4 pub → 1 sub, ${over}`,
+        // no receive coalescing: TLS and WebSocket reads come a record or a frame at a time (16 KB at most), so
+        // pausing after every read under 64 KB would cap the subscriber instead of the broker
+        job: _o => ({ kind: 'throughput', pubs: 4, subs: 1, qos: 0, window: 20000, batch: 500, transport }),
+        metrics: [msgs(`fan-in QoS0 4→1 ${over}, delivered msg/s`)]
+      },
+      {
+        id: `latency-${transport}`,
+        kind: 'latency',
+        transport,
+        title: `latency at a fixed rate, QoS0 1→1, ${over}`,
+        job: o => ({ kind: 'latency', rate: o.rate, duration: o.latencyDuration, transport }),
+        metrics: ['p50', 'p99', 'max'].map(key =>
+          ({ key, label: `latency ${key} at 1k msg/s ${over}`, unit: 'ms', better: 'lower', get: r => r[key] }))
+      }
+    ]
+  }),
   {
     id: 'conns',
     title: 'idle connections: connect rate and broker RSS per connection',
@@ -99,7 +126,7 @@ export const SCENARIOS = [
 // Labels that depend on options.
 export function metricLabel (scenario, metric, o) {
   if (scenario.id === 'retained') return `retained burst ${fmtCount(o.retained)} → #, time to deliver all`
-  if (scenario.id === 'latency') return metric.label.replace('1k', fmtCount(o.rate))
+  if ((scenario.kind ?? scenario.id) === 'latency') return metric.label.replace('1k', fmtCount(o.rate))
   if (scenario.id === 'conns') return `${metric.label} (${fmtCount(o.conns)} conns)`
   return metric.label
 }

@@ -36,7 +36,7 @@ export function summarizeRuns (runs, scenarios, brokers, opts) {
         for (const k of ['eldP99', 'eldMax', 'gcCount', 'gcTotalMs', 'gcMaxMs']) m[k] = byBroker(runs, brokers, scenario.id, pinned, r => r[k] ?? NaN)
         out.memory[key].push(m)
       }
-      if (scenario.id === 'latency') {
+      if (scenario.id === 'latency') { // the TCP run's diagnostics (the TLS and WebSocket runs report theirs in the JSON)
         for (const metric of LATENCY_DIAGNOSTICS) {
           out.diagnostics[key].push({ ...metric, byBroker: byBroker(runs, brokers, scenario.id, pinned, metric.get) })
         }

@@ -68,7 +68,8 @@ export class Broker {
   private start (stream: Duplex, peer: PeerInfo | undefined): void {
     if (this.core.closing || stream.destroyed) { stream.destroy(); return }
     this.connections.add(stream)
-    stream.once('close', () => this.connections.delete(stream))
+    ;(stream as Tracked)[TRACKED] = this.connections
+    stream.on('close', onTrackedClose) // a shared listener, not a closure per connection
 
     new Connection(this.core, stream, peer)
   }
@@ -220,3 +221,7 @@ function ignoreError (): void { /* errors before a connection exists are the str
 export function createBroker (options: BrokerOptions = {}): Broker {
   return new Broker(options)
 }
+
+const TRACKED = Symbol('hearth.connections')
+type Tracked = Duplex & { [TRACKED]?: Set<Duplex> }
+function onTrackedClose (this: Duplex): void { (this as Tracked)[TRACKED]?.delete(this) }

@@ -5,7 +5,7 @@
  * CONNECT first) is never buffered, and well-formed UTF-8 without U+0000 in every string
  * [v3.1.1 MQTT-1.5.3-1..2 / v5 MQTT-1.5.4-1..2].
  */
-import mqtt from 'mqtt-packet'
+import type mqtt from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 
@@ -17,7 +17,7 @@ export class ParsedProtocolError extends Error {}
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const constants = require('mqtt-packet/constants') as { propertiesCodes: Record<number, string>, propertiesTypes: Record<string, string> }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const Packet = require('mqtt-packet/packet') as new () => { length: number }
+const Packet = require('mqtt-packet/packet') as new () => PacketObject
 // mqtt-packet buffers input in a `bl` BufferListStream, a whole Duplex per connection; the plain
 // BufferList has the same methods at a fraction of the memory. Resolved from mqtt-packet's own bl.
 const BufferList = (createRequire(require.resolve('mqtt-packet')) ('bl') as { BufferList: new () => BufferListLike }).BufferList
@@ -33,11 +33,15 @@ interface BufferListLike {
   slice (start: number, end: number): Buffer
 }
 
+/** mqtt-packet's Packet: the object every parsed packet is, whichever path parsed it. */
+interface PacketObject { cmd: string | null, retain: boolean, qos: number, dup: boolean, length: number, topic: string | null, payload: Buffer | null, messageId?: number }
+
 /** The internals of mqtt-packet's Parser that we extend (mqtt-packet 9.x). */
 interface ParserInternals {
   _list: BufferListLike
   _pos: number
-  settings: { protocolVersion?: number }
+  settings: { protocolVersion?: number, bridgeMode?: boolean }
+  _parseConnect (): unknown
   _parseLength (): boolean
   _parseString (): string | null
   _parseVarByteNum (fullInfoFlag?: boolean): number | false | { bytes: number, value: number }
@@ -53,8 +57,10 @@ interface ParserInternals {
   _resetState (): void
   _stateCounter: number
   error: Error | null
-  _propCalls?: number
+  _propCalls: number
   packet: { length: number, cmd?: string, reasonCode?: number }
+  parse (buf: Buffer): number
+  emit (event: 'packet', packet: PacketObject): boolean
 }
 
 export type PacketParser = mqtt.Parser
@@ -65,15 +71,47 @@ export type PacketParser = mqtt.Parser
  */
 export type Admission = (this: PacketParser, cmd: string | undefined, size: number) => Error | undefined
 
-export function createParser (admit: Admission): PacketParser {
-  const parser = mqtt.parser({ protocolVersion: 4 })
-  const p = parser as unknown as ParserInternals
-  p._resetState = resetState
-  p._list = new BufferList()
-  const parseLength = p._parseLength
-  p._parseLength = function (this: ParserInternals): boolean {
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const StockParser = require('mqtt-packet/parser') as new () => ParserInternals
+/** mqtt-packet's parse loop calls its states by name; one array for every parser. */
+const STATES = ['_parseHeader', '_parseLength', '_parsePayload', '_newPacket']
+
+/**
+ * mqtt-packet's Parser with the broker's checks as methods of a subclass: a connection's parser
+ * holds no closures of its own (an idle connection costs what its fields cost).
+ */
+class BrokerParser extends StockParser {
+  constructor (private readonly admit: Admission) {
+    super()
+    this.settings = { protocolVersion: 4 }
+    ;(this as unknown as { _states: string[] })._states = STATES
+    this._resetState()
+  }
+
+  override _resetState (): void {
+    this.packet = new Packet() as ParserInternals['packet']
+    this.error = null
+    this._list = new BufferList()
+    this._stateCounter = 0
+  }
+
+  override parse (buf: Buffer): number {
+    // Whole PUBLISH packets at the start of a read, with nothing buffered before them, take the
+    // fast path; the first packet it leaves (any other type, a packet cut by the read, anything
+    // unusual) and everything after it go through mqtt-packet's parser, which also reports errors.
+    if (this.error !== null || this._stateCounter !== 0 || this._list.length !== 0) return super.parse(buf)
+    let off = 0
+    while (off < buf.length) {
+      const used = fastPublish(this, this.admit, buf, off)
+      if (used === 0) break
+      off += used
+    }
+    return off === buf.length ? 0 : super.parse(off === 0 ? buf : buf.subarray(off))
+  }
+
+  override _parseLength (): boolean {
     const before = this._list.length
-    const ok = parseLength.call(this)
+    const ok = super._parseLength()
     if (ok) {
       const lenBytes = before - this._list.length
       const headerBytes = 1 + lenBytes
@@ -83,8 +121,8 @@ export function createParser (admit: Admission): PacketParser {
         this._emitError(new Error('Remaining Length is not minimally encoded'))
         return false
       }
-      ;(this as unknown as { _propCalls: number })._propCalls = 0
-      const refused = admit.call(parser, this.packet.cmd, this.packet.length + headerBytes)
+      this._propCalls = 0
+      const refused = this.admit.call(this as unknown as PacketParser, this.packet.cmd, this.packet.length + headerBytes)
       if (refused !== undefined) {
         this._emitError(refused)
         return false
@@ -92,10 +130,10 @@ export function createParser (admit: Admission): PacketParser {
     }
     return ok
   }
-  const parseString = p._parseString
-  p._parseString = function (this: ParserInternals): string | null {
+
+  override _parseString (): string | null {
     const start = this._pos + 2
-    const s = parseString.call(this)
+    const s = super._parseString()
     if (s === null) return s
     if (s.indexOf('\ufffd') !== -1 && !isUtf8(this._list.slice(start, this._pos))) {
       this._emitError(new BadUtf8Error('malformed UTF-8 string'))
@@ -107,70 +145,119 @@ export function createParser (admit: Admission): PacketParser {
     }
     return s
   }
-  p._parseProperties = parseProperties
-  boundReads(p)
-  return parser
-}
 
-/** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */
-const PAYLOAD_STATE = 2
+  override _parseProperties (): Record<string, unknown> | false { return parseProperties.call(this) }
 
-/**
- * mqtt-packet bounds string and binary fields by the packet, but its integer, byte and Variable
- * Byte Integer reads only by the bytes buffered: a field the Remaining Length leaves no room for
- * was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
- * the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
- * Remaining Length, and a packet identifier that is not there makes the packet malformed
- * [v3.1.1 MQTT-2.3.1-1, v3.1.1 MQTT-4.8.0-1 / v5 MQTT-2.2.1-3, v5 MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
- * code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
- */
-function boundReads (p: ParserInternals): void {
-  const inBody = (self: ParserInternals, n: number): boolean => self._stateCounter !== PAYLOAD_STATE || self._pos + n <= self.packet.length
-  const parseNum = p._parseNum
-  p._parseNum = function (this: ParserInternals): number { return inBody(this, 2) ? parseNum.call(this) : -1 }
-  const parse4 = p._parse4ByteNum
-  p._parse4ByteNum = function (this: ParserInternals): number { return inBody(this, 4) ? parse4.call(this) : -1 }
-  const parseByte = p._parseByte
-  p._parseByte = function (this: ParserInternals): number | undefined { return inBody(this, 1) ? parseByte.call(this) : undefined }
-  const parseVar = p._parseVarByteNum
-  p._parseVarByteNum = function (this: ParserInternals, full?: boolean): number | false | { bytes: number, value: number } {
-    if (!inBody(this, 1)) return false
+  // mqtt-packet bounds string and binary fields by the packet, but its integer, byte and Variable
+  // Byte Integer reads only by the bytes buffered: a field the Remaining Length leaves no room for
+  // was read from the next packet (a QoS 1/2 PUBLISH cut before its packet identifier took it from
+  // the following bytes, or got -1 at the end of the input). Here no read of a body goes past its
+  // Remaining Length, and a packet identifier that is not there makes the packet malformed
+  // [v3.1.1 MQTT-2.3.1-1, v3.1.1 MQTT-4.8.0-1 / v5 MQTT-2.2.1-3, v5 MQTT-4.13.1-1]. A v5 DISCONNECT or AUTH with Remaining Length 0 means reason
+  // code 0x00 and no properties (MQTT 5 sections 3.14.2.1 and 3.15.2.1).
+  private inBody (n: number): boolean { return this._stateCounter !== PAYLOAD_STATE || this._pos + n <= this.packet.length }
+  override _parseNum (): number { return this.inBody(2) ? super._parseNum() : -1 }
+  override _parse4ByteNum (): number { return this.inBody(4) ? super._parse4ByteNum() : -1 }
+  override _parseByte (): number | undefined { return this.inBody(1) ? super._parseByte() : undefined }
+  override _parseVarByteNum (full?: boolean): number | false | { bytes: number, value: number } {
+    if (!this.inBody(1)) return false
     const start = this._pos
-    const r = parseVar.call(this, full)
+    const r = super._parseVarByteNum(full)
     if (this._stateCounter === PAYLOAD_STATE && this._pos > this.packet.length) {
       this._pos = start
       return false
     }
     return r
   }
-  p._parseMessageId = function (this: ParserInternals): boolean {
+
+  /** mqtt-packet keeps the whole CONNECT as its settings (password and will included): keep only what it reads. */
+  override _parseConnect (): unknown {
+    const r = super._parseConnect()
+    const c = this.settings as { protocolVersion?: number, bridgeMode?: boolean }
+    this.settings = c.bridgeMode === true ? { protocolVersion: c.protocolVersion, bridgeMode: true } : { protocolVersion: c.protocolVersion }
+    return r
+  }
+
+  override _parseMessageId (): boolean {
     const id = this._parseNum()
     ;(this.packet as { messageId?: number }).messageId = id
     if (id === -1) { this._emitError(new Error('Cannot parse messageId')); return false }
     return true
   }
-  const parseDisconnect = p._parseDisconnect
-  p._parseDisconnect = function (this: ParserInternals): boolean {
+
+  override _parseDisconnect (): boolean {
     if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
-    return parseDisconnect.call(this)
+    return super._parseDisconnect()
   }
-  const parseAuth = p._parseAuth
-  p._parseAuth = function (this: ParserInternals): boolean {
+
+  override _parseAuth (): boolean {
     if (this.settings.protocolVersion === 5 && this.packet.length === 0) { this.packet.reasonCode = 0; return true }
-    return parseAuth.call(this)
+    return super._parseAuth()
   }
 }
 
-/**
- * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
- * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [v5 MQTT-3.3.2-18].
- */
-function resetState (this: ParserInternals): void {
-  this.packet = new Packet()
-  this.error = null
-  this._list = new BufferList()
-  this._stateCounter = 0
+export function createParser (admit: Admission): PacketParser {
+  return new BrokerParser(admit) as unknown as PacketParser
 }
+
+/**
+ * A complete, ordinary PUBLISH at buf[off]: QoS 0-2, a minimally encoded Remaining Length [v5 MQTT-1.5.5-1]
+ * the connection admits, a topic of ASCII or well-formed UTF-8 without U+0000 [v3.1.1 MQTT-1.5.3-1..2 /
+ * v5 MQTT-1.5.4-1..2], the packet identifier within the packet, and on MQTT 5 no properties. It is emitted
+ * as the same Packet mqtt-packet would emit, without copying the payload or buffering the read (the
+ * stock parser copies every multi-byte field it reads through its buffer list). Returns the bytes
+ * it took, or 0 when the packet is left to mqtt-packet's parser.
+ */
+function fastPublish (p: ParserInternals, admit: Admission, buf: Buffer, off: number): number {
+  const b0 = buf[off]
+  const qos = (b0 >> 1) & 3
+  if (b0 >> 4 !== 3 || qos === 3) return 0
+  let len = 0
+  let mul = 1
+  let i = off + 1
+  for (;;) {
+    if (i >= buf.length || i - off > 4) return 0
+    const c = buf[i++]
+    len += (c & 0x7f) * mul
+    if ((c & 0x80) === 0) break
+    mul *= 128
+  }
+  const lenBytes = i - off - 1
+  if (lenBytes !== (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4)) return 0
+  const end = i + len
+  if (end > buf.length || admit.call(p as unknown as PacketParser, 'publish', end - off) !== undefined) return 0
+  if (i + 2 > end) return 0
+  const topicEnd = i + 2 + ((buf[i] << 8) | buf[i + 1])
+  if (topicEnd > end) return 0
+  const topic = buf.toString('utf8', i + 2, topicEnd)
+  // A replacement character may stand for bytes that are not UTF-8, and U+0000 is refused: the stock path decides
+  if (topic.indexOf('\ufffd') !== -1 || topic.indexOf('\u0000') !== -1) return 0
+  i = topicEnd
+  let messageId = 0
+  if (qos > 0) {
+    if (i + 2 > end) return 0
+    messageId = (buf[i] << 8) | buf[i + 1]
+    i += 2
+  }
+  if (p.settings.protocolVersion === 5) {
+    if (i >= end || buf[i] !== 0) return 0 // properties: the stock path and parseProperties
+    i++
+  }
+  const packet = new Packet()
+  packet.cmd = 'publish'
+  packet.retain = (b0 & 1) !== 0
+  packet.qos = qos
+  packet.dup = (b0 & 8) !== 0
+  packet.length = len
+  packet.topic = topic
+  if (qos > 0) packet.messageId = messageId
+  packet.payload = buf.subarray(i, end)
+  p.emit('packet', packet)
+  return end - off
+}
+
+/** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */
+const PAYLOAD_STATE = 2
 
 /** Properties a client may send, per packet (MQTT 5 section 2.2.2.2); CONNECT's second set is the will's. */
 const ALLOWED: Record<string, Set<string>> = {
@@ -189,6 +276,10 @@ const ALLOWED: Record<string, Set<string>> = {
   auth: new Set(['authenticationMethod', 'authenticationData', 'reasonString', 'userProperties']),
 }
 
+/**
+ * MQTT 5 properties. Unlike the stock parser, a property that may appear once and appears twice is
+ * a Protocol Error (MQTT 5 section 2.2.2.2), and user properties keep their order [v5 MQTT-3.3.2-18].
+ */
 function parseProperties (this: ParserInternals): Record<string, unknown> | false {
   const call = this._propCalls = (this._propCalls ?? 0) + 1
   const cmd = this.packet.cmd ?? ''

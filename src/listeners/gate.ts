@@ -30,11 +30,18 @@ export class Gate {
   accept (stream: Duplex, peer: PeerInfo): void {
     if (this.closed || stream.destroyed) { stream.destroy(); return }
     this.streams.add(stream)
-    stream.once('close', () => { this.streams.delete(stream); this.waiting.delete(stream) })
+    ;(stream as Tagged)[GATE] = this
+    stream.on('close', onClose) // a shared listener, not a closure per stream
     if (this.target !== undefined) { this.target.handle(stream, peer); return }
     if (this.waiting.size >= this.maxWaiting) { stream.destroy(); return }
     this.waiting.set(stream, peer)
     stream.on('error', ignore) // until the broker takes it
+  }
+
+  /** A stream closed: it is no longer tracked. */
+  forget (stream: Duplex): void {
+    this.streams.delete(stream)
+    this.waiting.delete(stream)
   }
 
   /** From now on streams go to `broker`, starting with those that were waiting. */
@@ -56,6 +63,10 @@ export class Gate {
     return Promise.all([...this.streams].map(s => closeStream(s))).then(() => undefined)
   }
 }
+
+const GATE = Symbol('hearth.gate')
+type Tagged = Duplex & { [GATE]?: Gate }
+function onClose (this: Duplex): void { (this as Tagged)[GATE]?.forget(this) }
 
 function closeStream (s: Duplex): Promise<void> {
   return new Promise<void>(resolve => {

@@ -1,0 +1,123 @@
+// src/broker/parser.ts parses whole PUBLISH packets at the start of a read itself (the fast path)
+// and leaves everything else to mqtt-packet's parser. Fed one byte at a time, every packet takes
+// mqtt-packet's path (no packet is ever whole at the start of a read), so the two must agree on
+// every packet and every error, for ordinary and for malformed input.
+import assert from 'node:assert/strict'
+import mqtt from 'mqtt-packet'
+import { PacketTooLargeError, createParser } from '../../src/broker/parser'
+
+interface Outcome { packets: mqtt.Packet[], errors: string[], stockPublishes: number }
+
+function run (chunks: Buffer[], protocolVersion: 4 | 5, maxSize = 1 << 20): Outcome {
+  const parser = createParser((_cmd, size) => size > maxSize ? new PacketTooLargeError('too large') : undefined)
+  const internals = parser as unknown as { settings: { protocolVersion: number }, _parsePublish: () => void }
+  internals.settings.protocolVersion = protocolVersion
+  let stockPublishes = 0
+  const stock = internals._parsePublish
+  internals._parsePublish = function (this: unknown) { stockPublishes++; stock.call(this) }
+  const packets: mqtt.Packet[] = []
+  const errors: string[] = []
+  parser.on('packet', (p: mqtt.Packet) => packets.push(p))
+  parser.on('error', (e: Error) => errors.push(`${e.constructor.name}: ${e.message}`))
+  for (const c of chunks) {
+    parser.parse(c)
+    if (errors.length > 0) break // the connection closes on the first error
+  }
+  return { packets, errors, stockPublishes }
+}
+
+const bytewise = (buf: Buffer): Buffer[] => [...buf].map(b => Buffer.from([b]))
+const gen = (p: mqtt.Packet, v: 4 | 5): Buffer => mqtt.generate(p, { protocolVersion: v } as Parameters<typeof mqtt.generate>[1])
+const pub = (over: Partial<mqtt.IPublishPacket>): mqtt.IPublishPacket =>
+  ({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('hello'), qos: 0, retain: false, dup: false, ...over } as mqtt.IPublishPacket)
+
+/** Both paths: the same packets (whole, every field) and the same errors. Returns the whole-buffer outcome. */
+function same (buf: Buffer, v: 4 | 5, maxSize?: number): Outcome {
+  const fast = run([buf], v, maxSize)
+  const stock = run(bytewise(buf), v, maxSize)
+  assert.ok(stock.stockPublishes >= stock.packets.filter(p => p.cmd === 'publish').length, 'bytewise: every PUBLISH through mqtt-packet')
+  assert.deepStrictEqual(fast.packets, stock.packets)
+  assert.deepStrictEqual(fast.errors, stock.errors)
+  return fast
+}
+
+describe('unit: the parser\'s PUBLISH fast path agrees with mqtt-packet', function () {
+  const ordinary: Array<[string, mqtt.IPublishPacket]> = [
+    ['QoS 0', pub({})],
+    ['QoS 1 with its packet identifier', pub({ qos: 1, messageId: 4242 })],
+    ['QoS 1, DUP', pub({ qos: 1, messageId: 1, dup: true })],
+    ['QoS 2', pub({ qos: 2, messageId: 300 })],
+    ['QoS 2, DUP and RETAIN', pub({ qos: 2, messageId: 65535, dup: true, retain: true })],
+    ['an empty payload', pub({ payload: Buffer.alloc(0) })],
+    ['a UTF-8 topic', pub({ topic: 'maison/cuisine/température/€/😀' })],
+    ['a 200-byte payload (two-byte Remaining Length)', pub({ payload: Buffer.alloc(200, 7) })],
+    ['a 20 000-byte payload (three-byte Remaining Length)', pub({ payload: Buffer.alloc(20000, 9) })],
+  ]
+  for (const v of [4, 5] as const) {
+    for (const [what, p] of ordinary) {
+      it(`MQTT ${v === 5 ? '5' : '3.1.1'}: ${what}, alone and three in a row, on the fast path`, function () {
+        const one = gen(p, v)
+        const three = Buffer.concat([one, one, one])
+        const out = same(three, v)
+        assert.equal(out.packets.length, 3)
+        assert.equal(out.stockPublishes, 0, 'whole buffer: no PUBLISH through mqtt-packet')
+        const { length, ...rest } = out.packets[0] as mqtt.IPublishPacket & { length: number }
+        assert.equal(length, one.length - (p.payload.length >= 128 ? (p.payload.length >= 16384 ? 4 : 3) : 2))
+        assert.deepStrictEqual({ ...rest }, { ...p, ...(p.qos === 0 ? {} : { messageId: p.messageId }) })
+      })
+    }
+  }
+
+  it('MQTT 5: a PUBLISH with properties goes through mqtt-packet, and those after it too', function () {
+    const withProps = gen(pub({ qos: 1, messageId: 1, properties: { contentType: 'text/plain', userProperties: { a: 'b' } } }), 5)
+    const plain = gen(pub({}), 5)
+    const out = same(Buffer.concat([plain, withProps, plain]), 5)
+    assert.equal(out.packets.length, 3)
+    assert.equal(out.stockPublishes, 2, 'the first on the fast path, the rest after the packet with properties through mqtt-packet')
+  })
+
+  it('other packets, and a PUBLISH cut by the end of the read, are left to mqtt-packet; whole packets after them come back to the fast path', function () {
+    const p = gen(pub({ qos: 1, messageId: 9 }), 4)
+    const ping = gen({ cmd: 'pingreq' }, 4)
+    const out = run([Buffer.concat([ping, p, p.subarray(0, 5)]), Buffer.concat([p.subarray(5), p]), p], 4)
+    assert.deepEqual(out.errors, [])
+    assert.deepEqual(out.packets.map(x => x.cmd), ['pingreq', 'publish', 'publish', 'publish', 'publish'])
+    assert.equal(out.stockPublishes, 3, 'after PINGREQ, the cut one and the one after it in that read; the next read is on the fast path again')
+    for (const i of [1, 2, 3]) assert.deepStrictEqual(out.packets[i], out.packets[4])
+  })
+
+  const malformed: Array<[string, number[], 4 | 5, RegExp]> = [
+    ['QoS 3 [MQTT-3.3.1-4]', [0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01], 4, /QoS bits/],
+    ['a Remaining Length not minimally encoded [MQTT-1.5.5-1]', [0x30, 0x84, 0x00, 0x00, 0x01, 0x61, 0x78, 0x79], 4, /minimally encoded/],
+    ['a topic length beyond the packet', [0x30, 0x04, 0x00, 0x09, 0x61, 0x62], 4, /Cannot parse topic/],
+    ['a QoS 1 PUBLISH cut before its packet identifier [MQTT-2.2.1-3]', [0x32, 0x04, 0x00, 0x01, 0x61, 0x00], 4, /messageId/],
+    ['malformed UTF-8 in the topic [MQTT-1.5.3-1]', [0x30, 0x05, 0x00, 0x02, 0xc0, 0xaf, 0x78], 4, /BadUtf8Error/],
+    ['U+0000 in the topic [MQTT-1.5.3-2]', [0x30, 0x05, 0x00, 0x02, 0x61, 0x00, 0x78], 4, /BadUtf8Error/],
+    ['MQTT 5: a property length beyond the packet', [0x30, 0x05, 0x00, 0x01, 0x61, 0x09, 0x78], 5, /property length/],
+    ['MQTT 5: no room for the property length', [0x30, 0x03, 0x00, 0x01, 0x61], 5, /property length/],
+  ]
+  for (const [what, bytes, v, err] of malformed) {
+    it(`${what}: the same error as mqtt-packet's path, after the good packet before it`, function () {
+      const good = gen(pub({}), v)
+      const out = same(Buffer.concat([good, Buffer.from(bytes)]), v)
+      assert.equal(out.packets.length, 1)
+      assert.ok(out.errors.length >= 1)
+      assert.match(out.errors[0], err)
+    })
+  }
+
+  it('a PUBLISH above the maximum packet size is refused, not emitted [MQTT-3.1.2-24]', function () {
+    const big = gen(pub({ payload: Buffer.alloc(300) }), 4)
+    const out = same(Buffer.concat([gen(pub({}), 4), big]), 4, 200)
+    assert.equal(out.packets.length, 1)
+    assert.deepEqual(out.errors, ['PacketTooLargeError: too large'])
+  })
+
+  it('the payload is the packet\'s own bytes: a view into the read, not a copy of the whole read', function () {
+    const a = gen(pub({ payload: Buffer.from('first') }), 4)
+    const b = gen(pub({ payload: Buffer.from('second') }), 4)
+    const out = run([Buffer.concat([a, b])], 4)
+    assert.deepEqual(out.packets.map(p => String((p as mqtt.IPublishPacket).payload)), ['first', 'second'])
+    assert.equal(((out.packets[1] as mqtt.IPublishPacket).payload as Buffer).length, 6)
+  })
+})
