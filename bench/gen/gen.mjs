@@ -284,7 +284,7 @@ async function conns (job) {
   const ctl = K.newControl()
   const parts = split(job.count, job.threads || 2)
   const roles = parts.map((count, t) => new Role('conns', {
-    host: job.host, port: job.port, count, concurrency: Math.max(1, Math.round(job.concurrency / parts.length)), keepalive: 60, tag: `${job.tag}-${t}`
+    host: job.host, port: job.port, transport: job.transport, count, concurrency: Math.max(1, Math.round(job.concurrency / parts.length)), keepalive: 60, tag: `${job.tag}-${t}`
   }, ctl))
   await Promise.all(roles.map(r => r.wait('ready')))
   await sleep(300)

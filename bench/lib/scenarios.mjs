@@ -120,6 +120,18 @@ export const SCENARIOS = [
       { key: 'rate', label: 'connect rate', unit: 'conn/s', better: 'higher', get: r => r.value },
       { key: 'rss', label: 'broker RSS per idle connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB }
     ]
+  },
+  // The same over TLS: each connection is a full handshake (no session resumption), a fifth of the TCP count
+  {
+    id: 'conns-tls',
+    kind: 'conns',
+    transport: 'tls',
+    title: 'idle connections over TLS: connect rate (full handshakes) and broker RSS per connection',
+    job: o => ({ kind: 'conns', count: Math.max(100, Math.round(o.conns / 5)), concurrency: o.connConcurrency, threads: 2, timeoutS: 120, settleS: o.quick ? 1 : 2, transport: 'tls' }),
+    metrics: [
+      { key: 'rate', label: 'connect rate over TLS', unit: 'conn/s', better: 'higher', get: r => r.value },
+      { key: 'rss', label: 'broker RSS per idle TLS connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB }
+    ]
   }
 ]
 
@@ -128,6 +140,7 @@ export function metricLabel (scenario, metric, o) {
   if (scenario.id === 'retained') return `retained burst ${fmtCount(o.retained)} → #, time to deliver all`
   if ((scenario.kind ?? scenario.id) === 'latency') return metric.label.replace('1k', fmtCount(o.rate))
   if (scenario.id === 'conns') return `${metric.label} (${fmtCount(o.conns)} conns)`
+  if (scenario.id === 'conns-tls') return `${metric.label} (${fmtCount(Math.max(100, Math.round(o.conns / 5)))} conns)`
   return metric.label
 }
 
