@@ -4,6 +4,7 @@ import { aclProblem, anonymousSummary, setupAcl } from './editor-acl'
 import { optionRanges, t } from './editor-common'
 import { limitValidator, setupLimits } from './editor-limits'
 import { listenersProblem, setupListeners } from './editor-listeners'
+import { metricsDefaults, setupMonitoring } from './editor-monitoring'
 import { setupUsers, usersProblem } from './editor-users'
 import {
   DEFAULTS, FLUSH_RANGE, LIMIT_KEYS, PORT_RANGE, TYPE, isSecure, listenersOf, validHost,
@@ -62,6 +63,7 @@ RED.nodes.registerType(TYPE, {
     maximumQoS: { value: DEFAULTS.maximumQoS, validate: intIn(0, 2, true) },
     retainAvailable: { value: DEFAULTS.retainAvailable },
     ...limitDefaults,
+    ...metricsDefaults,
     persistence: { value: DEFAULTS.persistence },
     persistenceDir: { value: DEFAULTS.persistenceDir },
     persistenceSync: { value: DEFAULTS.persistenceSync, validate: (v) => v === undefined || v === '' || v === 'always' || v === 'periodic' },
@@ -109,6 +111,7 @@ RED.nodes.registerType(TYPE, {
     anonymous.on('change', update)
     aclEnabled.on('change', update)
     setupLimits(node)
+    setupMonitoring()
     if (optionRanges().maxPacketSize === undefined) $('#hearth-broker-limits-note').show()
 
     // Flows saved before these settings existed have none: persistence is on, synced always.

@@ -10,6 +10,8 @@ import { forwardEvents } from './events'
 import { openListeners as exposedListeners } from './exposure'
 import { closeListeners, openListeners, type OpenListener } from './listeners'
 import { type BrokerOptionError, openBroker } from './open-broker'
+import { nodeLabels, openMetricsEndpoint } from './metrics-endpoint'
+import { registerObservabilityRoutes } from './sidebar/routes'
 import { forgetMemory, releaseWhen } from './persistence'
 import { tlsFromConfigNode } from './tls'
 import { LIMIT_KEYS, OPTIONS_SETTING, TYPE, isSecure, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
@@ -28,6 +30,8 @@ export interface BrokerNode extends Node<BrokerNodeCredentials> {
   failure?: string
   /** The folder holding the broker's state; undefined when it is kept in memory. */
   persistenceDir?: string
+  /** The Prometheus endpoint's URL (with the bound port) while it is served. */
+  metricsUrl?: string
 }
 
 /** Status updates are coalesced: a burst of connects repaints once. */
@@ -35,6 +39,7 @@ const STATUS_DELAY_MS = 200
 
 const nodeInit: NodeInitializer = (RED: NodeAPI) => {
   registerAdminRoutes(RED, TYPE)
+  registerObservabilityRoutes(RED, TYPE)
 
   function HearthBrokerNode (this: BrokerNode, config: BrokerNodeConfig & { id: string, type: string }): void {
     RED.nodes.createNode(this, config)
@@ -45,6 +50,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     let statusTimer: NodeJS.Timeout | undefined
     let closing = false
     let open = false
+    let metrics: { close (): Promise<void> } | undefined
+    let metricsFailure: string | undefined
 
     const fail = (text: string): void => {
       node.failure = text
@@ -59,7 +66,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       const count = node.broker.clients().length
       const where = listeners.map(l => l.label).join(' ')
       const text = RED._(count === 1 ? 'hearth-broker.status.listening-one' : 'hearth-broker.status.listening', { listeners: where, count })
-      if (open) setStatus(node, 'warning', `${text} · ${RED._('hearth-broker.status.open')}`)
+      if (metricsFailure !== undefined) setStatus(node, 'error', `${text} · ${metricsFailure}`)
+      else if (open) setStatus(node, 'warning', `${text} · ${RED._('hearth-broker.status.open')}`)
       else setStatus(node, 'ok', text)
     }
     const schedulePaint = (): void => {
@@ -160,6 +168,14 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         node.log(RED._('hearth-broker.warnings.open', { listeners: where }))
       }
       detach = forwardEvents(broker, { emit: (msg) => node.send(msg), clientsChanged: schedulePaint })
+      const m = await openMetricsEndpoint(broker, config, nodeLabels(node.id, config.name))
+      if (m !== undefined && 'server' in m) {
+        metrics = m.server
+        node.metricsUrl = m.server.url
+      } else if (m !== undefined) {
+        metricsFailure = RED._(`hearth-broker.monitoring.status.${m.problem.key}`, m.problem.subs)
+        node.error(RED._(`hearth-broker.monitoring.errors.${m.problem.key}`, m.problem.subs))
+      }
       paint()
     }
 
@@ -211,6 +227,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         const broker = node.broker
         node.broker = undefined
         if (detach) detach()
+        node.metricsUrl = undefined
+        await metrics?.close()
         // Waits for the store to be flushed and closed: the next broker node may open the same folder.
         if (broker) await closeBroker(broker)
         else await closeListeners(listeners)
