@@ -6,6 +6,7 @@ import { limitValidator, setupLimits } from './editor-limits'
 import { listenersProblem, setupListeners } from './editor-listeners'
 import { metricsDefaults, setupMonitoring } from './editor-monitoring'
 import { setupUsers, usersProblem } from './editor-users'
+import { registerSidebar } from './sidebar/editor-sidebar'
 import {
   DEFAULTS, FLUSH_RANGE, LIMIT_KEYS, PORT_RANGE, TYPE, isSecure, listenersOf, validHost,
   type AclRow, type ListenerConfig,
@@ -160,3 +161,6 @@ RED.nodes.registerType(TYPE, {
     }
   },
 })
+
+// The "MQTT broker" sidebar tab, once the type (and its catalog) is registered.
+registerSidebar()

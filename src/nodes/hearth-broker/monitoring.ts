@@ -11,12 +11,16 @@ export const statsTopic = (id: string): string => `hearth/broker/${id}/stats`
 
 /** Seconds the runtime keeps publishing figures and recording topics after the sidebar last asked. */
 export const WATCH_SECONDS = 10
+/** The sidebar asks again this often while it is open (ms). */
+export const KEEPALIVE_MS = 3000
 /** The topic tree keeps at most this many topics (the oldest seen goes first) ... */
 export const MAX_TOPICS = 2000
 /** ... and at most this many payload bytes of each message ... */
 export const PREVIEW_BYTES = 256
 /** ... and at most this many characters of topic names in all (a topic name may be 64 KiB long). */
 export const MAX_TOPIC_CHARS = 256 * 1024
+/** Points of the sidebar's plots: one a second, five minutes. */
+export const HISTORY_POINTS = 300
 
 /** One second of a broker's figures, as the sidebar plots them. */
 export interface StatsFrame {
