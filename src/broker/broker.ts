@@ -12,7 +12,7 @@ import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './conn
 import { RC, reasonError } from './errors'
 import { validTopicFilter } from './topics'
 import { MetricsService, type BrokerMetrics } from './metrics'
-import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message, PeerInfo } from './types'
+import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message, PeerInfo, PublishObserver } from './types'
 
 export interface ListenOptions { port?: number, host?: string }
 export interface ListenResult { port: number, host: string, server: net.Server }
@@ -143,6 +143,16 @@ export class Broker {
 
   clients (): ClientInfo[] {
     return [...this.core.clients.values()].filter(c => c.active).map(c => c.info())
+  }
+
+  /**
+   * Watch every message the broker accepts (see PublishObserver), for a monitor; returns the
+   * function that stops watching. An observer that throws is reported as a 'warning'.
+   */
+  observe (observer: PublishObserver): () => void {
+    const o: PublishObserver = (msg, clientId) => observer(msg, clientId) // one entry per call, even for the same function
+    this.core.observers.add(o)
+    return () => { this.core.observers.delete(o) }
   }
 
   /** Disconnect a client (MQTT 5 reason 0x98 Administrative action by default). */

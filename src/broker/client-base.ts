@@ -25,6 +25,8 @@ export abstract class ClientBase {
   topicAliasMax = 0
   /** Set once the session is bound and CONNACK sent. */
   active = false
+  /** Messages dropped for or from this client (ClientInfo.dropped). */
+  dropped = 0
 
   abstract readonly kind: 'network' | 'local'
   /**
@@ -83,6 +85,7 @@ export abstract class ClientBase {
       subscriptions: s ? s.subscriptions.size : 0,
       inflight: s ? s.inflight.size : 0,
       queued: s ? s.queued : 0,
+      dropped: this.dropped,
     }
   }
 }

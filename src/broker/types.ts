@@ -94,7 +94,17 @@ export interface ClientInfo {
   subscriptions: number
   inflight: number
   queued: number
+  /** Messages dropped for or from this client since it connected (every DropReason). */
+  dropped: number
 }
+
+/**
+ * Sees every message the broker accepts (clients' publishes, wills, `broker.publish`; not the
+ * $SYS values), after its retained state is applied and before delivery. `clientId` is the
+ * publisher's (undefined for the broker's own). It must not modify the message, and should be quick:
+ * it runs on the publish path.
+ */
+export type PublishObserver = (msg: Readonly<Message>, clientId: string | undefined) => void
 
 /**
  * Broker options. Every limit has a default suited to a Raspberry Pi on a home network; the

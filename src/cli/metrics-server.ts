@@ -16,8 +16,11 @@ function urlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-/** Listen on host:port; rejects (e.g. EADDRINUSE) without leaving anything open. */
-export async function startMetricsServer (broker: Broker, host: string, port: number): Promise<MetricsServer> {
+/**
+ * Listen on host:port; rejects (e.g. EADDRINUSE) without leaving anything open. `labels` are added
+ * to every series (the broker node serves its id and name).
+ */
+export async function startMetricsServer (broker: Broker, host: string, port: number, labels: Record<string, string> = {}): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path !== '/metrics') {
@@ -30,7 +33,7 @@ export async function startMetricsServer (broker: Broker, host: string, port: nu
     }
     let body: string
     try {
-      body = renderPrometheus(broker)
+      body = renderPrometheus(broker, labels)
     } catch (err) {
       res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${(err as Error).message}\n`)
       return

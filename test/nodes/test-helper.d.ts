@@ -8,7 +8,16 @@ declare module 'node-red-node-test-helper' {
     receive (msg: Record<string, unknown>): void
     [key: string]: any
   }
+  /** supertest, on the admin routes (RED.httpAdmin). */
+  interface TestResponse { status: number, text: string, body: any, headers: Record<string, string> }
+  interface TestRequest extends PromiseLike<TestResponse> {
+    expect (status: number): TestRequest
+    send (body: unknown): TestRequest
+    set (field: string, value: string): TestRequest
+  }
   interface Helper {
+    /** Requests to the admin routes the nodes registered. */
+    request (): { get (path: string): TestRequest, post (path: string): TestRequest }
     init (runtimePath: string, userSettings?: Record<string, unknown>): void
     settings (userSettings: Record<string, unknown>): void
     load (nodes: unknown[] | unknown, flow: object[], credentials?: Record<string, object>): Promise<void>

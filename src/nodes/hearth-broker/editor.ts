@@ -6,7 +6,9 @@ import { nodeExists, setupBridges, type BridgesResult } from './editor-bridges'
 import { optionRanges, t } from './editor-common'
 import { limitValidator, setupLimits } from './editor-limits'
 import { listenersProblem, setupListeners } from './editor-listeners'
+import { metricsDefaults, setupMonitoring } from './editor-monitoring'
 import { setupUsers, usersProblem } from './editor-users'
+import { registerSidebar } from './sidebar/editor-sidebar'
 import {
   DEFAULTS, FLUSH_RANGE, LIMIT_KEYS, PORT_RANGE, TYPE, isSecure, listenersOf, validHost,
   type AclRow, type ListenerConfig,
@@ -64,6 +66,7 @@ RED.nodes.registerType(TYPE, {
     maximumQoS: { value: DEFAULTS.maximumQoS, validate: intIn(0, 2, true) },
     retainAvailable: { value: DEFAULTS.retainAvailable },
     ...limitDefaults,
+    ...metricsDefaults,
     persistence: { value: DEFAULTS.persistence },
     persistenceDir: { value: DEFAULTS.persistenceDir },
     persistenceSync: { value: DEFAULTS.persistenceSync, validate: (v) => v === undefined || v === '' || v === 'always' || v === 'periodic' },
@@ -114,6 +117,7 @@ RED.nodes.registerType(TYPE, {
     anonymous.on('change', update)
     aclEnabled.on('change', update)
     setupLimits(node)
+    setupMonitoring()
     if (optionRanges().maxPacketSize === undefined) $('#hearth-broker-limits-note').show()
 
     // Flows saved before these settings existed have none: persistence is on, synced always.
@@ -173,3 +177,6 @@ RED.nodes.registerType(TYPE, {
     send('newBridgePasswords', bridges.changes)
   },
 })
+
+// The "MQTT broker" sidebar tab, once the type (and its catalog) is registered.
+registerSidebar()

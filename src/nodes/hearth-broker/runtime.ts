@@ -13,6 +13,8 @@ import { forwardEvents } from './events'
 import { openListeners as exposedListeners } from './exposure'
 import { closeListeners, openListeners, type OpenListener } from './listeners'
 import { type BrokerOptionError, openBroker } from './open-broker'
+import { nodeLabels, openMetricsEndpoint } from './metrics-endpoint'
+import { registerObservabilityRoutes } from './sidebar/routes'
 import { forgetMemory, releaseWhen } from './persistence'
 import { bridgeTlsFromConfigNode, tlsFromConfigNode } from './tls'
 import { HOSTNAME_SETTING, LIMIT_KEYS, OPTIONS_SETTING, TYPE, isSecure, type BrokerNodeConfig, type BrokerNodeCredentials } from './types'
@@ -33,6 +35,8 @@ export interface BrokerNode extends Node<BrokerNodeCredentials> {
   persistenceDir?: string
   /** The bridges, once the broker serves. */
   bridges?: NodeBridges
+  /** The Prometheus endpoint's URL (with the bound port) while it is served. */
+  metricsUrl?: string
 }
 
 /** Status updates are coalesced: a burst of connects repaints once. */
@@ -40,6 +44,7 @@ const STATUS_DELAY_MS = 200
 
 const nodeInit: NodeInitializer = (RED: NodeAPI) => {
   registerAdminRoutes(RED, TYPE)
+  registerObservabilityRoutes(RED, TYPE)
 
   function HearthBrokerNode (this: BrokerNode, config: BrokerNodeConfig & { id: string, type: string }): void {
     RED.nodes.createNode(this, config)
@@ -50,6 +55,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     let statusTimer: NodeJS.Timeout | undefined
     let closing = false
     let open = false
+    let metrics: { close (): Promise<void> } | undefined
+    let metricsFailure: string | undefined
 
     const fail = (text: string): void => {
       node.failure = text
@@ -67,7 +74,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       if (open) text += ` · ${RED._('hearth-broker.status.open')}`
       const bridges = node.bridges?.summary()
       if (bridges !== undefined) text += ` · ${bridges.text}`
-      setStatus(node, open || bridges?.down === true ? 'warning' : 'ok', text)
+      if (metricsFailure !== undefined) setStatus(node, 'error', `${text} · ${metricsFailure}`)
+      else setStatus(node, open || bridges?.down === true ? 'warning' : 'ok', text)
     }
     const schedulePaint = (): void => {
       if (!statusTimer && !closing) statusTimer = setTimeout(paint, STATUS_DELAY_MS)
@@ -175,6 +183,14 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         error: (text) => node.error(text),
         t: (key, subs) => RED._(`hearth-broker.${key}`, subs),
       })
+      const m = await openMetricsEndpoint(broker, config, nodeLabels(node.id, config.name))
+      if (m !== undefined && 'server' in m) {
+        metrics = m.server
+        node.metricsUrl = m.server.url
+      } else if (m !== undefined) {
+        metricsFailure = RED._(`hearth-broker.monitoring.status.${m.problem.key}`, m.problem.subs)
+        node.error(RED._(`hearth-broker.monitoring.errors.${m.problem.key}`, m.problem.subs))
+      }
       paint()
     }
 
@@ -237,6 +253,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         const broker = node.broker
         node.broker = undefined
         if (detach) detach()
+        node.metricsUrl = undefined
+        await metrics?.close()
         // Waits for the store to be flushed and closed: the next broker node may open the same folder.
         if (broker) await closeBroker(broker)
         else await closeListeners(listeners)

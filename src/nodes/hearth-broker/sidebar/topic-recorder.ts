@@ -1,0 +1,112 @@
+/**
+ * The sidebar's topic tree, runtime side: the topics seen while the sidebar watches, each with its
+ * message count and a bounded copy of its last message. Bounded three ways (MAX_TOPICS topics,
+ * PREVIEW_BYTES per payload, MAX_TOPIC_CHARS of topic names in all): the topic seen longest ago goes
+ * first. It holds nothing until started, and drops everything when stopped.
+ */
+import { isUtf8 } from 'node:buffer'
+import type { Broker } from '../../../broker'
+import type { Message } from '../../../broker/types'
+import { MAX_TOPIC_CHARS, MAX_TOPICS, PREVIEW_BYTES, type Preview, type TopicRow } from '../monitoring'
+
+interface Entry {
+  count: number
+  lastAt: number
+  /** A copy of at most PREVIEW_BYTES of the payload (never a view: it would keep the whole buffer alive). */
+  head: Buffer
+  bytes: number
+  qos: number
+  retain: boolean
+}
+
+export interface RecorderLimits { maxTopics: number, maxTopicChars: number, previewBytes: number }
+const LIMITS: RecorderLimits = { maxTopics: MAX_TOPICS, maxTopicChars: MAX_TOPIC_CHARS, previewBytes: PREVIEW_BYTES }
+
+/** A payload's preview: UTF-8 text when the bytes kept decode as such (a cut character allowed), else hex. */
+export function preview (head: Buffer, bytes: number): Preview {
+  const truncated = bytes > head.length
+  let text: string | undefined
+  if (isUtf8(head)) text = head.toString('utf8')
+  else if (truncated) {
+    // The cut may have split a character: drop at most 3 trailing bytes and try again.
+    for (let cut = 1; cut <= 3 && text === undefined; cut++) {
+      const h = head.subarray(0, head.length - cut)
+      if (isUtf8(h)) text = h.toString('utf8')
+    }
+  }
+  return text !== undefined ? { text, encoding: 'utf8', bytes, truncated } : { text: head.toString('hex'), encoding: 'hex', bytes, truncated }
+}
+
+function copyHead (payload: Buffer, max: number): Buffer {
+  const n = Math.min(payload.length, max)
+  const head = Buffer.alloc(n) // not from the shared pool: a preview must not pin a pool slab
+  payload.copy(head, 0, 0, n)
+  return head
+}
+
+export class TopicRecorder {
+  /** Insertion order is recency: a topic seen again moves to the end; the first is evicted first. */
+  private readonly topics = new Map<string, Entry>()
+  private chars = 0
+  private stopObserving: (() => void) | undefined
+  /** When recording started (ms since the epoch); 0 while stopped. */
+  since = 0
+
+  constructor (private readonly limits: RecorderLimits = LIMITS) {}
+
+  get recording (): boolean { return this.stopObserving !== undefined }
+  get size (): number { return this.topics.size }
+
+  start (broker: Broker): void {
+    if (this.stopObserving !== undefined) return
+    this.since = Date.now()
+    this.stopObserving = broker.observe((msg) => this.record(msg))
+  }
+
+  /** Stop observing and forget every topic. */
+  stop (): void {
+    this.stopObserving?.()
+    this.stopObserving = undefined
+    this.topics.clear()
+    this.chars = 0
+    this.since = 0
+  }
+
+  record (msg: Readonly<Message>, now = Date.now()): void {
+    const old = this.topics.get(msg.topic)
+    if (old !== undefined) this.topics.delete(msg.topic)
+    else this.chars += msg.topic.length
+    this.topics.set(msg.topic, {
+      count: (old?.count ?? 0) + 1,
+      lastAt: now,
+      head: copyHead(msg.payload, this.limits.previewBytes),
+      bytes: msg.payload.length,
+      qos: msg.qos,
+      retain: msg.retain,
+    })
+    while (this.topics.size > this.limits.maxTopics || (this.chars > this.limits.maxTopicChars && this.topics.size > 0)) {
+      const first = this.topics.keys().next().value as string
+      this.topics.delete(first)
+      this.chars -= first.length
+    }
+  }
+
+  /** The topics, oldest seen first, with the retained message of each (and of retained topics not seen) merged in. */
+  rows (retained: Message[]): { rows: TopicRow[], truncated: boolean } {
+    const out = new Map<string, TopicRow>()
+    for (const [topic, e] of this.topics) {
+      out.set(topic, { topic, count: e.count, lastAt: e.lastAt, last: { ...preview(e.head, e.bytes), qos: e.qos, retain: e.retain } })
+    }
+    let truncated = false
+    for (const m of retained) {
+      let row = out.get(m.topic)
+      if (row === undefined) {
+        if (out.size >= this.limits.maxTopics) { truncated = true; continue }
+        row = { topic: m.topic, count: 0, lastAt: 0 }
+        out.set(m.topic, row)
+      }
+      row.retained = { ...preview(m.payload.subarray(0, this.limits.previewBytes), m.payload.length), qos: m.qos }
+    }
+    return { rows: [...out.values()], truncated }
+  }
+}

@@ -1,0 +1,82 @@
+// The sidebar's runtime parts without Node-RED: the topic recorder's bounds (topics, topic characters,
+// preview bytes; the topic seen longest ago goes first), previews, and the per-second figures.
+import assert from 'node:assert/strict'
+import type { BrokerMetrics } from '../../src/broker'
+import { TopicRecorder, preview } from '../../src/nodes/hearth-broker/sidebar/topic-recorder'
+import { frame } from '../../src/nodes/hearth-broker/sidebar/watch'
+
+const msg = (topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 0, retain = false): { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean } =>
+  ({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, retain })
+
+describe('sidebar: topic recorder and figures', function () {
+  it('keeps at most maxTopics topics: one seen again moves to the end, the one seen longest ago goes first', function () {
+    const r = new TopicRecorder({ maxTopics: 3, maxTopicChars: 1000, previewBytes: 8 })
+    r.record(msg('a', '1'), 1)
+    r.record(msg('b', '1'), 2)
+    r.record(msg('c', '1'), 3)
+    r.record(msg('a', '2'), 4) // a again: now the newest
+    r.record(msg('d', '1'), 5) // evicts b
+    assert.deepEqual(r.rows([]).rows.map(x => [x.topic, x.count, x.lastAt, x.last?.text]), [['c', 1, 3, '1'], ['a', 2, 4, '2'], ['d', 1, 5, '1']])
+  })
+
+  it('keeps at most maxTopicChars of topic names in all', function () {
+    const r = new TopicRecorder({ maxTopics: 100, maxTopicChars: 10, previewBytes: 8 })
+    r.record(msg('aaaa', 'x'))
+    r.record(msg('bbbb', 'x'))
+    r.record(msg('cccc', 'x')) // 12 characters: aaaa goes
+    assert.deepEqual(r.rows([]).rows.map(x => x.topic), ['bbbb', 'cccc'])
+    r.record(msg('x'.repeat(11), 'x')) // longer than the budget alone: nothing stays
+    assert.equal(r.size, 0)
+    r.record(msg('dd', 'x'))
+    assert.deepEqual(r.rows([]).rows.map(x => x.topic), ['dd'])
+  })
+
+  it('keeps a copy of at most previewBytes of the payload, never a view of it', function () {
+    const r = new TopicRecorder({ maxTopics: 10, maxTopicChars: 100, previewBytes: 4 })
+    const payload = Buffer.from('abcdefgh')
+    r.record(msg('t', payload, 1, true))
+    payload.fill(0x7a) // the message's buffer is reused: the preview must not change
+    assert.deepEqual(r.rows([]).rows[0].last, { text: 'abcd', encoding: 'utf8', bytes: 8, truncated: true, qos: 1, retain: true })
+  })
+
+  it('merges retained messages (previews bounded) and caps the rows at maxTopics', function () {
+    const r = new TopicRecorder({ maxTopics: 2, maxTopicChars: 100, previewBytes: 3 })
+    r.record(msg('seen', 'x'), 7)
+    const { rows, truncated } = r.rows([msg('kept', 'hello', 1, true), msg('seen', 'old', 2, true), msg('more', 'x', 0, true)])
+    assert.deepEqual(rows, [
+      { topic: 'seen', count: 1, lastAt: 7, last: { text: 'x', encoding: 'utf8', bytes: 1, truncated: false, qos: 0, retain: false }, retained: { text: 'old', encoding: 'utf8', bytes: 3, truncated: false, qos: 2 } },
+      { topic: 'kept', count: 0, lastAt: 0, retained: { text: 'hel', encoding: 'utf8', bytes: 5, truncated: true, qos: 1 } },
+    ])
+    assert.equal(truncated, true)
+  })
+
+  it('previews: UTF-8 text (a character cut at the end dropped), else hex', function () {
+    assert.deepEqual(preview(Buffer.from('é€'), 5), { text: 'é€', encoding: 'utf8', bytes: 5, truncated: false })
+    assert.deepEqual(preview(Buffer.from('é€').subarray(0, 4), 5), { text: 'é', encoding: 'utf8', bytes: 5, truncated: true })
+    assert.deepEqual(preview(Buffer.from([0xff, 0x00]), 2), { text: 'ff00', encoding: 'hex', bytes: 2, truncated: false })
+    assert.deepEqual(preview(Buffer.from([0xc3]), 1), { text: 'c3', encoding: 'hex', bytes: 1, truncated: false })
+  })
+
+  it('starts recording on the broker, and stop() forgets everything', function () {
+    let observer: ((m: ReturnType<typeof msg>) => void) | undefined
+    let stopped = 0
+    const broker = { observe: (o: typeof observer) => { observer = o; return () => { stopped++ } } }
+    const r = new TopicRecorder()
+    r.start(broker as never)
+    assert.equal(r.recording, true)
+    observer!(msg('a/b', 'x'))
+    assert.equal(r.size, 1)
+    r.stop()
+    assert.deepEqual([r.recording, r.size, r.since, stopped], [false, 0, 0, 1])
+  })
+
+  it('figures: per-second rates between two snapshots, gauges as they are', function () {
+    const snap = (time: number, received: number, sent: number, bIn: number, bOut: number, dropped: number): BrokerMetrics => ({
+      time, publish: { received, sent, dropped, bytesReceived: bIn, bytesSent: bOut }, clients: { connected: 3 }, subscriptions: 4, sharedSubscriptions: 1, retained: { messages: 6 },
+    }) as unknown as BrokerMetrics
+    const mark = { time: 10000, received: 100, sent: 200, bytesIn: 1000, bytesOut: 2000, dropped: 5 }
+    assert.deepEqual(frame('n1', mark, snap(12000, 150, 300, 1500, 4000, 6)), {
+      id: 'n1', time: 12000, msgsIn: 25, msgsOut: 50, bytesIn: 250, bytesOut: 1000, clients: 3, subscriptions: 5, retained: 6, dropped: 0.5,
+    })
+  })
+})
