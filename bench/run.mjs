@@ -8,8 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { BROKERS, DEFAULT_BROKERS, MOSQUITTO_BIN, spawnWithFds } from './lib/brokers.mjs'
-import { cleanupOnSignals, track } from './lib/cleanup.mjs'
+import { BROKERS, DEFAULT_BROKERS, MOSQUITTO_BIN } from './lib/brokers.mjs'
+import { cleanupOnSignals } from './lib/cleanup.mjs'
+import { runGen } from './lib/gen-process.mjs'
 import { needsOf } from './lib/limits.mjs'
 import { RESTART_BROKERS, runRestartBench } from './lib/restart.mjs'
 import { SCENARIOS } from './lib/scenarios.mjs'
@@ -19,7 +20,6 @@ import { machineInfo, systemBusySeconds } from './lib/proc.mjs'
 import { selfTest } from './selftest.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const GEN = fileURLToPath(new URL('./gen/gen.mjs', import.meta.url))
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 const CORES = os.cpus().length
@@ -121,28 +121,6 @@ function parseArgs (argv) {
   o.pinGen = CORES > 2 ? `1-${CORES - 1}` : CORES === 2 ? '1' : '0'
   o.latencyDuration = o.duration
   return o
-}
-
-function runGen (job, opts, cpus) {
-  const gen = spawnWithFds(opts.node, [GEN], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }, cpus)
-  const untrack = track({ child: gen })
-  gen.once('exit', untrack)
-  const result = new Promise((resolve, reject) => {
-    const limit = (job.warmup + job.duration + (job.timeoutS || 0) + 60) * 1000
-    const timer = setTimeout(() => reject(new Error('generator timed out')), limit)
-    gen.on('message', m => { if (m.type === 'result') { clearTimeout(timer); m.error ? reject(new Error(m.error)) : resolve(m.result) } })
-    gen.once('exit', code => { clearTimeout(timer); reject(new Error(`generator exited with ${code}`)) })
-  })
-  gen.send({ type: 'job', job })
-  const end = async () => {
-    if (gen.exitCode !== null || gen.signalCode !== null) return
-    const exited = new Promise(resolve => gen.once('exit', resolve))
-    try { gen.send({ type: 'exit' }) } catch {}
-    const t = setTimeout(() => gen.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(t)
-  }
-  return { result, end }
 }
 
 // The machine may be shared: before each run wait (up to --quiet-wait s) until the rest of it is nearly idle.

@@ -31,12 +31,28 @@ describe('sidebar: topic recorder and figures', function () {
     assert.deepEqual(r.rows([]).rows.map(x => x.topic), ['dd'])
   })
 
-  it('keeps a copy of at most previewBytes of the payload, never a view of it', function () {
+  it('keeps a copy of at most previewBytes of the payload, never a view of it, made at the end of the turn', async function () {
     const r = new TopicRecorder({ maxTopics: 10, maxTopicChars: 100, previewBytes: 4 })
     const payload = Buffer.from('abcdefgh')
     r.record(msg('t', payload, 1, true))
-    payload.fill(0x7a) // the message's buffer is reused: the preview must not change
+    await new Promise((resolve) => setImmediate(resolve)) // the turn ends: the preview is copied
+    payload.fill(0x7a) // the message's buffer is reused later: the preview must not change
     assert.deepEqual(r.rows([]).rows[0].last, { text: 'abcd', encoding: 'utf8', bytes: 8, truncated: true, qos: 1, retain: true })
+    r.stop()
+  })
+
+  it('several messages to a topic in one turn: counted each, the last one previewed (one copy)', async function () {
+    const r = new TopicRecorder({ maxTopics: 10, maxTopicChars: 100, previewBytes: 8 })
+    r.record(msg('t', 'first', 0, false), 1)
+    r.record(msg('u', 'other', 2, true), 2)
+    r.record(msg('t', 'second', 1, true), 3)
+    await new Promise((resolve) => setImmediate(resolve))
+    r.record(msg('t', 'third', 2, false), 4)
+    assert.deepEqual(r.rows([]).rows.map(x => [x.topic, x.count, x.lastAt, x.last]), [
+      ['u', 1, 2, { text: 'other', encoding: 'utf8', bytes: 5, truncated: false, qos: 2, retain: true }],
+      ['t', 3, 4, { text: 'third', encoding: 'utf8', bytes: 5, truncated: false, qos: 2, retain: false }],
+    ])
+    r.stop()
   })
 
   it('merges retained messages (previews bounded) and caps the rows at maxTopics', function () {

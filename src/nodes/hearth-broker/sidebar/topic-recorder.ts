@@ -17,7 +17,11 @@ interface Entry {
   bytes: number
   qos: number
   retain: boolean
+  /** The topic's last message of this turn of the event loop, until its preview is copied at the turn's end. */
+  pending: Readonly<Message> | undefined
 }
+
+const EMPTY = Buffer.alloc(0)
 
 export interface RecorderLimits { maxTopics: number, maxTopicChars: number, previewBytes: number }
 const LIMITS: RecorderLimits = { maxTopics: MAX_TOPICS, maxTopicChars: MAX_TOPIC_CHARS, previewBytes: PREVIEW_BYTES }
@@ -48,6 +52,11 @@ export class TopicRecorder {
   /** Insertion order is recency: a topic seen again moves to the end; the first is evicted first. */
   private readonly topics = new Map<string, Entry>()
   private chars = 0
+  /** Entries whose last message is not copied yet: one copy per topic per turn, whatever the rate. */
+  private dirty: Entry[] = []
+  private flushing: NodeJS.Immediate | undefined
+  /** Date.now() once per turn, not once per message. */
+  private clock = 0
   private stopObserving: (() => void) | undefined
   /** When recording started (ms since the epoch); 0 while stopped. */
   since = 0
@@ -67,23 +76,42 @@ export class TopicRecorder {
   stop (): void {
     this.stopObserving?.()
     this.stopObserving = undefined
+    if (this.flushing !== undefined) clearImmediate(this.flushing)
+    this.flushing = undefined
+    this.dirty = []
     this.topics.clear()
     this.chars = 0
     this.since = 0
   }
 
-  record (msg: Readonly<Message>, now = Date.now()): void {
-    const old = this.topics.get(msg.topic)
-    if (old !== undefined) this.topics.delete(msg.topic)
-    else this.chars += msg.topic.length
-    this.topics.set(msg.topic, {
-      count: (old?.count ?? 0) + 1,
-      lastAt: now,
-      head: copyHead(msg.payload, this.limits.previewBytes),
-      bytes: msg.payload.length,
-      qos: msg.qos,
-      retain: msg.retain,
-    })
+  /** `now`: ms since the epoch; by default the time at which this turn's first message was recorded. */
+  record (msg: Readonly<Message>, now?: number): void {
+    if (this.flushing === undefined) {
+      this.clock = Date.now()
+      this.flushing = setImmediate(() => this.flush())
+    }
+    now ??= this.clock
+    let e = this.topics.get(msg.topic)
+    if (e === undefined) {
+      e = { count: 0, lastAt: now, head: EMPTY, bytes: 0, qos: 0, retain: false, pending: undefined }
+      this.topics.set(msg.topic, e)
+      this.chars += msg.topic.length
+      this.evict()
+      if (this.topics.get(msg.topic) !== e) return // longer than the whole budget: evicted at once
+    } else if (e.lastAt !== now) {
+      // Insertion order is recency: a topic seen again moves to the end (once per turn is enough).
+      this.topics.delete(msg.topic)
+      this.topics.set(msg.topic, e)
+    }
+    e.count++
+    e.lastAt = now
+    // The copy waits for the end of this turn: a busy topic costs one copy per turn, not one per message, and
+    // the message is referenced no longer than the broker itself holds it.
+    if (e.pending === undefined) this.dirty.push(e)
+    e.pending = msg
+  }
+
+  private evict (): void {
     while (this.topics.size > this.limits.maxTopics || (this.chars > this.limits.maxTopicChars && this.topics.size > 0)) {
       const first = this.topics.keys().next().value as string
       this.topics.delete(first)
@@ -91,8 +119,25 @@ export class TopicRecorder {
     }
   }
 
+  /** Copy the previews of the messages recorded since the last flush. */
+  private flush (): void {
+    if (this.flushing !== undefined) clearImmediate(this.flushing)
+    this.flushing = undefined
+    for (const e of this.dirty) {
+      const m = e.pending
+      if (m === undefined) continue
+      e.head = copyHead(m.payload, this.limits.previewBytes)
+      e.bytes = m.payload.length
+      e.qos = m.qos
+      e.retain = m.retain
+      e.pending = undefined
+    }
+    this.dirty = []
+  }
+
   /** The topics, oldest seen first, with the retained message of each (and of retained topics not seen) merged in. */
   rows (retained: Message[]): { rows: TopicRow[], truncated: boolean } {
+    this.flush()
     const out = new Map<string, TopicRow>()
     for (const [topic, e] of this.topics) {
       out.set(topic, { topic, count: e.count, lastAt: e.lastAt, last: { ...preview(e.head, e.bytes), qos: e.qos, retain: e.retain } })
