@@ -12,7 +12,7 @@ const escape = s => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
-  plugins: ['@stryker-mutator/mocha-runner', './test/mutation/ignore-messages.mjs'],
+  plugins: ['@stryker-mutator/mocha-runner', './test/mutation/ignore-messages.mjs', './test/mutation/live-reporter.mjs'],
   testRunner: 'mocha',
   // The core as issue 13 names it: topic rules, trie, retained store, router, sessions, encoders,
   // handlers, persistence codec (about 1,700 mutants). All of src/broker is about 7,700 mutants,
@@ -58,7 +58,7 @@ export default {
   maxTestRunnerReuse: 200,
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
-  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json', 'live'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   thresholds: { high: 90, low: 80, break: null },
