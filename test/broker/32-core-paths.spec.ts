@@ -1,0 +1,112 @@
+// Paths of the core that no other spec drove (found by mutation testing, docs/mutation.md): a
+// publish made while a message is being routed, overlapping subscriptions where a later match
+// asks for Retain As Published, PUBREC for an unknown packet identifier, UNSUBSCRIBE with packet
+// identifier 0, a QoS 0 PUBLISH whose payload is not the UTF-8 it claims, and user properties
+// whose wire order an object cannot hold, delivered through every encoding path.
+import assert from 'node:assert/strict'
+import type { DeliveredMessage } from '../../src/broker/types'
+import { VERSIONS, assertPublish, assertPublishes, bytes, rawBytes, spec, useHarness } from '../helpers'
+
+const { lstr, packet, prop, props, u16 } = bytes
+
+/** A v5 PUBLISH with user properties in the given wire order (mqtt-packet cannot interleave names). */
+function publishWithPairs (topic: string, qos: 0 | 1, messageId: number, pairs: Array<[string, string]>, payload: string): Buffer {
+  const up = pairs.map(([k, v]) => prop(0x26, Buffer.concat([lstr(k), lstr(v)])))
+  return packet(3, qos << 1, lstr(topic), ...(qos > 0 ? [u16(messageId)] : []), props(...up), Buffer.from(payload))
+}
+
+describe('32 core paths', function () {
+  const h = useHarness()
+
+  it('[MQTT-4.6.0-6] a message published by an in-process subscriber while it receives one is routed after it, in order', async function () {
+    const b = await h.broker()
+    const sub = await b.connect({ protocolVersion: 5 })
+    await sub.subscribe('r/#', 0)
+    const local = await b.local({ protocolVersion: 5 })
+    await local.subscribe([{ topic: 'r/a', qos: 0 }])
+    const published: Array<Promise<void>> = []
+    local.on('message', (m: DeliveredMessage) => {
+      if (m.topic === 'r/a') published.push(local.publish({ topic: 'r/b', payload: Buffer.from(`after ${m.payload.toString()}`), qos: 0, retain: false }))
+    })
+    const pub = await b.connect({ protocolVersion: 5 })
+    await pub.publish('r/a', 'one')
+    await pub.publish('r/a', 'two')
+    assertPublishes(await sub.publishes(4), [
+      { topic: 'r/a', payload: 'one' }, { topic: 'r/b', payload: 'after one' },
+      { topic: 'r/a', payload: 'two' }, { topic: 'r/b', payload: 'after two' },
+    ])
+    await Promise.all(published)
+    await sub.expectNothing(150, 'publish')
+  })
+
+  it('[MQTT-3.3.1-12][MQTT-3.3.4-2] overlapping subscriptions: Retain As Published on any matching one keeps RETAIN on the single copy', async function () {
+    const b = await h.broker()
+    const sub = await b.connect({ protocolVersion: 5 })
+    // the trie visits o/+ before o/#: the second match is the one asking for RAP
+    await sub.subscribe([{ topic: 'o/+', qos: 0, rap: false }, { topic: 'o/#', qos: 1, rap: true }])
+    const sub2 = await b.connect({ protocolVersion: 5 })
+    await sub2.subscribe([{ topic: 'o/+', qos: 1, rap: true }, { topic: 'o/#', qos: 0, rap: false }])
+    const pub = await b.connect({ protocolVersion: 5 })
+    await pub.publish('o/x', 'kept', { qos: 1, retain: true })
+    assertPublish(await sub.waitFor('publish'), { topic: 'o/x', payload: 'kept', qos: 1, retain: true })
+    assertPublish(await sub2.waitFor('publish'), { topic: 'o/x', payload: 'kept', qos: 1, retain: true })
+    await sub.expectNothing(150, 'publish')
+  })
+
+  for (const v of VERSIONS) {
+    describe(`protocol level ${v}`, function () {
+      it(`${spec(v, null, null, v === 5 ? '§3.6.2.1' : '§4.3.3')} a PUBREC for an unknown packet identifier is answered with PUBREL${v === 5 ? ' 0x92' : ''}; the connection stays`, async function () {
+        const b = await h.broker()
+        const c = await b.connect({ protocolVersion: v })
+        c.send({ cmd: 'pubrec', messageId: 77 })
+        const rel = await c.next('pubrel')
+        const expected = v === 5
+          ? Buffer.from([0x62, 0x04, 0x00, 0x4d, 0x92, 0x00]) // reason code, empty property block
+          : Buffer.from([0x62, 0x02, 0x00, 0x4d])
+        assert.deepEqual(rawBytes.get(rel), expected)
+        c.send({ cmd: 'pingreq' })
+        await c.next('pingresp')
+      })
+
+      it(`${spec(v, ['2.3.1-1'], ['2.2.1-3'])} an UNSUBSCRIBE with packet identifier 0 closes the connection`, async function () {
+        const b = await h.broker()
+        const c = await b.connect({ protocolVersion: v })
+        await c.subscribe('u/a', 0)
+        c.sendRaw(packet(10, 2, u16(0), ...(v === 5 ? [props()] : []), lstr('u/a')))
+        await c.expectErrorClose([0x81])
+        assert.deepEqual(c.received.filter(p => p.cmd !== 'connack' && p.cmd !== 'suback').map(p => p.cmd), v === 5 ? ['disconnect'] : [])
+      })
+    })
+  }
+
+  it('[MQTT-3.3.2-4] a QoS 0 PUBLISH with Payload Format Indicator 1 and a payload that is not UTF-8 gets DISCONNECT 0x99 and is not delivered', async function () {
+    const b = await h.broker()
+    const sub = await b.connect({ protocolVersion: 5 })
+    await sub.subscribe('pf/#', 0)
+    const pub = await b.connect({ protocolVersion: 5 })
+    pub.send({ cmd: 'publish', topic: 'pf/a', payload: Buffer.from([0x68, 0x80]), qos: 0, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
+    assert.equal(await pub.expectErrorClose([0x99]), 0x99)
+    await sub.expectNothing(150, 'publish')
+  })
+
+  it('[MQTT-3.3.2-17][MQTT-3.3.2-18] user properties whose names interleave keep their wire order on every delivery path', async function () {
+    const b = await h.broker()
+    const pairs: Array<[string, string]> = [['a', '1'], ['b', '2'], ['a', '3'], ['', 'ü']]
+    const plain0 = await b.connect({ protocolVersion: 5 })
+    await plain0.subscribe('up/#', 0)
+    const plain1 = await b.connect({ protocolVersion: 5 })
+    await plain1.subscribe('up/#', 1)
+    plain1.autoAck = true
+    const withId = await b.connect({ protocolVersion: 5 })
+    await withId.subscribe('up/#', 1, { subscriptionIdentifier: 12 })
+    withId.autoAck = true
+    const pub = await b.connect({ protocolVersion: 5 })
+    for (const qos of [0, 1] as const) {
+      pub.sendRaw(publishWithPairs(`up/q${qos}`, qos, 300 + qos, pairs, `p${qos}`))
+      if (qos === 1) assert.equal((await pub.next('puback')).messageId, 301)
+      assertPublish(await plain0.waitFor('publish'), { topic: `up/q${qos}`, payload: `p${qos}`, qos: 0, properties: { userProperties: pairs } })
+      assertPublish(await plain1.waitFor('publish'), { topic: `up/q${qos}`, payload: `p${qos}`, qos, properties: { userProperties: pairs } })
+      assertPublish(await withId.waitFor('publish'), { topic: `up/q${qos}`, payload: `p${qos}`, qos, properties: { userProperties: pairs, subscriptionIdentifier: 12 } })
+    }
+  })
+})
