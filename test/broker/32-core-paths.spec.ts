@@ -5,7 +5,8 @@
 // whose wire order an object cannot hold, delivered through every encoding path.
 import assert from 'node:assert/strict'
 import type { DeliveredMessage } from '../../src/broker/types'
-import { VERSIONS, assertPublish, assertPublishes, bytes, connackCode, hearthOnly, rawBytes, spec, useHarness } from '../helpers'
+import { VERSIONS, assertPublish, assertPublishes, bytes, connackCode, connectPacket, hearthOnly, rawBytes, spec, useHarness } from '../helpers'
+import { pollUntil } from '../helpers/wait'
 
 const { lstr, packet, prop, props, u16 } = bytes
 
@@ -131,5 +132,49 @@ describe('32 core paths', function () {
     const c = await b.connect({ protocolVersion: 5, properties: { authenticationMethod: 'SCRAM-SHA-1', authenticationData: Buffer.from('n,,n=u,r=x') }, allowRefusal: true })
     assert.equal(connackCode(c.connack!), 0x8c)
     await c.expectClosed()
+  })
+
+  for (const [name, p] of [['Receive Maximum 0', bytes.prop(0x21, u16(0))], ['Maximum Packet Size 0', bytes.prop(0x27, Buffer.from([0, 0, 0, 0]))]] as const) {
+    it(`(MQTT 5 §3.1.2.11) a CONNECT with ${name} gets exactly CONNACK 0x82, then the close`, async function () {
+      hearthOnly('sending CONNACK 0x82 before closing on a Protocol Error in CONNECT is a MAY (MQTT 5 4.13.1)')
+      const b = await h.broker()
+      const c = await b.open({ protocolVersion: 5 })
+      c.sendRaw(packet(1, 0, lstr('MQTT'), Buffer.from([5, 0x02]), u16(0), props(p), lstr('x1')))
+      await c.expectClosed()
+      assert.deepEqual(c.received.map(x => rawBytes.get(x)), [Buffer.from([0x20, 0x03, 0x00, 0x82, 0x00])])
+    })
+  }
+
+  it('(MQTT 5 §3.1.2.11.3) a CONNACK larger than the client\'s Maximum Packet Size is not sent: the connection closes, no will, no session left', async function () {
+    hearthOnly('what a broker does when its CONNACK exceeds the client\'s Maximum Packet Size is not specified; Hearth closes')
+    const b = await h.broker()
+    const w = await b.connect({ protocolVersion: 5 })
+    await w.subscribe('big/#', 0)
+    const before = b.broker.stats().sessions
+    // an empty client id makes the CONNACK carry an Assigned Client Identifier (over 20 bytes)
+    const c = await b.open({ protocolVersion: 5 })
+    c.send({ ...connectPacket({ protocolVersion: 5, clientId: '', properties: { maximumPacketSize: 16 } }), will: { topic: 'big/will', payload: Buffer.from('w'), qos: 0, retain: false } })
+    await c.expectClosed()
+    assert.deepEqual(c.received, [])
+    assert.equal(b.broker.stats().sessions, before)
+    await w.expectNothing(150, 'publish')
+  })
+
+  it('a CONNECT whose connection closes while its authentication is pending leaves no session behind once the authenticator answers', async function () {
+    hearthOnly('uses a pending authenticator and the broker statistics')
+    let release: (ok: boolean) => void = () => {}
+    let asked = false
+    const b = await h.broker({ authenticate: { authenticate: () => { if (asked) return true; asked = true; return new Promise<boolean>(resolve => { release = resolve }) } } })
+    const c = await b.open({ protocolVersion: 4 })
+    c.send(connectPacket({ protocolVersion: 4, clientId: 'ghost', clean: true }))
+    await pollUntil(() => asked, 2000, 'the authenticator is asked')
+    c.sendRaw(Buffer.from([0x00, 0x00])) // packet type 0 is reserved: the broker closes at once
+    await c.expectClosed()
+    release(true)
+    await new Promise(resolve => setImmediate(resolve))
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual([b.broker.stats().sessions, b.broker.stats().connections], [0, 0])
+    const again = await b.connect({ protocolVersion: 4, clientId: 'ghost', clean: false })
+    assert.equal(again.connack?.sessionPresent, false)
   })
 })
