@@ -50,8 +50,8 @@ export default {
   incremental: true,
   incrementalFile: 'test/mutation/stryker-incremental.json',
   // The broker specs wait on real timers (Keep Alive, Will Delay, expiry); the machine is shared.
-  timeoutFactor: 3,
-  timeoutMS: 15000,
+  timeoutFactor: 2,
+  timeoutMS: 10000,
   // 2 cores shared with other sessions: never more than 2 workers.
   concurrency: 2,
   // A test runner is recycled now and then so leaked sockets and timers cannot pile up.
