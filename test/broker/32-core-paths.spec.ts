@@ -160,21 +160,56 @@ describe('32 core paths', function () {
     await w.expectNothing(150, 'publish')
   })
 
-  it('a CONNECT whose connection closes while its authentication is pending leaves no session behind once the authenticator answers', async function () {
-    hearthOnly('uses a pending authenticator and the broker statistics')
+  it('a CONNECT whose connection closes while its authentication is pending leaves nothing behind once the authenticator answers: no session, no will, no events', async function () {
+    hearthOnly('uses a pending authenticator, the broker statistics and events')
     let release: (ok: boolean) => void = () => {}
     let asked = false
-    const b = await h.broker({ authenticate: { authenticate: () => { if (asked) return true; asked = true; return new Promise<boolean>(resolve => { release = resolve }) } } })
+    const b = await h.broker({ authenticate: { authenticate: r => { if (asked || r.clientId !== 'ghost') return true; asked = true; return new Promise<boolean>(resolve => { release = resolve }) } } })
+    const events: string[] = []
+    b.broker.on('clientConnected', i => events.push(`connected ${i.clientId}`))
+    b.broker.on('clientDisconnected', i => events.push(`disconnected ${i.clientId}`))
+    const w = await b.connect({ protocolVersion: 4, clientId: 'watcher' })
+    await w.subscribe('ghost/#', 0)
     const c = await b.open({ protocolVersion: 4 })
-    c.send(connectPacket({ protocolVersion: 4, clientId: 'ghost', clean: true }))
+    c.send({ ...connectPacket({ protocolVersion: 4, clientId: 'ghost', clean: true }), will: { topic: 'ghost/will', payload: Buffer.from('w'), qos: 0, retain: false } })
     await pollUntil(() => asked, 2000, 'the authenticator is asked')
     c.sendRaw(Buffer.from([0x00, 0x00])) // packet type 0 is reserved: the broker closes at once
     await c.expectClosed()
     release(true)
     await new Promise(resolve => setImmediate(resolve))
     await new Promise(resolve => setImmediate(resolve))
-    assert.deepEqual([b.broker.stats().sessions, b.broker.stats().connections], [0, 0])
+    assert.deepEqual([b.broker.stats().sessions, b.broker.stats().connections], [1, 1], 'only the watcher')
+    await w.expectNothing(150, 'publish')
+    assert.deepEqual(events, ['connected watcher'])
     const again = await b.connect({ protocolVersion: 4, clientId: 'ghost', clean: false })
     assert.equal(again.connack?.sessionPresent, false)
+  })
+
+  // CONNACK properties: only those that differ from the MQTT 5 defaults (MQTT 5 §3.2.2.3)
+  const MAX_PACKET = 268435455 + 5
+  for (const [options, propBytes] of [
+    [{ receiveMaximum: 65535, maxPacketSize: MAX_PACKET, topicAliasMaximum: 0 }, []],
+    [{ receiveMaximum: 65535 }, [0x27, 0x00, 0x20, 0x00, 0x00, 0x22, 0x00, 0x0a]],
+    [{ receiveMaximum: 7, maximumQoS: 1, retainAvailable: false, maxPacketSize: 1000, topicAliasMaximum: 3 },
+      [0x21, 0x00, 0x07, 0x24, 0x01, 0x25, 0x00, 0x27, 0x00, 0x00, 0x03, 0xe8, 0x22, 0x00, 0x03]],
+  ] as const) {
+    it(`(MQTT 5 §3.2.2.3) the CONNACK carries exactly the properties that differ from the defaults: ${JSON.stringify(options)}`, async function () {
+      hearthOnly('sets broker options')
+      const b = await h.broker(options)
+      const c = await b.connect({ protocolVersion: 5, clientId: 'props' })
+      assert.deepEqual(rawBytes.get(c.connack!), Buffer.from([0x20, 3 + propBytes.length, 0x00, 0x00, propBytes.length, ...propBytes]))
+    })
+  }
+
+  it('[MQTT-3.1.2-29] a DISCONNECT carries a Reason String unless the client set Request Problem Information to 0', async function () {
+    hearthOnly('Reason Strings are optional')
+    const b = await h.broker()
+    for (const rpi of [undefined, true, false]) {
+      const c = await b.connect({ protocolVersion: 5, properties: rpi === undefined ? {} : { requestProblemInformation: rpi } })
+      c.sendRaw(packet(8, 2, u16(1), props())) // a SUBSCRIBE without topic filter: Protocol Error
+      const d = await c.expectClosed()
+      assert.equal(d?.reasonCode, 0x82)
+      assert.equal(typeof d?.properties?.reasonString, rpi === false ? 'undefined' : 'string', `Request Problem Information ${String(rpi)}`)
+    }
   })
 })
