@@ -27,6 +27,7 @@ describe('unit: topic rules', function () {
       ['+', '/finance'], ['/+', 'finance'], ['sport/+', 'sport'], ['foo/+', 'foo'], ['foo/bar/+', 'foo/bar'],
       ['+/monitor/Clients', '$SYS/monitor/Clients'], ['+/#', '$SYS/x'], ['#', '$'], ['+', '$x'], ['a/b', 'a/b/'],
       ['A/b', 'a/b'], ['a', 'a/b'], ['a/#', 'ab'], ['$share/g/foo/+', 'foo'], ['$share/g/#', '$SYS/x'], ['foo', 'foo/'],
+      ['$share/g', 'g'], ['$share/g', '$share/g'],
     ]
     for (const [f, t] of yes) match(f, t)
     for (const [f, t] of no) noMatch(f, t)
