@@ -187,16 +187,18 @@ describe('32 core paths', function () {
 
   // CONNACK properties: only those that differ from the MQTT 5 defaults (MQTT 5 §3.2.2.3)
   const MAX_PACKET = 268435455 + 5
-  for (const [options, propBytes] of [
-    [{ receiveMaximum: 65535, maxPacketSize: MAX_PACKET, topicAliasMaximum: 0 }, []],
-    [{ receiveMaximum: 65535 }, [0x27, 0x00, 0x20, 0x00, 0x00, 0x22, 0x00, 0x0a]],
-    [{ receiveMaximum: 7, maximumQoS: 1, retainAvailable: false, maxPacketSize: 1000, topicAliasMaximum: 3 },
+  for (const [options, keepalive, propBytes] of [
+    [{ receiveMaximum: 65535, maxPacketSize: MAX_PACKET, topicAliasMaximum: 0 }, 0, []],
+    [{ receiveMaximum: 65535 }, 0, [0x27, 0x00, 0x20, 0x00, 0x00, 0x22, 0x00, 0x0a]],
+    [{ receiveMaximum: 7, maximumQoS: 1, retainAvailable: false, maxPacketSize: 1000, topicAliasMaximum: 3 }, 0,
       [0x21, 0x00, 0x07, 0x24, 0x01, 0x25, 0x00, 0x27, 0x00, 0x00, 0x03, 0xe8, 0x22, 0x00, 0x03]],
+    [{ receiveMaximum: 65535, maxPacketSize: MAX_PACKET, topicAliasMaximum: 0, maxKeepalive: 10 }, 30, [0x13, 0x00, 0x0a]],
+    [{ receiveMaximum: 65535, maxPacketSize: MAX_PACKET, topicAliasMaximum: 0, maxKeepalive: 10 }, 10, []],
   ] as const) {
-    it(`(MQTT 5 §3.2.2.3) the CONNACK carries exactly the properties that differ from the defaults: ${JSON.stringify(options)}`, async function () {
+    it(`[MQTT-3.2.2-21](MQTT 5 §3.2.2.3) the CONNACK carries exactly the properties that differ from the defaults: ${JSON.stringify(options)}, Keep Alive ${keepalive}`, async function () {
       hearthOnly('sets broker options')
       const b = await h.broker(options)
-      const c = await b.connect({ protocolVersion: 5, clientId: 'props' })
+      const c = await b.connect({ protocolVersion: 5, clientId: 'props', keepalive })
       assert.deepEqual(rawBytes.get(c.connack!), Buffer.from([0x20, 3 + propBytes.length, 0x00, 0x00, propBytes.length, ...propBytes]))
     })
   }
