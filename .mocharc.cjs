@@ -10,6 +10,7 @@ module.exports = {
     'test/access/*.spec.ts',
     'test/cli/*.spec.ts',
     'test/listeners/*.spec.ts',
+    'test/bridge/*.spec.ts',
     'test/interop/*.spec.ts',
     'test/crash/*.spec.ts',
     'test/fuzz/*.spec.ts',

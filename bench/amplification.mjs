@@ -23,6 +23,7 @@ import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt-packet'
+import { hearthConfig, needsOf } from './lib/limits.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const LINE = /hearth-broker listening on mqtt:\/\/127\.0\.0\.1:(\d+)/
@@ -77,9 +78,28 @@ function dirBytes (dir) {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0)
 }
 
+/** The --config file of every broker: Hearth's limits (Pi-sized by default) raised for these scenarios. */
+let CONFIG = ''
+function writeConfig (file) {
+  const { config } = hearthConfig(needsOf({
+    kind: 'explicit',
+    needs: {
+      connections: 53, // 50 sessions connecting at once, the publisher, the pinger, one more
+      connectsInFlight: 50,
+      sessions: SESSIONS,
+      queuePerClient: PUBLISHES,
+      deliveryQos: 1,
+      packetBytes: PAYLOAD + 100,
+      subscriptionsPerClient: PACKETS * PER_PACKET,
+    },
+  }))
+  writeFileSync(file, JSON.stringify(config))
+  CONFIG = file
+}
+
 async function startBroker (dir) {
   const store = MEMORY ? [] : ['--persistence-dir', dir]
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', ...store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--config', CONFIG, ...store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const exited = new Promise(resolve => child.once('exit', code => resolve(code)))
   child.stderr.on('data', d => { out += d })
@@ -311,6 +331,7 @@ const cellN = (xs, d = 1) => { const s = stats(xs); return `${s.median.toFixed(d
 
 async function main () {
   const tmp = mkdtempSync(join(os.tmpdir(), 'hearth-bench-amp-'))
+  writeConfig(join(tmp, 'broker.json'))
   const results = { bin: BIN, node: process.version, date: new Date().toISOString(), fanout: [], subscribe: [] }
   try {
     for (let r = 0; r < REPEATS; r++) {

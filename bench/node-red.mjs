@@ -3,21 +3,21 @@
 //   ceiling: function "generator" (N node.send in a loop) -> function "counter"        (no MQTT: the flow's own cost)
 //   hearth:  generator -> hearth-publish ~ in-process Hearth broker ~ hearth-subscribe -> counter
 //   aedes:   generator -> core mqtt out -> Aedes in Node-RED (as node-red-contrib-aedes) on loopback -> core mqtt in -> counter
-// at QoS 0 and 1, interleaved, plus a 300k-message burst (must complete with no stall and no warning).
+// publishing at QoS 0 and 1 (interleaved) to a QoS 1 subscription with automatic payload parsing, plus a
+// 300k-message burst (must complete with no stall and no warning), and the idle RSS a broker node adds.
 // The counter keeps its state in global context; the harness reads it through an http-in endpoint.
-// Usage: node bench/node-red.mjs [--quick] [--repeats 3] [--count 50000] [--burst 300000]
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+// Usage: node bench/node-red.mjs [--quick] [--repeats 3] [--count 50000] [--burst 300000] [--no-idle]
+import { existsSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './lib/brokers.mjs'
-import { cpuSeconds } from './lib/proc.mjs'
+import { cleanupOnSignals } from './lib/cleanup.mjs'
+import { NodeRed, NODE22, RED_JS } from './lib/node-red-process.mjs'
+import { rssKB } from './lib/proc.mjs'
 import { summarize, cell, fmt } from './lib/report.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const NODE22 = join(ROOT, 'node_modules/node/bin/node')
-const RED_JS = join(ROOT, 'node_modules/node-red/red.js')
 const HEARTH_NODES = join(ROOT, 'nodes/hearth-publish.js')
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -70,6 +70,15 @@ function baseFlow () {
   ]
 }
 
+// The broker nodes as a user drops them from the palette: every option at the node's default (missing keys take
+// the node's DEFAULTS) except where it listens. The hearth-broker node keeps its state on disk by default (sync
+// always, in <userDir>/hearth/<id>/, a temporary folder here); the in-process path of a clean-session connection
+// at QoS 0/1 stores nothing there.
+const hearthBrokerNode = (id, port) => ({ id, type: 'hearth-broker', z: TAB, name: 'bench', port: String(port), host: '127.0.0.1', wires: [[]] })
+const aedesBrokerNode = (id, port) => ({ id, type: 'bench-aedes', z: TAB, mqtt_port: String(port), wires: [[], []] })
+
+// The subscription is QoS 1 with automatic payload parsing (datatype 'auto') on every path; the publisher sends at
+// `qos` (0 or 1), so deliveries are QoS 0 or 1 (the lower of the two).
 function flowFor (path, qos, brokerPort) {
   const flow = baseFlow()
   const gen = flow.find(n => n.id === 'gen')
@@ -78,143 +87,21 @@ function flowFor (path, qos, brokerPort) {
   } else if (path === 'hearth') {
     gen.wires = [['h-pub']]
     flow.push(
-      { id: 'h-broker', type: 'hearth-broker', z: TAB, name: 'bench', port: String(brokerPort), host: '127.0.0.1', mqtt31: true, mqtt311: true, mqtt5: true, allowAnonymous: true, maxConnections: '10000', maxPacketSize: '268435455', maxInflight: '100', maxQueuedMessages: '1000', maxKeepalive: '0', maximumQoS: '2', retainAvailable: true, persistenceDir: '', wires: [[]] },
+      hearthBrokerNode('h-broker', brokerPort),
       { id: 'h-conn', type: 'hearth-connection', name: 'local', brokerType: 'local', broker: 'h-broker', url: '', clientId: '', protocolVersion: '5', keepalive: '60', clean: true, sessionExpiry: '0', birthTopic: '', birthPayload: '', birthQos: '0', birthRetain: false, closeTopic: '', closePayload: '', closeQos: '0', closeRetain: false, willTopic: '', willPayload: '', willQos: '0', willRetain: false, willDelay: '0', willContentType: '', willResponseTopic: '', willExpiry: '', willUserProperties: '' },
       { id: 'h-pub', type: 'hearth-publish', z: TAB, connection: 'h-conn', topic: TOPIC, qos: String(qos), retain: 'false', contentType: '', responseTopic: '', correlationData: '', userProperties: '', messageExpiryInterval: '', wires: [] },
-      { id: 'h-sub', type: 'hearth-subscribe', z: TAB, connection: 'h-conn', topic: TOPIC, qos: String(qos), datatype: 'buffer', nl: false, rap: true, rh: '0', dynamic: false, inputs: 0, wires: [['count']] }
+      { id: 'h-sub', type: 'hearth-subscribe', z: TAB, connection: 'h-conn', topic: TOPIC, qos: '1', datatype: 'auto', nl: false, rap: true, rh: '0', dynamic: false, inputs: 0, wires: [['count']] }
     )
   } else if (path === 'aedes') {
     gen.wires = [['m-out']]
     flow.push(
-      { id: 'aedes', type: 'bench-aedes', z: TAB, mqtt_port: String(brokerPort), wires: [[], []] },
+      aedesBrokerNode('aedes', brokerPort),
       { id: 'm-broker', type: 'mqtt-broker', name: 'aedes', broker: '127.0.0.1', port: String(brokerPort), clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, autoUnsubscribe: true, birthTopic: '', birthQos: '0', birthPayload: '', birthMsg: {}, closeTopic: '', closeQos: '0', closePayload: '', closeMsg: {}, willTopic: '', willQos: '0', willPayload: '', willMsg: {}, userProps: '', sessionExpiry: '' },
       { id: 'm-out', type: 'mqtt out', z: TAB, topic: TOPIC, qos: String(qos), retain: 'false', respTopic: '', contentType: '', userProps: '', correl: '', expiry: '', broker: 'm-broker', wires: [] },
-      { id: 'm-in', type: 'mqtt in', z: TAB, topic: TOPIC, qos: String(qos), datatype: 'buffer', broker: 'm-broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['count']] }
+      { id: 'm-in', type: 'mqtt in', z: TAB, topic: TOPIC, qos: '1', datatype: 'auto', broker: 'm-broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['count']] }
     )
   }
   return flow
-}
-
-// ------------------------------------------------------------------ Node-RED process
-class NodeRed {
-  static async start () {
-    const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-nr-'))
-    const port = await freePort()
-    mkdirSync(join(dir, 'node_modules/@hearth'), { recursive: true })
-    symlinkSync(ROOT, join(dir, 'node_modules/@hearth/node-red-mqtt'), 'dir')
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'hearth-bench', private: true, version: '0.0.0', dependencies: { '@hearth/node-red-mqtt': 'file:..' } }))
-    writeFileSync(join(dir, 'settings.js'), `module.exports = {
-  uiHost: '127.0.0.1',
-  uiPort: ${port},
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  nodesDir: [${JSON.stringify(fileURLToPath(new URL('./node-red-nodes', import.meta.url)))}],
-  logging: { console: { level: 'warn', metrics: false, audit: false } },
-  // core MQTT nodes retry after 5 s by default; Aedes starts a moment after the flow, so retry sooner
-  mqttReconnectTime: 250,
-  editorTheme: { palette: { catalogues: [] }, tours: false },
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false }
-}
-`)
-    const child = spawn(NODE22, [RED_JS, '--settings', join(dir, 'settings.js'), '--userDir', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
-    const nr = new NodeRed(child, dir, port)
-    for (let t = 0; t < 60000; t += 200) {
-      if (child.exitCode !== null) break
-      try {
-        const r = await fetch(`${nr.base}/flows`)
-        if (r.ok) return nr
-      } catch {}
-      await sleep(200)
-    }
-    await nr.stop()
-    throw new Error(`Node-RED did not start\n${nr.log.slice(-20).join('\n')}`)
-  }
-
-  constructor (child, dir, port) {
-    this.child = child
-    this.dir = dir
-    this.base = `http://127.0.0.1:${port}`
-    this.log = []
-    this.mark = 0
-    const keep = chunk => { for (const line of String(chunk).split('\n')) if (line.trim()) this.log.push(line) }
-    child.stdout.on('data', keep)
-    child.stderr.on('data', keep)
-    this.exited = new Promise(resolve => child.once('exit', resolve))
-  }
-
-  // log lines since the last call that are warnings or errors (Node-RED's or the process's)
-  newWarnings () {
-    const lines = this.log.slice(this.mark)
-    this.mark = this.log.length
-    return lines.filter(l => /\[(warn|error)\]|Warning|Error/i.test(l))
-  }
-
-  async deploy (flow) {
-    const r = await fetch(`${this.base}/flows`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
-      body: JSON.stringify(flow),
-      signal: AbortSignal.timeout(30000)
-    })
-    if (!r.ok) throw new Error(`deploy failed: ${r.status} ${await r.text()}`)
-  }
-
-  // null when Node-RED does not answer within 2 s (its event loop is blocked)
-  async state () {
-    try {
-      const r = await fetch(`${this.base}/bench/state`, { signal: AbortSignal.timeout(2000) })
-      return await r.json()
-    } catch (err) {
-      if (err.name === 'TimeoutError') return null
-      throw err
-    }
-  }
-
-  async start (n) {
-    const r = await fetch(`${this.base}/bench/run`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ n }), signal: AbortSignal.timeout(30000)
-    })
-    if (!r.ok) throw new Error(`POST /bench/run: ${r.status}`)
-  }
-
-  // Runs n messages; resolves with the rate, or with stalled=true if the count stops moving for stallMs.
-  async run (n, stallMs) {
-    const cpu0 = cpuSeconds(this.child.pid)
-    const w0 = Date.now()
-    await this.start(n)
-    let last = -1
-    let lastChange = Date.now()
-    let blocked = false
-    for (;;) {
-      await sleep(100)
-      const s = await this.state()
-      if (s === null) { // unresponsive: no progress we can see
-        blocked = true
-        if (Date.now() - lastChange > stallMs) return { n, count: last, ms: NaN, value: NaN, stalled: true, stalledAt: last, blocked }
-        continue
-      }
-      if (s.tEnd) {
-        const ms = s.tEnd - s.t0
-        const cpu = (cpuSeconds(this.child.pid) - cpu0) / ((Date.now() - w0) / 1000)
-        return { n, count: s.count, ms, value: n / (ms / 1000), stalled: false, nodeRedCpu: cpu }
-      }
-      if (s.count !== last) { last = s.count; lastChange = Date.now() }
-      else if (Date.now() - lastChange > stallMs) {
-        return { n, count: s.count, ms: NaN, value: NaN, stalled: true, stalledAt: s.count, blocked }
-      }
-    }
-  }
-
-  async stop () {
-    if (this.child.exitCode === null) {
-      this.child.kill('SIGTERM')
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000)
-      await this.exited
-      clearTimeout(t)
-    }
-    rmSync(this.dir, { recursive: true, force: true })
-  }
 }
 
 // ------------------------------------------------------------------ the scenario
@@ -233,7 +120,87 @@ async function prepare (nr, path, qos, warmup) {
   throw new Error(`${path} QoS ${qos}: probe messages never arrived\n${nr.log.slice(-10).join('\n')}`)
 }
 
-export async function runNodeRedBench ({ quick = false, repeats = 3, count, burst = 300000, log = console.log } = {}) {
+// Idle memory added by a broker node, measured within one Node-RED so that start-to-start variation (heap sizing,
+// allocator arenas: a few MB) does not drown it: a fresh Node-RED (--expose-gc) with one empty tab, measured twice
+// (the first settles what the start left behind; the second is "before"), then the same tab plus one broker node
+// listening with no client ("with"), then the empty tab again ("after": what removing it gives back). Both node types are loaded at start, as an installed palette module is (bench-aedes
+// imports aedes when Node-RED loads it, as node-red-contrib-aedes requires it). Each state is measured `settleMs`
+// after its deploy: two full GCs, 1 s, then VmRSS every 100 ms for 3 s, median; heap = heapUsed + external right
+// after the GCs. Added = with − before, per run; a fresh Node-RED per broker and repeat, interleaved.
+async function waitListening (port) {
+  for (let t = 0; t < 30000; t += 100) {
+    const ok = await new Promise(resolve => {
+      const s = net.connect({ port, host: '127.0.0.1' })
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(100)
+  }
+  throw new Error(`nothing listens on ${port} 30 s after the deploy`)
+}
+
+async function idleState (nr, kind, settleMs) {
+  const port = await freePort()
+  const flow = [
+    { id: TAB, type: 'tab', label: 'idle' },
+    // POST /bench/gc: two full collections, then process.memoryUsage()
+    { id: 'gc-in', type: 'http in', z: TAB, url: '/bench/gc', method: 'post', upload: false, wires: [['gc-fn']] },
+    { id: 'gc-fn', type: 'function', z: TAB, outputs: 1, func: "const gc = global.get('benchGc');\ngc(); gc();\nmsg.payload = global.get('benchMemory')();\nreturn msg;", wires: [['gc-out']] },
+    { id: 'gc-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
+  ]
+  if (kind === 'hearth') flow.push(hearthBrokerNode('h-broker', port))
+  if (kind === 'aedes') flow.push(aedesBrokerNode('aedes', port))
+  await nr.deploy(flow)
+  if (kind !== 'none') await waitListening(port)
+  await sleep(settleMs)
+  const gc = await fetch(`${nr.base}/bench/gc`, { method: 'POST', signal: AbortSignal.timeout(30000) })
+  if (!gc.ok) throw new Error(`POST /bench/gc: ${gc.status}`)
+  const mem = await gc.json()
+  await sleep(1000)
+  const samples = []
+  for (let i = 0; i < 30; i++) { samples.push(rssKB(nr.child.pid)); await sleep(100) }
+  return { rssMB: summarize(samples).median / 1024, heapMB: (mem.heapUsed + mem.external) / 1048576 }
+}
+
+async function idleRss ({ repeats, settleMs, kinds, log }) {
+  const runs = []
+  for (let rep = 1; rep <= repeats; rep++) {
+    for (const kind of kinds.map((_, i) => kinds[(i + rep - 1) % kinds.length])) {
+      let nr = null
+      try {
+        nr = await NodeRed.start({ exposeGc: true })
+        await idleState(nr, 'none', settleMs) // settles what the start left behind; not counted
+        const before = await idleState(nr, 'none', settleMs)
+        const withNode = await idleState(nr, kind, settleMs)
+        const after = await idleState(nr, 'none', settleMs)
+        const r = { kind, rep, before, with: withNode, after, addedMB: withNode.rssMB - before.rssMB, heapAddedMB: withNode.heapMB - before.heapMB }
+        runs.push(r)
+        log(`[${rep}/${repeats}] node-red idle RSS: ${fmt(before.rssMB, 'MB')} MB, with one ${kind} broker node ${fmt(withNode.rssMB, 'MB')} MB ` +
+          `(${r.addedMB < 0 ? '−' : '+'}${fmt(Math.abs(r.addedMB), 'MB')}; heap ${r.heapAddedMB < 0 ? '−' : '+'}${fmt(Math.abs(r.heapAddedMB), 'MB')}), removed again ${fmt(after.rssMB, 'MB')} MB`)
+      } catch (err) {
+        runs.push({ kind, rep, error: err.message })
+        log(`[${rep}/${repeats}] node-red idle ${kind} FAILED: ${err.message.split('\n')[0]}`)
+      } finally {
+        if (nr !== null) await nr.stop()
+      }
+    }
+  }
+  const summary = {}
+  for (const kind of kinds) {
+    const ok = runs.filter(r => r.kind === kind && !r.error)
+    summary[kind] = {
+      before: summarize(ok.map(r => r.before.rssMB)),
+      rss: summarize(ok.map(r => r.with.rssMB)),
+      after: summarize(ok.map(r => r.after.rssMB)),
+      added: summarize(ok.map(r => r.addedMB)),
+      heapAdded: summarize(ok.map(r => r.heapAddedMB))
+    }
+  }
+  return { runs, summary }
+}
+
+export async function runNodeRedBench ({ quick = false, repeats = 3, count, burst = 300000, idle = true, log = console.log } = {}) {
   const n = count || (quick ? 20000 : 50000)
   if (!existsSync(NODE22) || !existsSync(RED_JS)) {
     const why = 'node@22 or node-red devDependency missing (npm install)'
@@ -299,6 +266,8 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
   } finally {
     await nr.stop()
   }
+  const idleKinds = paths.filter(p => p !== 'ceiling')
+  const idleRes = idle ? await idleRss({ repeats, settleMs: quick ? 3000 : 5000, kinds: idleKinds, log }) : null
 
   // table: msg/s per path and QoS, % of the ceiling at that QoS
   const rows = []
@@ -325,8 +294,17 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
       md += `| ${names[b.path]} | ${b.qos} | ${res} | ${b.warnings && b.warnings.length ? b.warnings.slice(0, 2).join('; ').replace(/\|/g, '/') : 'none'} |\n`
     }
   }
+  if (idleRes) {
+    md += `\nIdle Node-RED memory added by one broker node listening with no client (in one fresh Node-RED per run: an empty tab twice, then with the node, then without it again; each ${quick ? 3 : 5} s after its deploy, two full GCs, then the median of 30 VmRSS samples over 3 s; heap = heapUsed + external right after the GCs):\n\n`
+    md += '| broker node | RSS before, MB | with the node, MB | added, MB | heap added, MB | removed again, MB |\n|---|---:|---:|---:|---:|---:|\n'
+    for (const kind of idleKinds) {
+      const x = idleRes.summary[kind]
+      const name = kind === 'hearth' ? 'hearth-broker (its defaults: state on disk)' : 'Aedes (bench-aedes, as node-red-contrib-aedes)'
+      md += `| ${name} | ${cell(x.before, 'MB')} | ${cell(x.rss, 'MB')} | ${cell(x.added, 'MB')} | ${cell(x.heapAdded, 'MB')} | ${cell(x.after, 'MB')} |\n`
+    }
+  }
   if (hearthSkip) md += `\nHearth path skipped: ${hearthSkip}.\n`
-  return { json: { count: n, burst, paths, runs, bursts, rows, hearthSkipped: hearthSkip }, markdown: md.trimEnd() }
+  return { json: { count: n, burst, paths, runs, bursts, rows, idle: idleRes, hearthSkipped: hearthSkip }, markdown: md.trimEnd(), rows, idle: idleRes }
 }
 
 // standalone
@@ -334,7 +312,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2)
   const opt = (name, d) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : d }
   const quick = args.includes('--quick')
-  runNodeRedBench({ quick, repeats: opt('--repeats', quick ? 1 : 3), count: opt('--count', undefined), burst: opt('--burst', 300000) })
+  cleanupOnSignals()
+  runNodeRedBench({ quick, repeats: opt('--repeats', quick ? 1 : 3), count: opt('--count', undefined), burst: opt('--burst', 300000), idle: !args.includes('--no-idle') })
     .then(r => console.log(`\n${r.markdown}`))
     .catch(err => { console.error(err); process.exit(1) })
 }

@@ -18,11 +18,11 @@
 //          [--big-retained 100000] [--sessions 1000] [--no-restart] [--no-throughput] [--json FILE]
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import mqtt from 'mqtt-packet'
+import { hearthConfig, needsOf } from './lib/limits.mjs'
+import { Client, STATE, populate, publishWindowed, stateJob, verifyState } from './lib/state.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'hearth-broker.js')
@@ -42,8 +42,7 @@ const WINDOW = flag('window', 100)
 const RETAINED = flag('retained', 10000)
 const BIG_RETAINED = flag('big-retained', 100000)
 const SESSIONS = flag('sessions', 1000)
-const SUBS = 5
-const QUEUED = 10
+const { subs: SUBS, queued: QUEUED } = STATE
 const PAYLOAD = Buffer.alloc(64, 0x61)
 
 const MODES = [
@@ -68,7 +67,7 @@ function rssKB (pid) {
   return m ? Number(m[1]) : NaN
 }
 
-/** Broker options for every run: a queue long enough for a whole retained burst to one new subscriber. */
+/** The --config file of every run (see main). */
 let CONFIG = ''
 
 async function startBroker (args) {
@@ -103,99 +102,6 @@ async function startBroker (args) {
   }
 }
 
-// ------------------------------------------------------------------------------ a lean MQTT client
-
-class Client {
-  constructor (socket, version) {
-    this.socket = socket
-    this.version = version
-    this.nextId = 1
-    this.handlers = new Set()
-    const parser = mqtt.parser({ protocolVersion: version })
-    parser.on('packet', p => { for (const h of this.handlers) h(p) })
-    socket.on('data', chunk => parser.parse(chunk))
-    this.closed = new Promise(resolve => socket.once('close', resolve))
-    socket.on('error', () => {})
-  }
-
-  /** `onMessage` is attached before CONNECT: a session's queued messages may arrive with the CONNACK. */
-  static async connect (port, { clientId, clean = true, version = 4, sessionExpiry, onMessage }) {
-    const socket = net.connect({ port, host: '127.0.0.1' })
-    socket.setNoDelay(true)
-    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
-    const c = new Client(socket, version)
-    if (onMessage) c.ackAll(onMessage)
-    const ack = c.next(p => p.cmd === 'connack')
-    c.send({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, clean, keepalive: 0,
-      properties: version === 5 && sessionExpiry !== undefined ? { sessionExpiryInterval: sessionExpiry } : undefined,
-    })
-    const connack = await ack
-    if ((connack.returnCode ?? connack.reasonCode ?? 0) !== 0) throw new Error(`CONNACK refused for ${clientId}`)
-    return c
-  }
-
-  on (handler) { this.handlers.add(handler); return () => this.handlers.delete(handler) }
-
-  next (match) {
-    return new Promise(resolve => {
-      const off = this.on(p => { if (match(p)) { off(); resolve(p) } })
-    })
-  }
-
-  id () {
-    const id = this.nextId
-    this.nextId = id >= 65535 ? 1 : id + 1
-    return id
-  }
-
-  send (packet) { this.socket.write(mqtt.generate(packet, { protocolVersion: this.version })) }
-
-  async subscribe (topics, qos = 1) {
-    const messageId = this.id()
-    const ack = this.next(p => p.cmd === 'suback' && p.messageId === messageId)
-    this.send({ cmd: 'subscribe', messageId, subscriptions: topics.map(topic => ({ topic, qos })) })
-    return ack
-  }
-
-  /** Acknowledge every QoS 1 PUBLISH; `onMessage` sees each. */
-  ackAll (onMessage) {
-    this.on(p => {
-      if (p.cmd !== 'publish') return
-      if (p.qos === 1) this.send({ cmd: 'puback', messageId: p.messageId })
-      onMessage(p)
-    })
-  }
-
-  async end () {
-    this.send({ cmd: 'disconnect' })
-    this.socket.end()
-    await Promise.race([this.closed, sleep(2000)])
-    this.socket.destroy()
-  }
-}
-
-/** Publish `count` QoS 1 messages keeping `window` in flight; resolves when all are acknowledged. */
-function publishWindowed (c, count, window, topicOf, retain = false) {
-  return new Promise(resolve => {
-    let sent = 0
-    let acked = 0
-    const inflight = new Set()
-    const sendOne = () => {
-      const messageId = c.id()
-      inflight.add(messageId)
-      c.send({ cmd: 'publish', topic: topicOf(sent++), payload: PAYLOAD, qos: 1, retain, dup: false, messageId })
-    }
-    const off = c.on(p => {
-      if (p.cmd !== 'puback' || !inflight.delete(p.messageId)) return
-      acked++
-      if (sent < count) sendOne()
-      else if (acked === count) { off(); resolve() }
-    })
-    for (let i = 0; i < Math.min(window, count); i++) sendOne()
-  })
-}
-
 // ------------------------------------------------------------------------------ scenarios
 
 async function qos1Throughput (port) {
@@ -212,7 +118,7 @@ async function qos1Throughput (port) {
   }))
   const pub = await Client.connect(port, { clientId: 'bench-pub', clean: true })
   // The first tenth warms up (JIT, buffers) and is not timed: from the warmup-th delivery to the last.
-  await within(publishWindowed(pub, warmup + MESSAGES, WINDOW, () => 'bench/q1'), 120000, () => 'QoS 1 acknowledgements')
+  await within(publishWindowed(pub, warmup + MESSAGES, WINDOW, () => 'bench/q1', PAYLOAD), 120000, () => 'QoS 1 acknowledgements')
   await within(all, 60000, () => `QoS 1 deliveries (${got} of ${warmup + MESSAGES})`)
   await pub.end()
   await sub.end()
@@ -223,7 +129,7 @@ async function retainedBurst (port) {
   const pub = await Client.connect(port, { clientId: 'bench-ret-pub', clean: true })
   const t0 = performance.now()
   // All at once: MQTT 3.1.1 has no receive maximum for QoS 1 from the client.
-  await within(publishWindowed(pub, RETAINED, RETAINED, n => `bench/ret/${n}`, true), 120000, () => 'retained acknowledgements')
+  await within(publishWindowed(pub, RETAINED, RETAINED, n => `bench/ret/${n}`, PAYLOAD, true), 120000, () => 'retained acknowledgements')
   const ackMs = performance.now() - t0
   await pub.end()
   const sub = await Client.connect(port, { clientId: 'bench-ret-sub', clean: true })
@@ -235,23 +141,6 @@ async function retainedBurst (port) {
   const deliverMs = performance.now() - t1
   await sub.end()
   return { ackMs, deliverMs }
-}
-
-/** Write BIG_RETAINED retained topics and SESSIONS offline persistent sessions with queued messages. */
-async function populate (port) {
-  const pub = await Client.connect(port, { clientId: 'pop-pub', clean: true })
-  await publishWindowed(pub, BIG_RETAINED, 1000, n => `site/${n % 100}/device/${n}/temperature`, true)
-  for (let s = 0; s < SESSIONS; s += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, SESSIONS - s) }, async (_, k) => {
-      const i = s + k
-      const c = await Client.connect(port, { clientId: `session-${i}`, clean: false })
-      await c.subscribe(Array.from({ length: SUBS }, (_, j) => `cmd/${i}/${j}`), 1)
-      await c.end()
-    }))
-  }
-  // QUEUED messages for every offline session (through the subscription cmd/<i>/0).
-  await publishWindowed(pub, SESSIONS * QUEUED, 1000, n => `cmd/${n % SESSIONS}/0`)
-  await pub.end()
 }
 
 function dirBytes (dir) {
@@ -279,7 +168,10 @@ function machine () {
 async function main () {
   const tmp = mkdtempSync(join(os.tmpdir(), 'hearth-bench-persist-'))
   CONFIG = join(tmp, 'broker.json')
-  writeFileSync(CONFIG, JSON.stringify({ maxQueuedMessages: 1000000 }))
+  // Hearth's limits (Pi-sized by default) raised for the large state of the restart (bench/lib/limits.mjs), and a
+  // queue long enough for a whole retained burst to one new subscriber.
+  const { config } = hearthConfig(needsOf(stateJob({ retained: Math.max(BIG_RETAINED, RETAINED), sessions: SESSIONS, payloadBytes: PAYLOAD.length })))
+  writeFileSync(CONFIG, JSON.stringify({ ...config, maxQueuedMessages: 1000000 }))
   const results = { machine: machine(), date: new Date().toISOString(), repeats: REPEATS, messages: MESSAGES, window: WINDOW, retained: RETAINED, runs: {} }
   const lines = []
   const print = s => { lines.push(s); console.log(s) }
@@ -336,7 +228,7 @@ async function main () {
       const store = join(tmp, 'big')
       const writer = await startBroker(['--persistence-dir', store])
       const t0 = performance.now()
-      await populate(writer.port)
+      await populate(writer.port, { retained: BIG_RETAINED, sessions: SESSIONS, payload: PAYLOAD })
       const writeMs = performance.now() - t0
       const writerRss = rssKB(writer.child.pid)
       const t1 = performance.now()
@@ -350,12 +242,7 @@ async function main () {
         await sleep(1000)
         const rssLater = rssKB(b.child.pid)
         // Check the state really is back: a session (a different one each time) gets its queued messages.
-        const got = []
-        const c = await Client.connect(b.port, { clientId: `session-${7 + r}`, clean: false, onMessage: p => got.push(p.topic) })
-        const deadline = Date.now() + 10000
-        while (got.length < QUEUED && Date.now() < deadline) await sleep(20)
-        await c.end()
-        if (got.length < QUEUED) throw new Error(`restart ${r + 1}: session-${7 + r} got ${got.length} of ${QUEUED} queued messages`)
+        await verifyState(b.port, { retained: BIG_RETAINED, i: 7 + r }).catch(err => { throw new Error(`restart ${r + 1}: ${err.message}`) })
         restarts.push({ startMs: b.startMs, rss, rssLater, bytes: dirBytes(store) })
         await b.stop()
       }

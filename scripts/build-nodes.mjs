@@ -14,7 +14,7 @@ export function nodeTypes (root) {
   return readdirSync(dir).filter((name) => name !== 'shared' && statSync(join(dir, name)).isDirectory()).sort()
 }
 
-/** esbuild plugin: the core and the listeners stay external, loaded from the built dist/broker/index.js and dist/listeners/index.js. */
+/** esbuild plugin: the core, the listeners and the bridges stay external, loaded from the built dist/broker, dist/listeners and dist/bridge. */
 function coreExternal (root) {
   const core = join(root, 'src/broker')
   return {
@@ -43,6 +43,19 @@ function coreExternal (root) {
         }
         if (target.startsWith(listeners + sep)) {
           return { errors: [{ text: `${relative(root, args.importer)}: import the listeners only through src/listeners/index.ts (or use "import type")` }] }
+        }
+        return undefined
+      })
+      // The bridges likewise: loaded from the built dist/bridge/index.js.
+      const bridge = join(root, 'src/bridge')
+      b.onResolve({ filter: /bridge/ }, (args) => {
+        if (!args.path.startsWith('.')) return undefined
+        const target = resolve(args.resolveDir, args.path)
+        if (target === bridge || target === join(bridge, 'index') || target === join(bridge, 'index.ts')) {
+          return { path: '../dist/bridge/index.js', external: true }
+        }
+        if (target.startsWith(bridge + sep)) {
+          return { errors: [{ text: `${relative(root, args.importer)}: import the bridges only through src/bridge/index.ts (or use "import type")` }] }
         }
         return undefined
       })

@@ -25,11 +25,11 @@ await build({
   logLevel: 'warning',
 })
 
-// The listeners (TCP, TLS, WebSocket): their own bundle, `ws` external (a runtime dependency) and
-// the core loaded from dist/broker/index.js, never copied into it.
+// The listeners (TCP, TLS, WebSocket) and the bridges: their own bundles, `ws` and `mqtt-packet`
+// external (runtime dependencies) and the core loaded from dist/broker/index.js, never copied into them.
 const core = join(root, 'src/broker')
 await build({
-  entryPoints: { 'listeners/index': join(root, 'src/listeners/index.ts') },
+  entryPoints: { 'listeners/index': join(root, 'src/listeners/index.ts'), 'bridge/index': join(root, 'src/bridge/index.ts') },
   outdir: dist,
   bundle: true,
   platform: 'node',

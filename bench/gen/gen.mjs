@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads'
 import { cpuSeconds, rssKB, systemBusySeconds } from '../lib/proc.mjs'
 import * as K from './control.mjs'
+import { RssSampler, Probe, gcOverlap } from './observe.mjs'
 
 const ROLES = new URL('./roles.mjs', import.meta.url)
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
@@ -104,6 +105,8 @@ function split (n, parts) {
 }
 
 async function throughput (job) {
+  const rssIdleKB = rssKB(job.brokerPid) // before any client connects
+  const probe = job.probeFile ? new Probe(job.brokerPid, job.probeFile) : null
   const ctl = K.newControl()
   const base = { host: job.host, port: job.port }
   const topic = `bench/${job.name}`
@@ -124,15 +127,19 @@ async function throughput (job) {
     await pub.wait('ready')
     pub.send({ type: 'go' })
     await sleep(job.warmup * 1000)
+    if (probe !== null) await probe.snapshot() // the warm-up's figures are dropped
     const meter = new Meter(job.brokerPid, roles)
+    const rss = new RssSampler(job.brokerPid)
     const r0 = Atomics.load(ctl, K.RECV)
     const p0 = Atomics.load(ctl, K.PUB)
     meter.start()
+    rss.start()
     await sleep(job.duration * 1000)
     const r1 = Atomics.load(ctl, K.RECV)
     const p1 = Atomics.load(ctl, K.PUB)
     const m = meter.stop()
-    const brokerRssKB = rssKB(job.brokerPid)
+    const rssWindow = rss.stop()
+    const probed = probe !== null ? await probe.snapshot() : null
     Atomics.store(ctl, K.STOP, 1)
     pub.send({ type: 'stop' })
     await pub.wait('stopped', 10000)
@@ -155,7 +162,11 @@ async function throughput (job) {
       unit: 'msg/s',
       publishedPerS: (p1 - p0) / m.windowS,
       ...m,
-      brokerRssKB,
+      rssIdleKB, // broker VmRSS before the generator connected
+      rssMaxKB: rssWindow.maxKB, // the largest VmRSS sampled (every 100 ms) in the measured window
+      rssGrowthKB: rssWindow.maxKB - rssIdleKB,
+      rssSamples: rssWindow.samples,
+      ...probeFigures(probed),
       expected: sent,
       delivered: recv,
       lost: Math.max(0, sent - recv),
@@ -169,7 +180,24 @@ async function throughput (job) {
   }
 }
 
+// The probe's event-loop delay and GC figures, flattened into the result (nothing when there is no probe).
+function probeFigures (p) {
+  if (p === null) return {}
+  return {
+    eldP50: p.eld.p50,
+    eldP99: p.eld.p99,
+    eldMax: p.eld.max,
+    eldSamples: p.eld.samples,
+    eldResolution: p.eld.resolution,
+    gcCount: p.gc.count,
+    gcTotalMs: p.gc.totalMs,
+    gcMaxMs: p.gc.maxMs,
+    gcByKind: p.gc.byKind
+  }
+}
+
 async function latency (job) {
+  const probe = job.probeFile ? new Probe(job.brokerPid, job.probeFile) : null
   const ctl = K.newControl()
   const base = { host: job.host, port: job.port }
   const topic = `bench/${job.name}`
@@ -185,11 +213,13 @@ async function latency (job) {
     await pub.wait('ready')
     pub.send({ type: 'go' })
     await sleep(job.warmup * 1000)
+    if (probe !== null) await probe.snapshot() // the warm-up's figures are dropped
     const meter = new Meter(job.brokerPid, roles)
     meter.start()
     await sleep(job.duration * 1000)
     const m = meter.stop()
     Atomics.store(ctl, K.STOP, 1)
+    const probed = probe !== null ? await probe.snapshot() : null
     pub.send({ type: 'stop' })
     await pub.wait('stopped')
     for (let t = 0; t < 2000 && Atomics.load(ctl, K.RECV) < Atomics.load(ctl, K.SENT); t += 20) await sleep(20)
@@ -197,8 +227,11 @@ async function latency (job) {
     const recv = Atomics.load(ctl, K.RECV)
     roles.splice(0, 1)
     const closed = await sub.close()
-    const s = Float64Array.from(closed.latency || []).sort()
+    const raw = Float64Array.from(closed.latency || [])
+    const s = Float64Array.from(raw).sort()
     const q = p => s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] / 1e6 : NaN
+    // which samples overlap one of the broker's GC pauses: all of them, and those at or above p99
+    const gc = probed !== null ? gcOverlap(raw, Float64Array.from(closed.sends || []), probed.gc.pauses, q(0.99) * 1e6) : null
     return {
       value: q(0.5),
       unit: 'ms',
@@ -209,6 +242,11 @@ async function latency (job) {
       max: s.length ? s[s.length - 1] / 1e6 : NaN,
       samples: s.length,
       ...m,
+      ...probeFigures(probed),
+      gcShareAll: gc?.shareAll,
+      gcShareTail: gc?.shareTail,
+      tailSamples: gc?.tailSamples,
+      maxDuringGc: gc?.maxDuringGc,
       expected: sent,
       delivered: recv,
       lost: Math.max(0, sent - recv)
@@ -259,6 +297,12 @@ async function conns (job) {
   const ms = Math.max(...cs.map(c => c.ms))
   const ok = cs.reduce((a, c) => a + c.ok, 0)
   const failed = cs.reduce((a, c) => a + c.failed, 0)
+  if (failed > 0) {
+    // a refused connection means a limit was not raised: the rate would measure refusals
+    const why = new Map()
+    for (const c of cs) for (const [k, v] of c.errors) why.set(k, (why.get(k) || 0) + v)
+    throw new Error(`${failed} of ${job.count} connections failed: ${[...why].map(([k, v]) => `${v}× ${k}`).join('; ')}`)
+  }
   await sleep(job.settleS * 1000)
   const rss1 = rssKB(job.brokerPid)
   // connections stay open: the orchestrator kills the broker first (its side takes the TIME_WAITs), then ends us

@@ -38,7 +38,8 @@ async function sub () {
   const { host, port, clientIds, filter, qos, mode, coalesce = null } = cfg
   let counted = 0 // non-QoS0 deliveries counted by onPacket since the last read
   let latency = null
-  if (mode === 'latency') latency = { samples: new Float64Array(cfg.maxSamples), n: 0, warmupSeq: cfg.warmupSeq }
+  // latency: each sample (ns) and its send time (hrtime ns, the clock the broker's GC probe reports on)
+  if (mode === 'latency') latency = { samples: new Float64Array(cfg.maxSamples), sends: new Float64Array(cfg.maxSamples), n: 0, warmupSeq: cfg.warmupSeq }
 
   function onPacket (c, b0, buf, s, _e) {
     const type = b0 >> 4
@@ -48,8 +49,11 @@ async function sub () {
         const tlen = (buf[s] << 8) | buf[s + 1]
         const p = s + 2 + tlen + (q > 0 ? 2 : 0)
         const seq = buf.readUInt32BE(p)
-        const dt = Number(now() - buf.readBigUInt64BE(p + 4))
-        if (seq >= latency.warmupSeq && latency.n < latency.samples.length) latency.samples[latency.n++] = dt
+        const sent = buf.readBigUInt64BE(p + 4)
+        if (seq >= latency.warmupSeq && latency.n < latency.samples.length) {
+          latency.samples[latency.n] = Number(now() - sent)
+          latency.sends[latency.n++] = Number(sent)
+        }
       }
       if (q === 1) c.acks.push(ACK.PUBACK, publishId(buf, s))
       else if (q === 2) c.acks.push(ACK.PUBREC, publishId(buf, s))
@@ -87,7 +91,10 @@ async function sub () {
       clients[0].subscribe([filter], qos).catch(err => post({ type: 'error', message: err.message }))
     } else if (m.type === 'close') {
       let result = { type: 'closed', reads }
-      if (latency !== null) result.latency = latency.samples.slice(0, latency.n)
+      if (latency !== null) {
+        result.latency = latency.samples.slice(0, latency.n)
+        result.sends = latency.sends.slice(0, latency.n)
+      }
       for (const c of clients) c.close()
       result.unexpectedCloses = Client.unexpectedCloses
       post(result)
@@ -272,7 +279,8 @@ async function conns () {
           clients.push(c)
           try { await c.connected; ok++ } catch (err) {
             failed++
-            errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)
+            const why = String(err.code || err.message).replace(/ \(idle-[^)]*\)/, '') // one entry per reason, not per client
+            errors.set(why, (errors.get(why) || 0) + 1)
           }
         }
       }

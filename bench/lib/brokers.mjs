@@ -1,54 +1,102 @@
 // Starting and stopping the brokers under test, each as its own child process on 127.0.0.1.
-// Every process is started through `bash -c 'ulimit -n …; exec …'`, so its pid is the broker's own pid.
+// Every process is started through `bash -c 'ulimit -n …; exec …'` (and `taskset` when pinned, which execs too),
+// so its pid is the broker's own pid. Each broker gets a temporary folder (its config file, the probe's output,
+// Mosquitto's database) that stop() removes.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { track } from './cleanup.mjs'
+import { hearthConfig, mosquittoConfig } from './limits.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const PROBE = pathToFileURL(join(ROOT, 'bench/brokers/probe.mjs')).href
 export const MOSQUITTO_BIN = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find(p => existsSync(p)) || null
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
-// Raise the soft fd limit as far as the hard limit allows (10k idle connections need it).
+// Raise the soft fd limit as far as the hard limit allows (10k idle connections need it); `cpus` pins the process
+// (and every thread it starts) to those cores with taskset.
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"'
-export function spawnWithFds (cmd, args, opts = {}) {
-  return spawn('bash', ['-c', ULIMIT, 'bash', cmd, ...args], opts)
+export function spawnWithFds (cmd, args, opts = {}, cpus = null) {
+  const pin = cpus !== null ? ['taskset', '-c', String(cpus)] : []
+  return spawn('bash', ['-c', ULIMIT, 'bash', ...pin, cmd, ...args], opts)
 }
 
+// start(ctx): ctx = {
+//   nodeBin, needs (bench/lib/limits.mjs needsOf), cpus (taskset list or null),
+//   probe (bool: event-loop delay + GC probe, Node brokers), probeResolution (ms), traceGc (file for --trace-gc output or null),
+//   persistenceDir (restart scenario: Hearth --persistence-dir, Mosquitto persistence true)
+// }
 export const BROKERS = {
-  hearth: {
-    available: () => existsSync(join(ROOT, 'bin/hearth-broker.js')) && existsSync(join(ROOT, 'dist/cli/hearth-broker.js'))
-      ? null : 'dist/cli/hearth-broker.js not built (npm run build)',
-    start: ({ nodeBin }) => startByBanner('hearth', nodeBin, [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1'])
-  },
+  hearth: hearthWith('hearth', {}),
   aedes: {
+    node: true,
     available: () => existsSync(join(ROOT, 'node_modules/aedes/package.json')) ? null : 'aedes not installed',
-    start: ({ nodeBin }) => startByBanner('aedes', nodeBin, [join(ROOT, 'bench/brokers/aedes-server.mjs'), '--port', '0', '--host', '127.0.0.1'])
+    start: ctx => startNode('aedes', ctx, mkdtempSync(join(tmpdir(), 'hearth-bench-aedes-')),
+      [join(ROOT, 'bench/brokers/aedes-server.mjs'), '--port', '0', '--host', '127.0.0.1'], { config: null, raised: [] })
   },
   mosquitto: {
+    node: false,
     available: () => MOSQUITTO_BIN ? null : 'mosquitto not installed',
     start: startMosquitto
   },
+  // Hearth with its $SYS tree off, and every second instead of every 10 s (the CLI's default): the cost of $SYS. Opt-in.
+  'hearth-nosys': hearthWith('hearth-nosys', { sysInterval: 0 }),
+  'hearth-sys1': hearthWith('hearth-sys1', { sysInterval: 1 }),
   // Not a broker: forwards every PUBLISH to every subscriber. Measures the generator's ceiling. Opt-in only.
   relay: {
     optIn: true,
+    node: true,
     available: () => null,
-    start: ({ nodeBin }) => startByBanner('relay', nodeBin, [join(ROOT, 'bench/brokers/relay-server.mjs'), '--port', '0', '--host', '127.0.0.1'])
+    start: ctx => startNode('relay', ctx, mkdtempSync(join(tmpdir(), 'hearth-bench-relay-')),
+      [join(ROOT, 'bench/brokers/relay-server.mjs'), '--port', '0', '--host', '127.0.0.1'], { config: null, raised: [] })
   }
 }
 export const DEFAULT_BROKERS = Object.keys(BROKERS).filter(name => !BROKERS[name].optIn)
 
+/**
+ * The Hearth CLI with the limits the run needs raised (hearthConfig) plus `extra` in its config file. The variants
+ * with `extra` (the $SYS interval) are opt-in.
+ */
+function hearthWith (name, extra) {
+  return {
+    optIn: Object.keys(extra).length > 0,
+    node: true,
+    available: () => existsSync(join(ROOT, 'bin/hearth-broker.js')) && existsSync(join(ROOT, 'dist/cli/hearth-broker.js'))
+      ? null : 'dist/cli/hearth-broker.js not built (npm run build)',
+    start: ctx => {
+      const dir = mkdtempSync(join(tmpdir(), `hearth-bench-${name}-`))
+      const { config, raised } = hearthConfig(ctx.needs)
+      Object.assign(config, extra)
+      const file = join(dir, 'hearth.json')
+      writeFileSync(file, JSON.stringify(config, null, 2))
+      const args = [join(ROOT, 'bin/hearth-broker.js'), '--port', '0', '--host', '127.0.0.1', '--config', file]
+      if (ctx.persistenceDir) args.push('--persistence-dir', ctx.persistenceDir)
+      return startNode(name, ctx, dir, args, { config, raised })
+    }
+  }
+}
+
 class BrokerProcess {
-  constructor (name, child, cleanup = () => {}) {
+  constructor (name, child, dir, limits) {
     this.name = name
     this.child = child
     this.pid = child.pid
     this.port = 0
+    this.dir = dir
+    this.limits = limits // { config, raised } as set for this run
+    this.probeFile = null
+    this.spawnedAt = nowMs()
+    this.readyMs = NaN // spawn → listening line (Node brokers) or first accepted TCP connection (Mosquitto)
     this.log = []
-    this.cleanup = cleanup
+    this.logStream = null
+    this.untrack = track({ child, dir }) // killed and removed if the orchestrator is interrupted
     this.exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
     const keep = chunk => {
+      if (this.logStream !== null) this.logStream.write(chunk)
       for (const line of String(chunk).split('\n')) if (line) this.log.push(line)
       if (this.log.length > 200) this.log.splice(0, this.log.length - 200)
     }
@@ -56,32 +104,69 @@ class BrokerProcess {
     child.stderr.on('data', keep)
   }
 
+  running () { return this.child.exitCode === null && this.child.signalCode === null }
+
+  // The benchmark's stop: SIGKILL (nothing to save), then the temporary folder goes.
   async stop () {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
+    if (this.running()) this.child.kill('SIGKILL')
     await this.exited
-    this.cleanup()
+    await this._cleanup()
+  }
+
+  // A clean stop (the restart scenario: the broker saves its state). Resolves with the exit code and the ms it took.
+  async terminate (timeoutMs = 60000) {
+    const t0 = nowMs()
+    if (this.running()) this.child.kill('SIGTERM')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
+    const { code, signal } = await this.exited
+    clearTimeout(timer)
+    const ms = nowMs() - t0
+    await this._cleanup()
+    return { code, signal, ms }
+  }
+
+  async _cleanup () {
+    if (this.logStream !== null) {
+      const s = this.logStream
+      this.logStream = null
+      await new Promise(resolve => s.end(resolve))
+    }
+    if (this.dir) { rmSync(this.dir, { recursive: true, force: true }); this.dir = null }
+    this.untrack()
   }
 
   tail (n = 20) { return this.log.slice(-n).join('\n') }
 }
 
-function startByBanner (name, nodeBin, args) {
-  const child = spawnWithFds(nodeBin, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  const b = new BrokerProcess(name, child)
+function startNode (name, ctx, dir, args, limits) {
+  const env = { ...process.env }
+  const nodeArgs = []
+  if (ctx.probe) {
+    nodeArgs.push('--import', PROBE)
+    env.BENCH_PROBE_FILE = join(dir, 'probe.json')
+    env.BENCH_PROBE_RESOLUTION = String(ctx.probeResolution || 1)
+  }
+  if (ctx.traceGc) nodeArgs.push('--trace-gc')
+  const child = spawnWithFds(ctx.nodeBin, [...nodeArgs, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, ctx.cpus ?? null)
+  const b = new BrokerProcess(name, child, dir, limits)
+  if (ctx.probe) b.probeFile = env.BENCH_PROBE_FILE
+  if (ctx.traceGc) b.logStream = createWriteStream(ctx.traceGc)
   return new Promise((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => fail(new Error(`${name}: no listening line within 15 s\n${b.tail()}`)), 15000)
+    const timer = setTimeout(() => fail(new Error(`${name}: no listening line within 120 s\n${b.tail()}`)), 120000)
     const fail = err => { clearTimeout(timer); b.stop().then(() => reject(err)) }
     child.stdout.on('data', chunk => {
+      if (b.port) return
       out += chunk
       const m = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out)
-      if (m && !b.port) {
+      if (m) {
         clearTimeout(timer)
+        b.readyMs = nowMs() - b.spawnedAt
         b.port = Number(m[1])
         resolve(b)
       }
     })
-    child.once('exit', (code, signal) => fail(new Error(`${name} exited (${code ?? signal}) before listening\n${b.tail()}`)))
+    child.once('exit', (code, signal) => { if (!b.port) fail(new Error(`${name} exited (${code ?? signal}) before listening\n${b.tail()}`)) })
   })
 }
 
@@ -104,27 +189,37 @@ function canConnect (port) {
   })
 }
 
-async function startMosquitto () {
+async function startMosquitto (ctx) {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-mosq-'))
   const port = await freePort()
   const conf = join(dir, 'mosquitto.conf')
+  const { listenerLines, lines, raised } = mosquittoConfig(ctx.needs)
+  // Started as root, Mosquitto switches to its own user, which could not write a database in our 0700 folder.
+  const persistence = ctx.persistenceDir
+    ? ['persistence true', `persistence_location ${ctx.persistenceDir.replace(/\/?$/, '/')}`, 'autosave_interval 1800',
+        ...(process.getuid?.() === 0 ? ['user root'] : [])]
+    : ['persistence false']
+  if (ctx.persistenceDir) mkdirSync(ctx.persistenceDir, { recursive: true })
   // Defaults otherwise (max_inflight_messages 20, max_queued_messages 1000). Logging limited to errors and
   // warnings so the C broker does not pay for a log line per connection that the Node brokers do not write.
-  writeFileSync(conf, [
+  const text = [
     `listener ${port} 127.0.0.1`,
+    ...listenerLines,
     'allow_anonymous true',
-    'persistence false',
+    ...persistence,
+    ...lines,
     'log_dest stderr',
     'log_type error',
     'log_type warning',
     ''
-  ].join('\n'))
-  const child = spawnWithFds(MOSQUITTO_BIN, ['-c', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
-  const b = new BrokerProcess('mosquitto', child, () => rmSync(dir, { recursive: true, force: true }))
-  for (let t = 0; t < 10000; t += 20) {
-    if (child.exitCode !== null) break
-    if (await canConnect(port)) { b.port = port; return b }
-    await new Promise(resolve => setTimeout(resolve, 20))
+  ].join('\n')
+  writeFileSync(conf, text)
+  const child = spawnWithFds(MOSQUITTO_BIN, ['-c', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }, ctx.cpus ?? null)
+  const b = new BrokerProcess('mosquitto', child, dir, { config: text, raised })
+  for (let t = 0; t < 120000; t += 5) {
+    if (!b.running()) break
+    if (await canConnect(port)) { b.port = port; b.readyMs = nowMs() - b.spawnedAt; return b }
+    await sleep(5)
   }
   await b.stop()
   throw new Error(`mosquitto did not start on port ${port}\n${b.tail()}`)

@@ -21,6 +21,8 @@ export function fmt (x, unit) {
   }
   if (unit === 'ms') return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)
   if (unit === 'KB') return x >= 100 ? x.toFixed(0) : x.toFixed(2)
+  if (unit === 'MB') return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)
+  if (unit === 'n') return Number.isInteger(x) ? String(x) : x.toFixed(1)
   if (unit === '%') return `${(x * 100).toFixed(0)}%`
   return String(x)
 }
@@ -40,7 +42,7 @@ function ratio (a, b) {
 export function resultTable (rows, brokers) {
   const pairs = []
   for (const a of brokers) {
-    for (const b of ['mosquitto', 'aedes']) if (a !== b && brokers.includes(b) && !(a === 'mosquitto' && b === 'aedes')) pairs.push([a, b])
+    for (const b of ['mosquitto', 'aedes', 'hearth-nosys']) if (a !== b && brokers.includes(b) && !(a === 'mosquitto' && b === 'aedes') && !(b === 'hearth-nosys' && !a.startsWith('hearth'))) pairs.push([a, b])
   }
   const head = ['measure', ...brokers.map(b => `${b} median (min–max)`), ...pairs.map(([a, b]) => `${a} ÷ ${b}`)]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => i === 0 ? '---' : '---:').join('|')}|`]

@@ -8,40 +8,70 @@ const coalesce = ms => ({ ms, minBytes: 65536 })
 
 const msgs = (label, better = 'higher') => ({ key: 'value', label, unit: 'msg/s', better, get: r => r.value })
 
+// Figures every throughput scenario also gives (memory: true): broker VmRSS, MB.
+export const MEMORY_METRICS = [
+  { key: 'rssIdle', label: 'broker RSS idle', unit: 'MB', better: 'lower', get: r => r.rssIdleKB / 1024 },
+  { key: 'rssMax', label: 'broker RSS during the run (max)', unit: 'MB', better: 'lower', get: r => r.rssMaxKB / 1024 },
+  { key: 'rssGrowth', label: 'broker RSS growth over idle', unit: 'MB', better: 'lower', get: r => r.rssGrowthKB / 1024 }
+]
+
+// The latency run's diagnostics (Node brokers with the probe; Mosquitto has none).
+export const LATENCY_DIAGNOSTICS = [
+  { key: 'eldP50', label: 'event-loop delay p50', unit: 'ms', get: r => r.eldP50 },
+  { key: 'eldP99', label: 'event-loop delay p99', unit: 'ms', get: r => r.eldP99 },
+  { key: 'eldMax', label: 'event-loop delay max', unit: 'ms', get: r => r.eldMax },
+  { key: 'gcCount', label: 'GC pauses in the window', unit: 'n', get: r => r.gcCount },
+  { key: 'gcTotalMs', label: 'GC pause total', unit: 'ms', get: r => r.gcTotalMs },
+  { key: 'gcMaxMs', label: 'GC pause max', unit: 'ms', get: r => r.gcMaxMs },
+  { key: 'gcShareAll', label: 'samples overlapping a GC pause', unit: '%', get: r => r.gcShareAll },
+  { key: 'gcShareTail', label: 'samples ≥ p99 overlapping a GC pause', unit: '%', get: r => r.gcShareTail },
+  { key: 'maxDuringGc', label: 'runs whose max sample overlaps a GC pause', unit: 'runs', get: r => r.maxDuringGc === undefined ? NaN : r.maxDuringGc ? 1 : 0 }
+]
+
 export const SCENARIOS = [
   {
     id: 'fanin',
+    short: 'fan-in QoS 0 4→1',
+    memory: true, // broker VmRSS sampled through the window
     title: 'fan-in QoS0, 4 pub → 1 sub',
     job: _o => ({ kind: 'throughput', pubs: 4, subs: 1, qos: 0, window: 20000, batch: 500, coalesce: coalesce(2) }),
     metrics: [msgs('fan-in QoS0 4→1, delivered msg/s')]
   },
   {
     id: 'fanout50',
+    short: 'fan-out QoS 0 1→50',
+    memory: true, // broker VmRSS sampled through the window
     title: 'fan-out QoS0, 1 pub → 50 subs',
     job: _o => ({ kind: 'throughput', pubs: 1, subs: 50, qos: 0, window: 50 * 2000, batch: 200, coalesce: coalesce(2) }),
     metrics: [msgs('fan-out QoS0 1→50, delivered msg/s')]
   },
   {
     id: 'fanout1000',
+    short: 'fan-out QoS 0 1→1000',
+    memory: true, // broker VmRSS sampled through the window
     title: 'fan-out QoS0, 1 pub → 1000 subs',
     job: _o => ({ kind: 'throughput', pubs: 1, subs: 1000, qos: 0, window: 1000 * 1000, batch: 20, coalesce: coalesce(50) }),
     metrics: [msgs('fan-out QoS0 1→1000, delivered msg/s')]
   },
   {
     id: 'qos1',
+    short: 'QoS 1 1→1',
+    memory: true, // broker VmRSS sampled through the window
     title: 'QoS1 end to end, 1 pub → 1 sub',
     job: _o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 1, window: 1000, batch: 20 }),
     metrics: [msgs('QoS1 end to end 1→1, msg/s')]
   },
   {
     id: 'qos2',
+    short: 'QoS 2 1→1',
+    memory: true, // broker VmRSS sampled through the window
     title: 'QoS2 end to end, 1 pub → 1 sub',
     job: _o => ({ kind: 'throughput', pubs: 1, subs: 1, qos: 2, window: 1000, batch: 20, maxUnacked: 20 }),
     metrics: [msgs('QoS2 end to end 1→1, msg/s')]
   },
   {
     id: 'retained',
-    title: 'retained burst: 10k retained topics → one `#` subscriber',
+    title: 'retained burst: retained topics → one `#` subscriber',
     job: o => ({ kind: 'retained', count: o.retained, timeoutS: 60 }),
     metrics: [{ key: 'value', label: 'retained burst', unit: 'ms', better: 'lower', get: r => r.value }]
   },
@@ -51,7 +81,8 @@ export const SCENARIOS = [
     job: o => ({ kind: 'latency', rate: o.rate, duration: o.latencyDuration }),
     metrics: [
       { key: 'p50', label: 'latency p50 at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.p50 },
-      { key: 'p99', label: 'latency p99 at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.p99 }
+      { key: 'p99', label: 'latency p99 at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.p99 },
+      { key: 'max', label: 'latency max at 1k msg/s', unit: 'ms', better: 'lower', get: r => r.max }
     ]
   },
   {

@@ -5,13 +5,16 @@
 const net = require('node:net')
 
 module.exports = function (RED) {
+  // loaded when Node-RED loads the node types, as node-red-contrib-aedes requires aedes at load
+  const aedes = import('aedes')
+  aedes.catch(err => RED.log.error(`bench-aedes: ${err.message}`))
   function BenchAedesNode (config) {
     RED.nodes.createNode(this, config)
     const node = this
     const port = Number(config.mqtt_port)
     let broker = null
     let server = null
-    const started = import('aedes').then(async ({ Aedes }) => {
+    const started = aedes.then(async ({ Aedes }) => {
       broker = await Aedes.createBroker()
       server = net.createServer(broker.handle)
       server.once('error', err => node.error(`aedes port ${port}: ${err.message}`))

@@ -7,10 +7,11 @@ import type { Duplex } from 'node:stream'
 import { BrokerCore } from './core'
 import { restoreState } from './restore'
 import { Connection } from './connection'
-import { LocalClient } from './local-client'
+import { LocalClient, DEFAULT_LOCAL_RECEIVE_MAXIMUM } from './local-client'
 import { runConnect, activate, NEVER_EXPIRES, type ConnectContext } from './connect-actions'
 import { RC, reasonError } from './errors'
 import { validTopicFilter } from './topics'
+import { MetricsService, type BrokerMetrics } from './metrics'
 import type { BrokerEvents, BrokerOptions, BrokerStats, ClientInfo, LocalConnectOptions, Message, PeerInfo } from './types'
 
 export interface ListenOptions { port?: number, host?: string }
@@ -20,6 +21,7 @@ export class Broker {
   /** Resolves once persistence is loaded; rejects if it cannot be opened. */
   readonly ready: Promise<void>
   private readonly core: BrokerCore
+  private readonly figures: MetricsService
   private readonly servers = new Set<net.Server>()
   private readonly connections = new Set<Duplex>()
   private isReady = false
@@ -27,10 +29,12 @@ export class Broker {
 
   constructor (options: BrokerOptions = {}) {
     this.core = new BrokerCore(options)
+    this.figures = new MetricsService(this.core)
     this.ready = this.core.persistence.open().then(state => {
       restoreState(this.core, state)
       this.core.startTimer()
       this.isReady = true
+      if (!this.core.closing) this.figures.start()
     })
     this.ready.catch(() => { /* reported to whoever awaits ready, listen or connectLocal */ })
   }
@@ -95,6 +99,12 @@ export class Broker {
     const ep = client.endpoint
     const v = options.protocolVersion ?? 5
     ep.protocolVersion = v
+    if (options.manualAck === true) {
+      const rm = options.receiveMaximum ?? DEFAULT_LOCAL_RECEIVE_MAXIMUM
+      if (!Number.isInteger(rm) || rm < 1 || rm > 65535) throw new RangeError(`receiveMaximum must be an integer from 1 to 65535, got ${rm}`)
+      ep.manualAck = true
+      ep.sendQuota = rm
+    }
     const clean = options.clean !== false
     const ctx: ConnectContext = {
       core,
@@ -114,6 +124,7 @@ export class Broker {
     if (rc !== RC.SUCCESS) throw reasonError(rc, `connection refused: 0x${rc.toString(16)}`)
     client.sessionPresent = ctx.sessionPresent
     // Deliver what the session holds once the caller has had a chance to add its listeners.
+    if (ep.manualAck) { ep.resumed = false; setImmediate(() => { ep.resumed = true }) } // runs before activate's resume
     activate(core, ep, true)
     return client
   }
@@ -161,6 +172,19 @@ export class Broker {
     return this.core.statsSnapshot()
   }
 
+  /** Every figure the broker keeps (what $SYS and the Prometheus endpoint show), at this moment. */
+  metrics (): BrokerMetrics {
+    return this.figures.snapshot()
+  }
+
+  /**
+   * Measure the event loop's delay (reported in metrics().eventLoopDelay) until the returned
+   * function is called: for a metrics endpoint while it is served. The $SYS tree keeps it on too.
+   */
+  watchEventLoop (): () => void {
+    return this.figures.loop.acquire()
+  }
+
   /** Close listeners and clients (MQTT 5 reason 0x8B), keep sessions, flush persistence. */
   close (): Promise<void> {
     if (this.closed) return this.closed
@@ -171,6 +195,7 @@ export class Broker {
   private async doClose (): Promise<void> {
     const core = this.core
     core.closing = true
+    this.figures.stop()
     await this.ready.catch(() => undefined)
     const serverClosed = [...this.servers].map(s => new Promise<void>(resolve => s.close(() => resolve())))
     for (const c of [...core.clients.values()]) c.shutdown()

@@ -27,12 +27,17 @@ export abstract class ClientBase {
   active = false
 
   abstract readonly kind: 'network' | 'local'
+  /**
+   * Deliveries carry the filters they matched (`sendPublish`'s `filters`), so the client can hand a
+   * message to its own handlers without matching the topic again. In-process clients want them.
+   */
+  readonly wantsFilters: boolean = false
 
   /**
    * Send one PUBLISH. Returns false when the packet could not be sent because it exceeds the
    * client's Maximum Packet Size; the caller then treats it as delivered [MQTT-3.1.2-25].
    */
-  abstract sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean): boolean
+  abstract sendPublish (msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, packetId: number, dup: boolean, filters?: string[]): boolean
   /**
    * Send an outgoing QoS 1/2 message of this client's session: network clients keep it in flight
    * until acknowledged, in-process clients take it at once. `fresh` when it was never stored as queued.

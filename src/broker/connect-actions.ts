@@ -110,6 +110,7 @@ const authenticate: ConnectStep = ({ core, client, params }) => {
     return undefined
   }
   const failed = (err: unknown): number => {
+    core.metrics.authFailures++
     core.warn('authentication failed with an error', params.clientId, err as Error)
     return RC.UNSPECIFIED_ERROR
   }
@@ -137,6 +138,7 @@ const authenticate: ConnectStep = ({ core, client, params }) => {
  * address are spaced that far apart: guessing passwords is slow, and nobody else waits.
  */
 function slowRefusal (core: BrokerCore, client: ClientBase, params: ConnectParams, rc: number | undefined): number | undefined | Promise<number | undefined> {
+  if (rc !== undefined) core.metrics.authFailures++
   if (rc === undefined || client.kind !== 'network' || core.opts.authFailureDelay === 0) return rc
   const wait = core.refusalDelay(params.remoteAddress ?? '')
   return new Promise(resolve => setTimeout(() => resolve(rc), wait).unref())
@@ -189,6 +191,7 @@ const bindSession: ConnectStep = (ctx) => {
   s.username = params.username
   s.kind = client.kind
   s.ownerKnown = true
+  s.collectFilters = client.wantsFilters
   s.disconnectedAt = undefined
   s.client = client
   client.session = s
@@ -199,6 +202,7 @@ const bindSession: ConnectStep = (ctx) => {
   client.will = params.will
   client.connectedAt = Date.now()
   core.clients.set(params.clientId, client)
+  core.metrics.clientConnected(core.clients.size)
   if (s.persistent) core.saveSession(s)
   else core.persistence.deleteSession(s.clientId)
   return undefined

@@ -16,6 +16,7 @@ import { encodeAck, encodePublish, generate } from './encode'
 import { dispatch } from './handlers'
 import type { RoutedMessage } from './message'
 import type { Outgoing } from './session'
+import type { ListenerCounters } from './metrics'
 import type { PeerInfo, QoS } from './types'
 import type { PeerCertificate } from 'node:tls'
 
@@ -52,6 +53,13 @@ export class Connection extends ClientBase implements Ticking {
   /** PUBACKs among them: incoming QoS 1 messages not acknowledged yet. */
   private pubacksWaiting = 0
   requestProblemInformation = true
+  /**
+   * The CONNECT carried Mosquitto's bridge bit (protocol level 0x83/0x84, its try_private): this
+   * client's subscriptions get No Local and Retain As Published, as Mosquitto gives them.
+   */
+  bridge = false
+  /** This connection's listener's traffic counters. */
+  private readonly traffic: ListenerCounters
 
   constructor (readonly core: BrokerCore, readonly stream: Duplex, readonly peer: PeerInfo = {}) {
     super()
@@ -68,6 +76,8 @@ export class Connection extends ClientBase implements Ticking {
     stream.on('close', onStreamClose)
     stream.on('drain', onStreamDrain)
     core.ticking.add(this)
+    this.traffic = core.metrics.listener(this.transport())
+    this.traffic.socketsOpened++
     // Until CONNECT completes the socket holds a place among the connections and its address's waiting sockets.
     this.pendingKey = this.remoteAddress() ?? ''
     if (!core.admitPending(this.pendingKey)) {
@@ -114,12 +124,14 @@ export class Connection extends ClientBase implements Ticking {
   onData (buf: Buffer): void {
     if (this.state === ConnState.Closed) return
     this.core.stats.bytesReceived += buf.length
+    this.traffic.bytesReceived += buf.length
     this.lastActivity = Date.now()
     this.parser.parse(buf)
   }
 
   onPacket (packet: mqtt.Packet): void {
     if (this.state === ConnState.Closed) return
+    this.core.metrics.packetIn(packet.cmd, packet.cmd === 'publish' ? packet.payload.length : 0)
     if (this.busy) {
       this.inbox.push(packet)
       if (!this.pausedInbox && this.inbox.length >= INBOX_PAUSE) { this.pausedInbox = true; this.updateReading() }
@@ -199,6 +211,8 @@ export class Connection extends ClientBase implements Ticking {
     this.outq.push(buf)
     this.outBytes += buf.length
     this.core.stats.bytesSent += buf.length
+    this.traffic.bytesSent += buf.length
+    this.core.metrics.packetOut(buf[0])
     if (!this.flushScheduled) {
       this.flushScheduled = true
       process.nextTick(flush, this)
@@ -288,6 +302,7 @@ export class Connection extends ClientBase implements Ticking {
       return false
     }
     this.write(buf)
+    this.core.metrics.publishOut(msg.payload.length)
     return true
   }
 

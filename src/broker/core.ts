@@ -13,6 +13,7 @@ import { resolveOptions, type ResolvedOptions } from './options'
 import { MemoryPersistence, type Persistence } from './persistence'
 import { allowAllAuthenticator, allowAllAuthorizer, type AuthClient, type Authenticator, type Authorizer } from './auth'
 import { storedMessage, toRouted, type RoutedMessage } from './message'
+import { Counters, clientMayPublish } from './metrics'
 import { RC } from './errors'
 import type { ClientBase } from './client-base'
 import { levelsWithin, validTopicFilter, validTopicName } from './topics'
@@ -44,6 +45,8 @@ export class BrokerCore {
   /** The authoriser's read check, when it has one. */
   private readonly readCheck: ((client: AuthClient, topic: string) => boolean) | undefined
   readonly stats = { messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, dropped: 0 }
+  /** The finer counters behind Broker.metrics(), $SYS and Prometheus. */
+  readonly metrics = new Counters()
   closing = false
   private timer: NodeJS.Timeout | undefined
 
@@ -75,6 +78,7 @@ export class BrokerCore {
 
   dropped (clientId: string, topic: string, qos: QoS, reason: DropReason): void {
     this.stats.dropped++
+    this.metrics.drops[reason]++
     this.emit('messageDropped', { clientId, topic, qos, reason })
   }
 
@@ -271,11 +275,13 @@ export class BrokerCore {
   private expireSession (s: Session): void {
     if (s.pendingWill) this.fireWill(s) // the session ends before the will delay: publish now [MQTT-3.1.3-9]
     this.discardSession(s)
+    this.metrics.clientsExpired++
   }
 
   /** Publish a will, if the session's owner (who set it) may publish there. */
   publishWill (will: WillMessage, owner: Session): void {
     const identity: AuthClient = { clientId: owner.clientId, username: owner.username, kind: owner.kind }
+    if (!clientMayPublish(will.topic)) { this.dropped(owner.clientId, will.topic, will.qos, 'not-authorized'); return }
     Promise.resolve(this.authz.authorizePublish(identity, will.topic, will.qos)).then(ok => {
       if (!ok) { this.dropped(owner.clientId, will.topic, will.qos, 'not-authorized'); return }
       this.accept(will, owner.clientId, this.sessions.get(owner.clientId))
@@ -304,7 +310,8 @@ export class BrokerCore {
    */
   retainedFits (msg: Message): boolean {
     if (!msg.retain || !this.opts.retainAvailable || msg.payload.length === 0) return true
-    const old = this.retained.get(msg.topic)
+    const found = this.retained.get(msg.topic)
+    const old = found?.volatile === true ? undefined : found // a volatile $SYS value counts for nothing
     const count = this.retained.size + (old === undefined ? 1 : 0)
     const bytes = this.retained.bytes - (old === undefined ? 0 : retainedBytes(old)) + retainedBytes(msg)
     return count <= this.opts.maxRetainedMessages && bytes <= this.opts.maxRetainedBytes
@@ -338,9 +345,21 @@ export class BrokerCore {
 
   deleteRetained (topic: string): boolean {
     this.expiringRetained.delete(topic)
-    if (!this.retained.delete(topic)) return false
-    this.persistence.deleteRetained(topic)
+    const old = this.retained.delete(topic)
+    if (old === undefined) return false
+    if (old.volatile !== true) this.persistence.deleteRetained(topic)
     return true
+  }
+
+  /**
+   * The broker's own $SYS value: retained, but volatile (never persisted, outside the retained
+   * limits), and routed like any publish; subscribers' read checks apply.
+   */
+  publishVolatile (msg: RoutedMessage): void {
+    const old = this.retained.get(msg.topic)
+    if (old !== undefined && old.volatile !== true) this.deleteRetained(msg.topic) // a stored message there is replaced
+    this.retained.set(msg)
+    this.router.route(msg, undefined)
   }
 
   /** Retained messages matching `filter`, without those whose Message Expiry passed [MQTT-3.3.2-5]. */

@@ -22,7 +22,7 @@ export class Delivery {
   constructor (private readonly core: BrokerCore) {}
 
   /** Give one session its copy of a message at the given QoS and RETAIN flag. */
-  deliver (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined): void {
+  deliver (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters?: string[]): void {
     const core = this.core
     if (msg.expiresAt !== undefined && msg.expiresAt <= Date.now()) { // [MQTT-3.3.2-5]
       core.dropped(s.clientId, msg.topic, qos, 'expired')
@@ -33,12 +33,12 @@ export class Delivery {
     if (qos === 0) {
       if (!live) return // QoS 0 is not queued for absent clients
       // Behind a retained replay in progress, so that the client never sees an older value last.
-      if (s.replay !== null || s.held0 > 0) { this.hold(s, { seq: 0, packetId: 0, state: 'queued', msg, qos, retain, subIds }); return }
+      if (s.replay !== null || s.held0 > 0) { this.hold(s, { seq: 0, packetId: 0, state: 'queued', msg, qos, retain, subIds, filters }); return }
       if (!c.writable()) { core.dropped(s.clientId, msg.topic, 0, 'slow-consumer'); return }
-      this.send0(s, c, msg, retain, subIds)
+      this.send0(s, c, msg, retain, subIds, filters)
       return
     }
-    const o: Outgoing = { seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds }
+    const o: Outgoing = { seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds, filters }
     if (live && s.queued === 0 && s.resend.length === 0 && s.replay === null && c.canSend(s)) {
       c.sendQoS(o, true)
       return
@@ -65,8 +65,8 @@ export class Delivery {
     return true
   }
 
-  private send0 (s: Session, c: ClientBase, msg: RoutedMessage, retain: boolean, subIds: number[] | undefined): void {
-    if (c.sendPublish(msg, 0, retain, subIds, 0, false)) this.core.stats.messagesSent++
+  private send0 (s: Session, c: ClientBase, msg: RoutedMessage, retain: boolean, subIds: number[] | undefined, filters?: string[]): void {
+    if (c.sendPublish(msg, 0, retain, subIds, 0, false, filters)) this.core.stats.messagesSent++
     else this.core.dropped(s.clientId, msg.topic, 0, 'packet-too-large')
   }
 
@@ -99,7 +99,7 @@ export class Delivery {
 
   /** In-process clients: the listener has the message once the call returns; nothing stays in flight. */
   sendImmediate (s: Session, c: ClientBase, o: Outgoing, fresh: boolean): void {
-    c.sendPublish(o.msg, o.qos, o.retain, o.subIds, 0, false)
+    c.sendPublish(o.msg, o.qos, o.retain, o.subIds, 0, false, o.filters)
     this.core.stats.messagesSent++
     if (!fresh && s.persistent) this.core.persistence.removeOutgoing(s.clientId, o.seq)
   }
@@ -127,7 +127,7 @@ export class Delivery {
         this.core.dropped(s.clientId, o.msg.topic, o.qos, 'expired')
         continue
       }
-      if (o.qos === 0) this.send0(s, c, o.msg, o.retain, o.subIds)
+      if (o.qos === 0) this.send0(s, c, o.msg, o.retain, o.subIds, o.filters)
       else c.sendQoS(o, false)
       if (c.session !== s || !c.active) return
     }

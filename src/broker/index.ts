@@ -16,6 +16,8 @@ export type {
   AclFile, AclRule, AclAccess, AclWarning, AclAuthorizerOptions,
 } from './access'
 export { RC, RC3, ProtocolError, HearthError, ReasonError, StoreError, reasonName } from './errors'
+export { renderPrometheus, PROMETHEUS_CONTENT_TYPE } from './metrics'
+export type { BrokerMetrics, ListenerMetrics, LoadAverage, EventLoopDelay, PersistenceMetrics, PacketType } from './metrics'
 export { INTEGER_OPTIONS, OptionError, type IntegerOption, type IntegerOptionName } from './options'
 export { validTopicName, validTopicFilter, parseShared, matchTopic } from './topics'
 export type * from './types'

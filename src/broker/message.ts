@@ -13,6 +13,8 @@ export interface RoutedMessage extends Message {
   enc: Array<Buffer | undefined> | undefined
   /** The message as persistence keeps it, made once (storedMessage) and shared by every session that stores it. */
   stored?: StoredMessage
+  /** The broker's own $SYS value: retained but never persisted, and outside the retained limits. */
+  volatile?: true
 }
 
 export function toRouted (m: Message, origin: string | undefined, now: number): RoutedMessage {

@@ -6,6 +6,7 @@ import type { BrokerCore } from './core'
 import type { ClientBase } from './client-base'
 import { RC, reasonError } from './errors'
 import type { Subscription } from './topic-tree'
+import { clientMayPublish } from './metrics'
 import { parseShared, validTopicFilter } from './topics'
 import type { Message, SubscriptionOptions, QoS } from './types'
 
@@ -18,6 +19,7 @@ export type Accept = number | Promise<number>
  * would pass the retained limits).
  */
 export function acceptPublish (core: BrokerCore, c: ClientBase, msg: Message): Accept {
+  if (!clientMayPublish(msg.topic)) return refuse(core, c, msg) // $SYS belongs to the broker (bridge state topics aside)
   if (!core.retainedFits(msg)) { // maxRetainedMessages / maxRetainedBytes: refused as over quota, not routed
     core.dropped(c.clientId, msg.topic, msg.qos, 'retained-limit')
     return RC.QUOTA_EXCEEDED

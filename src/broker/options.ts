@@ -61,6 +61,8 @@ export const INTEGER_OPTIONS = {
    * apart, so that passwords cannot be guessed at wire speed. Other clients never wait for it.
    */
   authFailureDelay: { default: 1000, min: 0, max: 60_000 },
+  /** Seconds between updates of the $SYS tree (Mosquitto's sys_interval); 0 turns it off. */
+  sysInterval: { default: 10, min: 0, max: 86_400 },
   /** Resolution of the one shared timer, in milliseconds. */
   tickInterval: { default: 1000, min: 10, max: 60_000 },
 } satisfies Record<string, IntegerOption>

@@ -21,10 +21,16 @@ export class RetainedStore {
   private root = new RetainNode(null, '')
   private count = 0
   private byteCount = 0
+  private volatileCount = 0
+  private volatileByteCount = 0
 
+  /** Stored messages, without the volatile ones. */
   get size (): number { return this.count }
-  /** Topic and payload bytes of every stored message. */
+  /** Topic and payload bytes of the stored messages, without the volatile ones. */
   get bytes (): number { return this.byteCount }
+  /** Volatile messages stored. */
+  get volatileSize (): number { return this.volatileCount }
+  get volatileBytes (): number { return this.volatileByteCount }
 
   /** Store or replace the retained message for its topic. */
   set (msg: RoutedMessage): void {
@@ -35,25 +41,31 @@ export class RetainedStore {
       if (!next) { next = new RetainNode(node, level); node.children.set(level, next) }
       node = next
     }
-    if (node.msg === null) this.count++
-    else this.byteCount -= retainedBytes(node.msg)
-    this.byteCount += retainedBytes(msg)
+    if (node.msg !== null) this.tally(node.msg, -1)
+    this.tally(msg, 1)
     node.msg = msg
   }
 
-  /** Delete the retained message for `topic` [MQTT-3.3.1-10]. Returns true when one existed. */
-  delete (topic: string): boolean {
+  /** Volatile messages (the broker's $SYS values) are counted apart: they are outside the limits. */
+  private tally (m: RoutedMessage, sign: 1 | -1): void {
+    if (m.volatile === true) { this.volatileCount += sign; this.volatileByteCount += sign * retainedBytes(m); return }
+    this.count += sign
+    this.byteCount += sign * retainedBytes(m)
+  }
+
+  /** Delete the retained message for `topic` [MQTT-3.3.1-10]. Returns the message deleted, if one existed. */
+  delete (topic: string): RoutedMessage | undefined {
     const node = this.find(topic)
-    if (node === undefined || node.msg === null) return false
-    this.byteCount -= retainedBytes(node.msg)
+    if (node === undefined || node.msg === null) return undefined
+    const old = node.msg
+    this.tally(old, -1)
     node.msg = null
-    this.count--
     let n: RetainNode | null = node
     while (n !== null && n.parent !== null && n.msg === null && (n.children === null || n.children.size === 0)) {
       n.parent.children?.delete(n.level)
       n = n.parent
     }
-    return true
+    return old
   }
 
   get (topic: string): RoutedMessage | undefined {

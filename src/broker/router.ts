@@ -60,13 +60,13 @@ export class Router {
       // for overlapping subscriptions the highest granted QoS wins [MQTT-3.3.4-2].
       const qos = msg.qos < s.matchQos ? msg.qos : s.matchQos
       // RETAIN is cleared on live delivery unless Retain As Published [MQTT-3.3.1-12, MQTT-3.3.1-13]
-      delivery.deliver(s, msg, qos, s.matchRap && msg.retain, s.matchSubIds)
+      delivery.deliver(s, msg, qos, s.matchRap && msg.retain, s.matchSubIds, s.matchKeys)
     }
     for (let i = 0; i < shared.length; i++) {
       const sub = shared[i]
       if (!core.mayRead(sub.session, msg.topic)) continue
       const qos = msg.qos < sub.qos ? msg.qos : sub.qos
-      delivery.deliver(sub.session, msg, qos, sub.rap && msg.retain, sub.subId !== undefined ? [sub.subId] : undefined)
+      delivery.deliver(sub.session, msg, qos, sub.rap && msg.retain, sub.subId !== undefined ? [sub.subId] : undefined, sub.session.collectFilters ? [sub.key] : undefined)
     }
     matched.length = 0
     shared.length = 0
@@ -82,9 +82,11 @@ export class Router {
       s.matchQos = sub.qos
       s.matchRap = sub.rap
       s.matchSubIds = sub.subId !== undefined ? [sub.subId] : undefined
+      s.matchKeys = s.collectFilters ? [sub.key] : undefined
       this.matched.push(s)
       return
     }
+    if (s.matchKeys !== undefined) s.matchKeys.push(sub.key)
     if (sub.qos > s.matchQos) s.matchQos = sub.qos
     if (sub.rap) s.matchRap = true
     if (sub.subId !== undefined) {

@@ -19,6 +19,8 @@ export interface Outgoing {
   qos: QoS
   retain: boolean
   subIds: number[] | undefined
+  /** The subscriptions (filters as subscribed) it matched, for clients that want them (in-process); never persisted. */
+  filters?: string[]
 }
 
 /** The retained messages of one new subscription, being streamed to the client. */
@@ -105,6 +107,9 @@ export class Session {
   matchQos: QoS = 0
   matchRap = false
   matchSubIds: number[] | undefined = undefined
+  /** Also collect the matched filters (matchKeys) for this session's client (set from the client at bind). */
+  collectFilters = false
+  matchKeys: string[] | undefined = undefined
 
   constructor (readonly clientId: string) {}
 

@@ -43,8 +43,12 @@ export type MatchVisitor = (sub: Subscription) => void
 export class TopicTree {
   private root = new TrieNode(null, '')
   private count = 0
+  private sharedCount = 0
 
+  /** Subscriptions, shared ones included. */
   get size (): number { return this.count }
+  /** Shared subscriptions (one per member of each group). */
+  get sharedSize (): number { return this.sharedCount }
 
   /** Add or replace the session's subscription on `sub.filter` (and group). Returns true when it replaced one. */
   add (sub: Subscription): boolean {
@@ -63,6 +67,7 @@ export class TopicTree {
     if (i >= 0) { g.members[i] = sub; return true }
     g.members.push(sub)
     this.count++
+    this.sharedCount++
     return false
   }
 
@@ -77,7 +82,7 @@ export class TopicTree {
       const g = node.shared.get(sub.group)
       if (g) {
         const i = g.members.findIndex(m => m.session === sub.session)
-        if (i >= 0) { g.members.splice(i, 1); removed = true; if (g.next > i) g.next-- }
+        if (i >= 0) { g.members.splice(i, 1); removed = true; this.sharedCount--; if (g.next > i) g.next-- }
         if (g.members.length === 0) node.shared.delete(sub.group)
       }
     }

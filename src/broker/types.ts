@@ -30,6 +30,13 @@ export interface DeliveredMessage extends Message {
   subscriptionIdentifiers?: number[]
   /** True when the broker resends a message the client has not acknowledged. */
   dup: boolean
+  /**
+   * The subscriptions (filters as the client subscribed them) this delivery matched, when the
+   * broker knows them (live deliveries): the client need not match the topic again.
+   */
+  filters?: string[]
+  /** With `manualAck`, on QoS 1/2 deliveries: the identifier to acknowledge it by. */
+  packetId?: number
 }
 
 export interface WillMessage extends Message {
@@ -140,6 +147,8 @@ export interface BrokerOptions {
   maxTopicLevels?: number
   /** Milliseconds before a refused login is answered; refusals to one address are spaced this far apart. Default 1000. */
   authFailureDelay?: number
+  /** Seconds between updates of the $SYS tree (Mosquitto's topics, retained, never persisted); 0 turns it off. Default 10. */
+  sysInterval?: number
   /** Internal timer resolution in milliseconds (keepalive, expiry, will delay). Default 1000. */
   tickInterval?: number
   /** Persistence backend. Default: in-memory. */
@@ -196,6 +205,16 @@ export interface LocalConnectOptions {
   username?: string
   password?: Buffer | string
   will?: WillMessage
+  /**
+   * Acknowledge QoS 1/2 deliveries explicitly, as a network client does: each carries a
+   * `packetId` and stays in flight in the session (persisted with it) until `puback(packetId)`
+   * (QoS 1) or `pubrec(packetId)` then `pubcomp(packetId)` (QoS 2). What is not acknowledged comes
+   * again with `dup` when the session resumes, and a QoS 2 message already received comes back as a
+   * 'pubrel' event. Default false: a delivery is acknowledged once the 'message' listeners return.
+   */
+  manualAck?: boolean
+  /** With `manualAck`: QoS 1/2 deliveries in flight at once (the client's Receive Maximum). Default 100. */
+  receiveMaximum?: number
 }
 
 export type Stream = Duplex

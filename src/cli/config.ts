@@ -6,6 +6,8 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { BrokerOptions } from '../broker'
 import type { ListenerProtocol } from '../listeners'
+import type { BridgeConfig } from '../bridge'
+import { checkBridges } from './bridges'
 import {
   ConfigError, checkKeys, isLoopback, isObject, keyName, optArray, optBool, optInt, optObject, optOneOf, optString, type Obj,
 } from './validate'
@@ -36,12 +38,12 @@ export interface CliSettings {
   users: Record<string, string>
   allowAnonymous: boolean
   persistence?: { dir: string, sync?: 'always' | 'periodic', flushInterval?: number, maxStoreBytes?: number, maxPendingBytes?: number }
-  // Reserved for the access, metrics, $SYS and bridge parts: checked here, used there.
   passwordFile?: string
   aclFile?: string
-  metrics?: { port: number, host?: string }
-  sysInterval?: number
-  bridges?: Obj[]
+  /** The Prometheus endpoint; host defaults to 127.0.0.1. */
+  metrics?: { port: number, host: string }
+  /** Bridges to remote brokers, checked; relative TLS paths already start at the config file's folder. */
+  bridges?: BridgeConfig[]
 }
 
 /** Values given on the command line; they win over the file. Paths as typed (relative to `cwd`). */
@@ -90,13 +92,14 @@ const BROKER_OPTION_KINDS: { [K in keyof Required<CliBrokerOptions>]: 'int' | 'b
   protocols: 'protocols',
   maxSessionExpiryInterval: 'int',
   tickInterval: 'int',
+  sysInterval: 'int',
   assignedClientIdPrefix: 'string',
 }
 
 const CLI_KEYS = [
   'port', 'host', 'listeners', 'users', 'allowAnonymous', 'persistenceDir', 'persistenceSync', 'persistenceFlushInterval',
   'persistenceMaxStoreBytes', 'persistenceMaxPendingBytes',
-  'passwordFile', 'aclFile', 'metrics', 'sysInterval', 'bridges',
+  'passwordFile', 'aclFile', 'metrics', 'bridges',
 ] as const
 
 const LISTENER_KEYS = [
@@ -198,15 +201,13 @@ function metricsOf (data: Obj): CliSettings['metrics'] {
   checkKeys(m, ['port', 'host'], 'metrics')
   const port = optInt(m, 'port', 'metrics', 0, MAX_PORT)
   if (port === undefined) throw new ConfigError('MISSING', 'metrics.port', 'is required')
-  const host = optString(m, 'host', 'metrics')
-  return host === undefined ? { port } : { port, host }
+  return { port, host: optString(m, 'host', 'metrics') ?? DEFAULT_HOST }
 }
 
-function bridgesOf (data: Obj): Obj[] | undefined {
+function bridgesOf (data: Obj, dir: string): BridgeConfig[] | undefined {
   const list = optArray(data, 'bridges', '')
   if (list === undefined) return undefined
-  list.forEach((b, i) => { if (!isObject(b)) throw new ConfigError('BAD_TYPE', `bridges[${i}]`, 'must be an object') })
-  return list as Obj[]
+  return checkBridges(list, p => fileIn(dir, p))
 }
 
 /** Check the file and the flags together and resolve them into settings. Throws a ConfigError. */
@@ -258,9 +259,7 @@ export function resolveConfig (input: ConfigInput): CliSettings {
   if (aclFile !== undefined) settings.aclFile = aclFile
   const metrics = metricsOf(raw)
   if (metrics !== undefined) settings.metrics = metrics
-  const sysInterval = optInt(raw, 'sysInterval', '', 0)
-  if (sysInterval !== undefined) settings.sysInterval = sysInterval
-  const bridges = bridgesOf(raw)
+  const bridges = bridgesOf(raw, dir)
   if (bridges !== undefined) settings.bridges = bridges
   return settings
 }

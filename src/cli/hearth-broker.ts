@@ -12,7 +12,10 @@ import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
 import { loadAccess, type Access } from './access'
+import { loadBridgeFiles, startBridges } from './bridges'
+import type { Bridge, BridgeConfig } from '../bridge'
 import { ConfigError } from './validate'
+import { startMetricsServer, type MetricsServer } from './metrics-server'
 
 const CONFIG_ERROR = 2
 const RUNTIME_ERROR = 1
@@ -96,6 +99,7 @@ function listenFailure (o: ListenerOptions, err: NodeJS.ErrnoException): string 
 export async function main (argv: string[]): Promise<void> {
   let settings: CliSettings
   let options: ListenerOptions[]
+  let bridgeConfigs: BridgeConfig[]
   let broker: Broker
   let access: Access
   try {
@@ -103,6 +107,7 @@ export async function main (argv: string[]): Promise<void> {
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
     settings = loaded.settings
     options = listenerOptions(settings)
+    bridgeConfigs = loadBridgeFiles(settings.bridges ?? [])
     access = await loadAccess(settings)
     broker = createFromSettings(settings, access)
   } catch (err) {
@@ -118,9 +123,11 @@ export async function main (argv: string[]): Promise<void> {
 
   // Bind every port first (clients that connect while the state loads wait), then serve.
   const listeners: MqttListener[] = []
+  let metrics: MetricsServer | undefined
   const fail = async (text: string, code: number): Promise<void> => {
     say(text)
     await Promise.all(listeners.map(l => l.close()))
+    await metrics?.close()
     await broker.close().catch(() => undefined)
     process.exitCode = code
   }
@@ -141,12 +148,23 @@ export async function main (argv: string[]): Promise<void> {
     l.serve(broker)
     process.stdout.write(`hearth-broker listening on ${l.url}\n`)
   }
+  const bridges: Bridge[] = startBridges(broker, bridgeConfigs, line => process.stdout.write(line + '\n'), say)
+  const m = settings.metrics
+  if (m !== undefined) {
+    try {
+      metrics = await startMetricsServer(broker, m.host, m.port)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      return fail(`cannot serve metrics on ${m.host}:${m.port}: ${e.code === 'EADDRINUSE' ? `port ${m.port} is already in use` : e.message}`, RUNTIME_ERROR)
+    }
+    process.stdout.write(`hearth-broker metrics on ${metrics.url}\n`)
+  }
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    Promise.all([...listeners.map(l => l.close()), broker.close()]).then(() => process.exit(0), err => {
+    Promise.all(bridges.map(b => b.close())).then(() => Promise.all([...listeners.map(l => l.close()), metrics?.close(), broker.close()])).then(() => process.exit(0), err => {
       say(`error while stopping on ${signal}: ${(err as Error).message}`)
       process.exit(1)
     })

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import type { DeliveredMessage } from '../../src/broker/types'
 import type { LocalClient } from '../../src/broker'
 import { UserTableAuthenticator } from '../../src/broker/auth'
-import { VERSIONS, assertDelivered, assertPublish, assertPublishes, connackCode, sleep, spec, uniqueId, useHarness } from '../helpers'
+import { pollUntil } from '../helpers/wait'
+import { VERSIONS, WAIT, assertDelivered, assertPublish, assertPublishes, connackCode, sleep, spec, uniqueId, useHarness } from '../helpers'
 
 /** Collects a local client's messages; `next()` awaits the next one. */
 function inbox (c: LocalClient) {
@@ -113,6 +114,22 @@ describe('11 in-process (local) clients', function () {
         assert.equal(l2.sessionPresent, true)
         assertDelivered(await box.next(), { topic: 'lsess/a', payload: 'while away', qos: 1 })
         await l2.end()
+      })
+
+      it('(issue 12) a live delivery tells an in-process client which of its filters matched, so it need not match the topic again; network deliveries carry nothing of it', async function () {
+        const b = await h.broker()
+        const local = await b.local({ protocolVersion: v === 5 ? 5 : 4 })
+        const got: DeliveredMessage[] = []
+        local.on('message', (m: DeliveredMessage) => got.push(m))
+        await local.subscribe([{ topic: 'fl/#', qos: 1 }, { topic: 'fl/+', qos: 0 }, { topic: 'other', qos: 0 }])
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('fl/x', 'one', { qos: 1 })
+        await pollUntil(() => got.length === 1, WAIT, 'the delivery')
+        assert.deepEqual([...(got[0].filters ?? [])].sort(), ['fl/#', 'fl/+'])
+        assert.equal(got[0].qos, 1, 'one copy at the highest granted QoS')
+        await pub.publish('other', 'two', { qos: 0 })
+        await pollUntil(() => got.length === 2, WAIT, 'the second delivery')
+        assert.deepEqual(got[1].filters, ['other'])
       })
 
       it(`${spec(v, ['3.1.4-2'], ['3.1.4-3'])} takeover across kinds: a local client with a network client's id closes the network connection${v === 5 ? ' (DISCONNECT 0x8E)' : ''}`, async function () {

@@ -117,9 +117,14 @@ const ok: Ok[] = [
     want: settings({ persistence: { dir: '/home/me/store', sync: undefined, flushInterval: undefined, maxStoreBytes: undefined, maxPendingBytes: undefined } }),
   },
   {
-    title: 'reserved keys are checked and kept: metrics, sysInterval, bridges, aclFile',
-    file: { metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up' }], aclFile: '/etc/acl' },
-    want: settings({ metrics: { port: 9100, host: '127.0.0.1' }, sysInterval: 10, bridges: [{ name: 'up' }], aclFile: '/etc/acl' }),
+    title: 'metrics, sysInterval (a broker option), bridges and aclFile are checked and kept',
+    file: { metrics: { port: 9100, host: '::1' }, sysInterval: 0, bridges: [{ name: 'up', url: 'mqtt://h', topics: [{ pattern: '#' }] }], aclFile: '/etc/acl' },
+    want: settings({ metrics: { port: 9100, host: '::1' }, broker: { sysInterval: 0 }, bridges: [{ name: 'up', url: 'mqtt://h', topics: [{ pattern: '#' }] }], aclFile: '/etc/acl' }),
+  },
+  {
+    title: 'metrics.host defaults to 127.0.0.1; metrics.port 0 picks a free port',
+    file: { metrics: { port: 0 } },
+    want: settings({ metrics: { port: 0, host: '127.0.0.1' } }),
   },
 ]
 
@@ -168,8 +173,13 @@ const bad: Bad[] = [
   { title: 'aclFile empty', file: { aclFile: '' }, code: 'BAD_VALUE', key: 'aclFile' },
   { title: 'metrics without port', file: { metrics: { host: '127.0.0.1' } }, code: 'MISSING', key: 'metrics.port' },
   { title: 'metrics not an object', file: { metrics: 9100 }, code: 'BAD_TYPE', key: 'metrics' },
+  { title: 'metrics.port out of range', file: { metrics: { port: 65536 } }, code: 'BAD_VALUE', key: 'metrics.port' },
+  { title: 'metrics.port not an integer', file: { metrics: { port: '9234' } }, code: 'BAD_TYPE', key: 'metrics.port' },
+  { title: 'metrics.host empty', file: { metrics: { port: 9234, host: '' } }, code: 'BAD_VALUE', key: 'metrics.host' },
+  { title: 'metrics.host not a string', file: { metrics: { port: 9234, host: 127 } }, code: 'BAD_TYPE', key: 'metrics.host' },
   { title: 'sysInterval negative', file: { sysInterval: -1 }, code: 'BAD_VALUE', key: 'sysInterval' },
   { title: 'sysInterval a string', file: { sysInterval: '10' }, code: 'BAD_TYPE', key: 'sysInterval' },
+  { title: 'sysInterval a fraction', file: { sysInterval: 0.5 }, code: 'BAD_TYPE', key: 'sysInterval' },
   { title: 'bridges not an array', file: { bridges: {} }, code: 'BAD_TYPE', key: 'bridges' },
   { title: 'a bridge that is not an object', file: { bridges: ['x'] }, code: 'BAD_TYPE', key: 'bridges[0]' },
   { title: 'top-level port out of range', file: { port: -1 }, code: 'BAD_VALUE', key: 'port' },

@@ -131,10 +131,10 @@ describe('end to end: npm pack tarball in a real Node-RED', function () {
 
       it('every example deploys with no error or warning', async function () {
         const examples = readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))
-        assert.ok(examples.length >= 3)
+        assert.ok(examples.length >= 4)
         for (const file of examples) {
           const port = await freePort()
-          const flow = JSON.parse(readFileSync(path.join(root, 'examples', file), 'utf8').replace(/"port": "1883"/g, `"port": "${port}"`)) as object[]
+          const flow = JSON.parse(readFileSync(path.join(root, 'examples', file), 'utf8').replace(/"port": "1883"/g, `"port": "${port}"`).replace(/127\.0\.0\.1:1883/g, `127.0.0.1:${port}`)) as object[]
           const from = red!.log.length
           await deploy(red!, flow)
           await new Promise((resolve) => setTimeout(resolve, 1500))

@@ -1,11 +1,14 @@
 // End-to-end support: pack Hearth with npm, install the tarball into a fresh Node-RED userDir as the
 // palette manager does, run Node-RED as a real process, and drive it through the admin API.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
+import https from 'node:https'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import WebSocket from 'ws'
 import { pollUntil } from '../helpers/wait'
 
 const run = promisify(execFile)
@@ -50,6 +53,8 @@ export async function makeUserDir (tarball: string): Promise<string> {
 
 export interface NodeRed {
   port: number
+  /** The CA of Node-RED's certificate when it runs with `https`. */
+  ca?: string
   proc: ChildProcess
   /** Every line Node-RED printed. */
   log: string[]
@@ -59,8 +64,11 @@ export interface NodeRed {
   stop (): Promise<void>
 }
 
-/** Start Node-RED with settings for tests: loopback only, no online catalogue, a fixed credential secret. */
-export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeRed> {
+/**
+ * Start Node-RED with settings for tests: loopback only, no online catalogue, a fixed credential
+ * secret; `extra` adds settings (e.g. `https: {key, cert}`, with `ca` for the test's own requests).
+ */
+export async function startNodeRed (rt: Runtime, userDir: string, extra: Record<string, unknown> = {}, ca?: string): Promise<NodeRed> {
   const port = await freePort()
   const settings = path.join(userDir, 'settings.js')
   writeFileSync(settings, `module.exports = ${JSON.stringify({
@@ -72,6 +80,7 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
     logging: { console: { level: 'info', metrics: false, audit: false } },
+    ...extra,
   })}\n`)
   const started = Date.now()
   const proc = spawn(rt.node, [rt.redJs, '--settings', settings, '--userDir', userDir], { cwd: userDir, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -88,12 +97,14 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   const startupMs = Date.now() - started
+  const scheme = extra.https !== undefined ? 'https' : 'http'
   return {
     port,
+    ca,
     proc,
     log,
     startupMs,
-    url: (p: string) => `http://127.0.0.1:${port}${p}`,
+    url: (p: string) => `${scheme}://127.0.0.1:${port}${p}`,
     async stop () {
       if (proc.exitCode !== null) return
       proc.kill('SIGINT')
@@ -104,15 +115,32 @@ export async function startNodeRed (rt: Runtime, userDir: string): Promise<NodeR
   }
 }
 
+/** An admin API request (http, or https trusting red.ca); resolves with the status and the body text. */
+export function adminRequest (red: NodeRed, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, text: string }> {
+  const url = new URL(red.url(p))
+  const data = body === undefined ? undefined : JSON.stringify(body)
+  const options = {
+    method,
+    headers: { ...(data !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...headers },
+    ...(red.ca !== undefined ? { ca: red.ca } : {}),
+  }
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(data)
+  })
+}
+
 /** POST /flows with a full deploy; resolves when Node-RED has started the new flows. */
 export async function deploy (red: NodeRed, flows: object[]): Promise<void> {
   const before = red.log.filter((l) => l.includes('Started flows')).length
-  const res = await fetch(red.url('/flows'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
-    body: JSON.stringify(flows),
-  })
-  if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows: ${res.status} ${await res.text()}`)
+  const res = await adminRequest(red, 'POST', '/flows', flows, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' })
+  if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows: ${res.status} ${res.text}`)
   await waitFor(() => red.log.filter((l) => l.includes('Started flows')).length > before, 20000, 'flows to start')
 }
 
@@ -134,4 +162,38 @@ export function problems (red: NodeRed, from = 0): string[] {
 
 export function removeDir (dir: string | undefined): void {
   if (dir) rmSync(dir, { recursive: true, force: true })
+}
+
+/** The retained status of node `nodeId`, through the editor's own /comms WebSocket (which proves it still connects). */
+export async function statusOverComms (red: NodeRed, nodeId: string, ca?: string): Promise<Record<string, unknown>> {
+  const ws = new WebSocket(red.url('/comms').replace(/^http/, 'ws'), ca !== undefined ? { ca } : {})
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no status on /comms')), 10000)
+      ws.once('error', reject)
+      ws.once('open', () => ws.send(JSON.stringify({ subscribe: `status/${nodeId}` })))
+      ws.on('message', (data) => {
+        for (const m of JSON.parse(String(data)) as Array<{ topic: string, data: Record<string, unknown> }>) {
+          if (m.topic === `status/${nodeId}`) { clearTimeout(timer); resolve(m.data) }
+        }
+      })
+    })
+  } finally {
+    ws.terminate()
+  }
+}
+
+/**
+ * The ports broker node `nodeId` bound, in the order of its listeners, read from its status (":1883 :8883
+ * /mqtt · 2 clients"). Flows that ask for port 0 leave no moment in which another process could take the
+ * port between choosing and binding it.
+ */
+export async function boundPorts (red: NodeRed, nodeId: string, ca?: string): Promise<number[]> {
+  const deadline = Date.now() + 15000
+  for (;;) {
+    const text = String((await statusOverComms(red, nodeId, ca)).text ?? '')
+    if (/ · \d+ clients?( · open)?$/.test(text)) return [...text.matchAll(/:(\d+)/g)].map((m) => Number(m[1]))
+    if (Date.now() > deadline) throw new Error(`no listening status for ${nodeId}: "${text}"`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }

@@ -2,26 +2,24 @@
 // playwright-core. Palette, every edit dialog with its fields, the help sidebar, and no console
 // errors. Screenshots go to test-artifacts/ (git-ignored).
 import assert from 'node:assert/strict'
-import { mkdirSync, symlinkSync, mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { echoFlow } from '../e2e/flows'
-import { deploy, freePort, removeDir, root, RUNTIMES, startNodeRed, type NodeRed } from '../e2e/support'
+import { deploy, freePort, removeDir, RUNTIMES, startNodeRed, type NodeRed } from '../e2e/support'
+import { artifacts, CHROMIUM_FLAGS, linkedUserDir } from './support'
 
-const artifacts = path.join(root, 'test-artifacts')
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const IDS = { broker: 'e2e0000000000002', connection: 'e2e0000000000003', subscribe: 'e2e0000000000004', publish: 'e2e0000000000006', external: 'e2e00000000000e1' }
 
-/** A userDir with Hearth (this checkout, built) linked into node_modules. */
-function linkedUserDir (): string {
-  const userDir = mkdtempSync(path.join(os.tmpdir(), 'hearth-editor-'))
-  mkdirSync(path.join(userDir, 'node_modules/@hearth'), { recursive: true })
-  symlinkSync(root, path.join(userDir, 'node_modules/@hearth/node-red-mqtt'), 'dir')
-  writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'editor-test', private: true }))
-  return userDir
+/** An external connection config node (not used by a node: it stays idle) next to the echo flow. */
+const EXTERNAL = {
+  id: IDS.external, type: 'hearth-connection', name: '', brokerType: 'external', url: 'mqtts://broker.example:8883', tls: '', autoConnect: false,
+  queueMaxMessages: '5000', queueMaxBytes: '', maxInflight: '20', maxSubscriptions: '', reconnectDelay: '', reconnectDelayMax: '',
+  clientId: 'editor-ext', protocolVersion: '4', keepalive: '30', clean: true, sessionExpiry: '',
 }
 
-const IDS = { broker: 'e2e0000000000002', connection: 'e2e0000000000003', subscribe: 'e2e0000000000004', publish: 'e2e0000000000006' }
+const EXTERNAL_FIELDS = ['#node-config-input-url', '#node-config-input-autoConnect', '#node-config-input-queueMaxMessages', '#node-config-input-queueMaxBytes',
+  '#node-config-input-maxInflight', '#node-config-input-maxSubscriptions', '#node-config-input-reconnectDelay', '#node-config-input-reconnectDelayMax']
 
 describe('editor: Hearth nodes in headless Chromium', function () {
   this.timeout(90000)
@@ -35,7 +33,7 @@ describe('editor: Hearth nodes in headless Chromium', function () {
     mkdirSync(artifacts, { recursive: true })
     userDir = linkedUserDir()
     red = await startNodeRed(RUNTIMES[1], userDir)
-    await deploy(red, echoFlow(await freePort(), 'editor'))
+    await deploy(red, [...echoFlow(await freePort(), 'editor'), EXTERNAL])
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS })
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()) })
@@ -44,6 +42,11 @@ describe('editor: Hearth nodes in headless Chromium', function () {
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="hearth-broker"]', { timeout: 30000 })
     await page.waitForFunction(() => (globalThis as any).RED?.nodes?.node('e2e0000000000002') != null)
   })
+
+  /** Whether each selector is visible in the page. */
+  function visible (selectors: string[]): Promise<boolean[]> {
+    return Promise.all(selectors.map((sel) => page.locator(sel).isVisible()))
+  }
 
   after(async function () {
     await browser?.close()
@@ -60,12 +63,12 @@ describe('editor: Hearth nodes in headless Chromium', function () {
     assert.deepEqual(types, ['network', 'config', 'network', 'network'])
     // Every deployed node passes the editor's validation (no red triangle).
     const valid = await page.evaluate(`Object.values(${JSON.stringify(IDS)}).map((id) => RED.nodes.node(id).valid)`)
-    assert.deepEqual(valid, [true, true, true, true])
+    assert.deepEqual(valid, [true, true, true, true, true])
     await page.screenshot({ path: path.join(artifacts, 'editor-flow.png') })
   })
 
   const dialogs: Array<[string, string, string[]]> = [
-    ['broker', IDS.broker, ['#node-input-port', '#node-input-host', '#node-input-mqtt5', '#node-input-allowAnonymous', '#node-input-username', '#node-input-password', '#node-input-maximumQoS', '#node-input-retainAvailable', '#node-input-maxConnections', '#node-input-maxPacketSize', '#node-input-maxInflight', '#node-input-maxQueuedMessages', '#node-input-maxKeepalive']],
+    ['broker', IDS.broker, ['#hearth-broker-listeners', '#node-input-tls', '#node-input-mqtt5', '#node-input-allowAnonymous', '#hearth-broker-users', '#node-input-aclEnabled', '#hearth-broker-acl', '#node-input-maximumQoS', '#node-input-retainAvailable', '#node-input-maxConnections', '#node-input-maxPacketSize', '#node-input-maxInflight', '#node-input-maxQueuedMessages', '#node-input-maxKeepalive', '#node-input-receiveMaximum', '#node-input-persistence']],
     ['subscribe', IDS.subscribe, ['#node-input-connection', '#node-input-dynamic', '#node-input-topic', '#node-input-qos', '#node-input-datatype', '#node-input-nl', '#node-input-rap', '#node-input-rh']],
     ['publish', IDS.publish, ['#node-input-connection', '#node-input-topic', '#node-input-qos', '#node-input-retain', '#node-input-contentType', '#node-input-responseTopic', '#node-input-userProperties', '#node-input-messageExpiryInterval']],
   ]
@@ -90,12 +93,38 @@ describe('editor: Hearth nodes in headless Chromium', function () {
     for (const f of ['#node-config-input-clientId', '#node-config-input-protocolVersion', '#node-config-input-keepalive', '#node-config-input-clean', '#node-config-input-sessionExpiry', '#node-config-input-username', '#node-config-input-password', '#node-config-input-birthTopic', '#node-config-input-closeTopic', '#node-config-input-willTopic', '#node-config-input-willDelay']) {
       assert.equal(await page.locator(f).count(), 1, f)
     }
-    assert.equal(await page.locator('#node-config-input-brokerType option[value="external"]').isDisabled(), true)
+    assert.equal(await page.locator('#node-config-input-brokerType option[value="external"]').isDisabled(), false)
+    // In-process: the broker list shows, the external fields do not.
+    assert.deepEqual(await visible(['#node-config-input-broker', '#node-config-input-url', '#node-config-input-queueMaxMessages']), [true, false, false])
+    // Switching to external shows the URL, TLS, connect and limit fields, and hides the broker list.
+    await page.selectOption('#node-config-input-brokerType', 'external')
+    assert.deepEqual(await visible(['#node-config-input-broker', ...EXTERNAL_FIELDS]), [false, ...EXTERNAL_FIELDS.map(() => true)])
     const text = await page.locator('.red-ui-tray-body').last().innerText()
     assert.doesNotMatch(text, /hearth-connection\.[a-z]/)
     await page.screenshot({ path: path.join(artifacts, 'dialog-connection.png') })
     await page.click('#node-config-dialog-cancel')
     await page.waitForSelector('#node-config-input-broker', { state: 'detached' })
+  })
+
+  it('an external connection opens with its URL, TLS picker, connect option and limits', async function () {
+    await page.evaluate((nodeId) => { (globalThis as any).RED.editor.editConfig('', 'hearth-connection', nodeId) }, IDS.external)
+    await page.waitForSelector('#node-config-input-url', { state: 'visible' })
+    assert.deepEqual(await visible(['#node-config-input-broker', ...EXTERNAL_FIELDS]), [false, ...EXTERNAL_FIELDS.map(() => true)])
+    assert.equal(await page.locator('#node-config-input-url').inputValue(), EXTERNAL.url)
+    assert.equal(await page.locator('#node-config-input-autoConnect').isChecked(), false)
+    assert.equal(await page.locator('#node-config-input-queueMaxMessages').inputValue(), '5000')
+    // Node-RED turns the tls field into a picker of tls-config nodes.
+    assert.equal(await page.locator('select#node-config-input-tls').count(), 1)
+    // A URL with a bad scheme is marked invalid as it is typed.
+    await page.fill('#node-config-input-url', 'http://broker.example')
+    await page.dispatchEvent('#node-config-input-url', 'change')
+    await page.waitForSelector('#node-config-input-url.input-error', { timeout: 5000 })
+    await page.fill('#node-config-input-url', 'wss://broker.example/mqtt')
+    await page.dispatchEvent('#node-config-input-url', 'change')
+    await page.waitForSelector('#node-config-input-url:not(.input-error)', { timeout: 5000 })
+    await page.screenshot({ path: path.join(artifacts, 'dialog-connection-external.png') })
+    await page.click('#node-config-dialog-cancel')
+    await page.waitForSelector('#node-config-input-url', { state: 'detached' })
   })
 
   it('the editor validates fields: a wildcard in a publish topic, a bad filter, a bad port', async function () {
@@ -109,13 +138,22 @@ describe('editor: Hearth nodes in headless Chromium', function () {
         subShared: def('hearth-subscribe').topic.validate.call({ dynamic: false }, '$share/g/a/+'),
         portBad: def('hearth-broker').port.validate.call({}, '70000'),
         portOk: def('hearth-broker').port.validate.call({}, '1883'),
+        urls: ['mqtt://h:1883', 'mqtts://h', 'ws://h:8080/mqtt', 'wss://h/mqtt', 'http://h', 'mqtt://user:pw@h', 'mqtt://h:99999', 'mqtt://h/path', '']
+          .map((u) => def('hearth-connection').url.validate.call({ brokerType: 'external' }, u)),
+        urlLocal: def('hearth-connection').url.validate.call({ brokerType: 'local' }, ''),
+        brokerExternal: def('hearth-connection').broker.validate.call({ brokerType: 'external' }, ''),
+        brokerLocal: def('hearth-connection').broker.validate.call({ brokerType: 'local' }, ''),
+        queue: ['', '0', '1000', '-1', 'many'].map((v) => def('hearth-connection').queueMaxMessages.validate.call({}, v)),
       }
     })()`)
-    assert.deepEqual(valid, { pubWildcard: false, pubOk: true, subBad: false, subShared: true, portBad: false, portOk: true })
+    assert.deepEqual(valid, {
+      pubWildcard: false, pubOk: true, subBad: false, subShared: true, portBad: false, portOk: true,
+      urls: [true, true, true, true, false, false, false, false, false], urlLocal: true, brokerExternal: true, brokerLocal: false, queue: [true, true, true, false, false],
+    })
   })
 
   const helpPhrases: Array<[string, string]> = [
-    ['hearth-broker', 'A full redeploy closes the listener'],
+    ['hearth-broker', 'A full redeploy closes the listeners'],
     ['hearth-connection', 'shared by the'],
     ['hearth-publish', 'once it was stored and acknowledged'],
     ['hearth-subscribe', 'Receives the messages published'],

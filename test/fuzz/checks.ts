@@ -119,7 +119,8 @@ export function snapshot (broker: Broker): Record<string, string> {
   const out: Record<string, string> = {}
   const now = Date.now()
   for (const m of core.retained.all()) {
-    if (m.expiresAt !== undefined) continue
+    // Expiring messages may go meanwhile; the broker's own $SYS values are volatile by design (never stored).
+    if (m.expiresAt !== undefined || m.volatile === true) continue
     out[`retained ${JSON.stringify(m.topic)}`] = `qos ${m.qos} ${digest(m.payload)} ${JSON.stringify(m.properties ?? {})}`
   }
   for (const s of core.sessions.values()) {

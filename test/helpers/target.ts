@@ -75,6 +75,8 @@ const CONF: Partial<Record<keyof BrokerOptions, (v: never) => string | null>> = 
   topicAliasMaximum: (v: number) => `max_topic_alias ${v}`,
   // Timing granularity of Hearth's housekeeping; Mosquitto runs its own.
   tickInterval: () => null,
+  // sys_interval: written with the global lines (0 unless a test asks for the $SYS tree).
+  sysInterval: () => null,
 }
 
 /** The mosquitto.conf for `options`, or the name of the first option Mosquitto has no equivalent for. */
@@ -82,7 +84,7 @@ function mosquittoConf (port: number, options: BrokerOptions): { conf: string } 
   const global: string[] = [
     'allow_anonymous true',
     'persistence false',
-    'sys_interval 0',
+    `sys_interval ${options.sysInterval ?? 0}`,
     'log_dest stderr',
     'log_type error',
     'log_type warning',

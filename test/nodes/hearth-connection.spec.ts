@@ -92,6 +92,20 @@ describe('hearth-connection config node', function () {
     await waitFor(() => seen.filter((s) => s === 'dev/state=online').length === 3, 5000, 'the reconnect')
   })
 
+  it('the will carries its MQTT 5 user properties, a null one left out (as in the publish node)', async function () {
+    const conn = { willTopic: 'dev/will', willPayload: 'lost', willQos: '1', willUserProperties: '{"site":"north","gone":null,"n":2}' }
+    await helper.load(nodes, flow([publish()], { connection: conn }))
+    const port = await brokerPort()
+    await waitFor(() => lastStatus('pub')?.text === 'node-red:common.status.connected')
+    const wills: Array<Record<string, unknown>> = []
+    const watcher = await connectClient(port, { protocolVersion: 5 }, (t, _p, packet) => { if (t === 'dev/will') wills.push({ ...packet.properties?.userProperties }) })
+    clients.push(watcher)
+    await watcher.subscribeAsync('dev/will', { qos: 1 })
+    helper.getNode('broker').receive({ action: 'disconnect', clientId: 'hearth-conn' })
+    await waitFor(() => wills.length === 1, 3000, 'the will message')
+    assert.deepEqual(wills[0], { site: 'north', n: '2' })
+  })
+
   it('full redeploy: the close message goes out before the broker closes', async function () {
     const port = await freePort()
     const conn = { closeTopic: 'dev/closed', closePayload: 'bye', closeQos: '1', closeRetain: true }
@@ -124,11 +138,13 @@ describe('hearth-connection config node', function () {
     await waitFor(() => lastStatus('pub')?.text === 'node-red:common.status.connected')
   })
 
-  it('an external broker URL is not supported yet: red status saying so', async function () {
-    await helper.load(nodes, flow([publish()], { connection: { brokerType: 'external', url: 'mqtt://example.invalid' } }))
-    await waitFor(() => lastStatus('pub')?.text === 'hearth-connection.errors.external-unsupported')
-    assert.equal(lastStatus('pub')?.fill, 'red')
-  })
+  for (const [url, key] of [['http://example.invalid', 'bad-scheme'], ['mqtt://user:pw@example.invalid', 'url-credentials'], ['', 'no-url']]) {
+    it(`an external connection with the URL "${url}": red status saying what to fix (${key})`, async function () {
+      await helper.load(nodes, flow([publish()], { connection: { brokerType: 'external', url } }))
+      await waitFor(() => lastStatus('pub')?.text === `hearth-connection.errors.${key}`)
+      assert.equal(lastStatus('pub')?.fill, 'red')
+    })
+  }
 
   it('a broker node that failed to start: users show "broker not running"', async function () {
     await helper.load(nodes, flow([publish()], { broker: { port: 'nope' } }))

@@ -25,6 +25,10 @@ export const catchNode: unknown = require(path.join(coreNodes, '25-catch.js'))
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const completeNode: unknown = require(path.join(coreNodes, '24-complete.js'))
 
+/** Core's tls-config node, for external connections over TLS. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const tlsNode: unknown = require(path.join(path.dirname(coreNodes), 'network', '05-tls.js'))
+
 export { helper }
 
 /** A port that is free right now (bound on 127.0.0.1 then released). */
@@ -76,7 +80,7 @@ export function collect (id: string): Array<Record<string, any>> {
 type SpyCall = { thisValue: unknown, args: any[] }
 
 /** Calls of a spied Node method made by node `id` (the helper spies on the shared prototype). */
-function callsOf (id: string, method: 'status' | 'error'): SpyCall[] {
+function callsOf (id: string, method: 'status' | 'error' | 'log' | 'debug' | 'warn'): SpyCall[] {
   const n = helper.getNode(id)
   return (n[method].getCalls() as SpyCall[]).filter((c) => c.thisValue === n)
 }
@@ -90,6 +94,11 @@ export function lastStatus (id: string): { fill?: string, shape?: string, text?:
 /** Every error node `id` reported, as text. */
 export function errors (id: string): string[] {
   return callsOf(id, 'error').map((c) => String(c.args[0] instanceof Error ? c.args[0].message : c.args[0]))
+}
+
+/** Every line node `id` logged at `level` (log is info), as text. */
+export function logged (id: string, level: 'log' | 'debug' | 'warn'): string[] {
+  return callsOf(id, level).map((c) => String(c.args[0]))
 }
 
 /** Send `msg` into a node and resolve with the message a wired helper node receives next. */

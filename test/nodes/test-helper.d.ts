@@ -17,6 +17,10 @@ declare module 'node-red-node-test-helper' {
     getNode (id: string): TestNode
     startServer (): Promise<void>
     stopServer (): Promise<void>
+    /** http://127.0.0.1:<port> of the server startServer() runs (Node-RED's server for the nodes: RED.server). */
+    url (): string
+    /** The runtime's credential store. */
+    credentials: { get (id: string): Record<string, unknown> | undefined }
   }
   const helper: Helper
   export = helper

@@ -119,15 +119,26 @@ describe('unit: matchers agree (property tests)', function () {
     }), { numRuns: 500 })
   })
 
-  it('set/delete keeps the retained store consistent: what was deleted is gone, the rest is found', function () {
-    fc.assert(fc.property(fc.uniqueArray(topicArb, { minLength: 1, maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), (topics, dels) => {
+  it('set/delete keeps the retained store consistent: what was deleted is gone, the rest is found; volatile ($SYS) messages are counted apart', function () {
+    fc.assert(fc.property(fc.uniqueArray(topicArb, { minLength: 1, maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), fc.array(fc.boolean(), { minLength: 15, maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), (topics, dels, vol, flips) => {
       const store = new RetainedStore()
-      for (const t of topics) store.set(routed(t))
+      const volatile = new Map(topics.map((t, i) => [t, vol[i]]))
+      const put = (t: string): void => store.set(volatile.get(t) === true ? { ...routed(t), volatile: true } : routed(t))
+      for (const t of topics) put(t)
+      for (const i of flips) { // a value replaced by one of the other kind
+        const t = topics[i % topics.length]
+        volatile.set(t, volatile.get(t) !== true)
+        put(t)
+      }
       const gone = new Set(dels.map(i => topics[i % topics.length]))
-      for (const t of gone) assert.equal(store.delete(t), true)
-      assert.equal(store.size, topics.length - gone.size)
+      for (const t of gone) assert.equal(store.delete(t)?.topic, t)
+      const kept = topics.filter(t => !gone.has(t))
+      const counted = kept.filter(t => volatile.get(t) !== true)
+      const apart = kept.filter(t => volatile.get(t) === true)
+      assert.deepEqual([store.size, store.bytes], [counted.length, counted.reduce((n, t) => n + t.length, 0)])
+      assert.deepEqual([store.volatileSize, store.volatileBytes], [apart.length, apart.reduce((n, t) => n + t.length, 0)])
       for (const t of topics) assert.equal(store.get(t)?.topic, gone.has(t) ? undefined : t)
-      assert.deepEqual(store.all().map(m => m.topic).sort(), topics.filter(t => !gone.has(t)).sort())
+      assert.deepEqual(store.all().map(m => m.topic).sort(), kept.sort())
     }), { numRuns: 500 })
   })
 })

@@ -2,101 +2,43 @@
 // hearth-connection (src/nodes/hearth-connection/options.ts). Each case states the whole result.
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { UserTableAuthenticator } from '../../src/broker/auth'
-import { parseBrokerConfig, type ParsedConfig } from '../../src/nodes/hearth-broker/config'
-import { DEFAULTS, LIMITS, parseIntIn } from '../../src/nodes/hearth-broker/types'
+import { INTEGER_OPTIONS } from '../../src/broker/options'
+import { parseBrokerConfig } from '../../src/nodes/hearth-broker/config'
+import { DEFAULTS, LIMIT_KEYS, parseIntIn } from '../../src/nodes/hearth-broker/types'
 import { parseConnection } from '../../src/nodes/hearth-connection/options'
-
-/** The parsed broker config with the authenticator replaced by what it decides. */
-function brokerView (r: ParsedConfig): unknown {
-  if (!r.ok) return r
-  const { authenticate, ...options } = r.options
-  assert.ok(authenticate instanceof UserTableAuthenticator)
-  const ask = (username: string | undefined, password: string | undefined, kind: 'network' | 'local'): boolean =>
-    (authenticate.authenticate({ clientId: 'c', username, password: password === undefined ? undefined : Buffer.from(password), protocolVersion: 4, kind }) as { ok: boolean }).ok
-  return {
-    ...r,
-    options: {
-      ...options,
-      auth: {
-        anonymousNetwork: ask(undefined, undefined, 'network'),
-        anonymousLocal: ask(undefined, undefined, 'local'),
-        alicePw: ask('alice', 'pw', 'network'),
-        aliceWrong: ask('alice', 'nope', 'network'),
-        bob: ask('bob', 'pw', 'network'),
-      },
-    },
-  }
-}
-
-const defaultOptions = {
-  protocols: [3, 4, 5],
-  maxConnections: 10000,
-  maxPacketSize: 268435455,
-  maxInflight: 100,
-  maxQueuedMessages: 1000,
-  maxKeepalive: 0,
-  maximumQoS: 2,
-  retainAvailable: true,
-}
 
 describe('unit: node config parsing', function () {
   describe('hearth-broker', function () {
-    it('an empty config gives the documented defaults, no account: everyone is let in', function () {
-      assert.deepEqual(brokerView(parseBrokerConfig({}, {})), {
+    it('an empty config: one MQTT listener on 1883, every interface, the core\'s defaults for every limit (none passed), anonymous on', function () {
+      // as JSON: the parser leaves unset fields undefined
+      assert.deepEqual(JSON.parse(JSON.stringify(parseBrokerConfig({}))), {
         ok: true,
-        port: 1883,
-        host: '0.0.0.0',
-        options: { ...defaultOptions, auth: { anonymousNetwork: true, anonymousLocal: true, alicePw: true, aliceWrong: true, bob: true } },
-        persistence: { enabled: true, dir: '', syncMode: 'always', flushInterval: 1000 },
-      })
-    })
-
-    it('form values as strings are parsed; protocols, retain, persistence and an account are applied', function () {
-      const r = parseBrokerConfig({
-        port: ' 1884 ', host: ' 127.0.0.1 ', mqtt31: false, mqtt311: 'true' as unknown as boolean, mqtt5: true, allowAnonymous: false,
-        maxConnections: '5', maxPacketSize: '1024', maxInflight: '10', maxQueuedMessages: '0', maxKeepalive: '60', maximumQoS: '1',
-        retainAvailable: 'false' as unknown as boolean, persistence: false, persistenceDir: ' data ', persistenceSync: 'periodic', persistenceFlushInterval: '250',
-      }, { username: 'alice', password: 'pw' })
-      assert.deepEqual(brokerView(r), {
-        ok: true,
-        port: 1884,
-        host: '127.0.0.1',
-        options: {
-          protocols: [4, 5], maxConnections: 5, maxPacketSize: 1024, maxInflight: 10, maxQueuedMessages: 0, maxKeepalive: 60, maximumQoS: 1,
-          retainAvailable: false,
-          auth: { anonymousNetwork: false, anonymousLocal: true, alicePw: true, aliceWrong: false, bob: false },
+        config: {
+          listeners: [{ kind: 'mqtt', number: 1, port: 1883, requireCertificate: false, useIdentityAsUsername: false, trustProxy: false }],
+          options: { protocols: [3, 4, 5], maximumQoS: 2, retainAvailable: true },
+          allowAnonymous: true,
+          tls: '',
+          persistence: { enabled: true, dir: '', syncMode: 'always', flushInterval: 1000 },
         },
-        persistence: { enabled: false, dir: 'data', syncMode: 'periodic', flushInterval: 250 },
       })
     })
 
-    it('every problem is named with its catalog key and values', function () {
-      const cases: Array<[Parameters<typeof parseBrokerConfig>[0], Parameters<typeof parseBrokerConfig>[1], unknown]> = [
-        [{ port: '65536' }, {}, { key: 'bad-number', subs: { option: 'port', value: '65536', min: 0, max: 65535 } }],
-        [{ maxPacketSize: '15' }, {}, { key: 'bad-number', subs: { option: 'maxPacketSize', value: '15', min: 16, max: 268435455 } }],
-        [{ maximumQoS: '1.5' }, {}, { key: 'bad-number', subs: { option: 'maximumQoS', value: '1.5', min: 0, max: 2 } }],
-        [{ maxInflight: '-1' }, {}, { key: 'bad-number', subs: { option: 'maxInflight', value: '-1', min: 1, max: 65535 } }],
-        [{ host: 'a b' }, {}, { key: 'bad-host', subs: { host: 'a b' } }],
-        [{ mqtt31: false, mqtt311: false, mqtt5: false }, {}, { key: 'no-protocol', subs: {} }],
-        [{ allowAnonymous: false }, {}, { key: 'no-user', subs: {} }],
-        [{}, { username: 'alice' }, { key: 'empty-password', subs: { username: 'alice' } }],
-        [{ persistenceSync: 'sometimes' as 'always' }, {}, { key: 'bad-sync', subs: { value: 'sometimes' } }],
-      ]
-      for (const [config, creds, problem] of cases) assert.deepEqual(parseBrokerConfig(config, creds), { ok: false, problem }, JSON.stringify(config))
-    })
-
-    it('property: every integer option accepts exactly the integers in its range, as number or string', function () {
-      fc.assert(fc.property(fc.constantFrom(...LIMITS), fc.integer({ min: -10, max: 300000000 }), fc.boolean(), ([key, min, max], n, asString) => {
-        const r = parseBrokerConfig({ [key]: asString ? String(n) : n }, {})
+    it('property: every limit the node exposes takes exactly the core\'s range (INTEGER_OPTIONS), as number or string', function () {
+      fc.assert(fc.property(fc.constantFrom(...LIMIT_KEYS), fc.integer({ min: -10, max: 2 ** 32 + 10 }), fc.boolean(), (key, n, asString) => {
+        const { min, max } = INTEGER_OPTIONS[key]
+        const r = parseBrokerConfig({ [key]: asString ? String(n) : n })
         if (n >= min && n <= max) {
           assert.ok(r.ok, `${key}=${n}`)
-          const got = key === 'port' ? r.port : key === 'persistenceFlushInterval' ? r.persistence.flushInterval : (r.options as Record<string, unknown>)[key]
-          assert.equal(got, n)
+          assert.equal((r.config.options as Record<string, unknown>)[key], n)
         } else {
           assert.deepEqual(r, { ok: false, problem: { key: 'bad-number', subs: { option: key, value: String(n), min, max } } })
         }
       }), { numRuns: 1000 })
+    })
+
+    it('every core integer option but the internal ones is a node limit', function () {
+      const internal = ['maximumQoS'] // a field of its own in the editor
+      assert.deepEqual([...LIMIT_KEYS].sort(), Object.keys(INTEGER_OPTIONS).filter(k => !internal.includes(k)).sort())
     })
 
     it('parseIntIn: only plain decimal integers in range', function () {
@@ -117,6 +59,7 @@ describe('unit: node config parsing', function () {
         options: { clientId: 'hearth-n1', protocolVersion: 5, clean: true, keepalive: 60, sessionExpiryInterval: 0 },
         birth: undefined,
         close: undefined,
+        external: undefined, // in-process: no external broker settings
       })
     })
 
@@ -140,6 +83,7 @@ describe('unit: node config parsing', function () {
         },
         birth: { topic: 'dev/1/status', payload: Buffer.from('online'), qos: 1, retain: true },
         close: { topic: 'dev/1/status', payload: Buffer.from('closing'), qos: 0, retain: false },
+        external: undefined,
       })
     })
 
@@ -150,6 +94,7 @@ describe('unit: node config parsing', function () {
         options: { clientId: 'hearth-n3', protocolVersion: 4, clean: true, keepalive: 60, username: 'u', will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } },
         birth: undefined,
         close: undefined,
+        external: undefined,
       })
     })
 

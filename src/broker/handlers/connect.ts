@@ -22,6 +22,8 @@ export function handleConnect (conn: Connection, packet: mqtt.IConnectPacket): v
   const core = conn.core
   const version = (packet.protocolVersion ?? 4) as ProtocolVersion
   conn.protocolVersion = version === 5 ? 5 : version
+  // Level | 0x80 marks a bridge on 3.1 and 3.1.1 (Mosquitto's try_private); with 5 it is ignored: an MQTT 5 bridge sets No Local and Retain As Published itself
+  conn.bridge = (packet as { bridgeMode?: boolean }).bridgeMode === true && version !== 5
   // Protocol name must match the level: MQIsdp for 3.1, MQTT for 3.1.1 and 5 [MQTT-3.1.2-1]
   if ((version === 3) !== (packet.protocolId === 'MQIsdp')) {
     conn.close('protocol name does not match the level', RC.UNSUPPORTED_PROTOCOL_VERSION)

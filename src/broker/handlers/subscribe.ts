@@ -14,8 +14,9 @@ export function handleSubscribe (conn: Connection, packet: mqtt.ISubscribePacket
   const requests: SubscriptionOptions[] = packet.subscriptions.map(s => ({
     topic: s.topic,
     qos: s.qos as QoS,
-    nl: v5 ? s.nl === true : false,
-    rap: v5 ? s.rap === true : false,
+    // A 3.x bridge (bridge bit) has No Local and Retain As Published on every subscription, as in Mosquitto
+    nl: v5 ? s.nl === true : conn.bridge,
+    rap: v5 ? s.rap === true : conn.bridge,
     rh: v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0,
     subscriptionIdentifier: subId,
   }))

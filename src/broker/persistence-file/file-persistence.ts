@@ -78,6 +78,8 @@ export class FilePersistence extends LogWriter implements Persistence {
       pendingBytes: this.pending.len,
       messages: this.state.messages.size,
       ...this.counters,
+      writeTime: this.writeTime.stats(),
+      syncTime: this.syncTime.stats(),
     }
   }
 

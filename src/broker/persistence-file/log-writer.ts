@@ -14,6 +14,7 @@ import { LiveState } from './live-state'
 import { logPath } from './log-files'
 import { writeSnapshot, Aborted } from './snapshot'
 import { openFile, fdatasync, closeQuiet, unlinkQuiet, fsyncDir, writeAll } from './fs-util'
+import { Durations } from './timing'
 
 /** A sync() caller; `durable` ones also wait for the fdatasync (always mode). */
 interface Waiter { resolve: () => void, reject: (err: Error) => void, durable: boolean }
@@ -47,6 +48,8 @@ export abstract class LogWriter {
   protected repairFailedAt = 0
   protected closing = false
   protected counters = { writes: 0, syncs: 0, compactions: 0, refused: 0 }
+  protected readonly writeTime = new Durations()
+  protected readonly syncTime = new Durations()
 
   constructor (
     readonly dir: string,
@@ -119,7 +122,7 @@ export abstract class LogWriter {
       if (batch !== null) {
         this.writing = true
         try {
-          await writeAll(fd, batch, this.pos)
+          await this.writeTime.time(() => writeAll(fd, batch, this.pos))
         } finally {
           this.writing = false
         }
@@ -127,7 +130,7 @@ export abstract class LogWriter {
         this.counters.writes++
       }
       if (this.unsynced && (forceSync || waiters.some(w => w.durable))) {
-        await fdatasync(fd)
+        await this.syncTime.time(() => fdatasync(fd))
         this.unsynced = false
         this.counters.syncs++
       }
@@ -176,7 +179,8 @@ export abstract class LogWriter {
     try {
       fd = await openFile(tmp, 'w')
       const size = await writeSnapshot(fd, gen, snapshot, () => this.abortCompaction)
-      await fdatasync(fd)
+      const tmpFd = fd
+      await this.syncTime.time(() => fdatasync(tmpFd))
       const newFd = fd
       await this.enqueue(() => this.switchTo(gen, newFd, size))
       fd = null
@@ -211,7 +215,7 @@ export abstract class LogWriter {
     try {
       const c = carry.take()
       if (c !== null) { await writeAll(fd, c, pos); pos += c.length }
-      await fdatasync(fd)
+      await this.syncTime.time(() => fdatasync(fd))
       await fs.promises.rename(target + '.tmp', target)
     } catch (err) {
       if (taken !== null) this.pending.prepend(taken)

@@ -52,4 +52,19 @@ export interface FilePersistenceStats {
   compactions: number
   /** Additions refused because a bound was reached. */
   refused: number
+  /** How long the writes of batches to the log took. */
+  writeTime: DurationStats
+  /** How long the fdatasyncs of the log (and of compacted files) took. */
+  syncTime: DurationStats
+}
+
+/** Durations of one kind of operation, cumulative: a Prometheus histogram. */
+export interface DurationStats {
+  count: number
+  /** Seconds, every operation together. */
+  sum: number
+  /** Upper bounds in seconds, ascending (+Inf implied). */
+  bounds: readonly number[]
+  /** Cumulative: buckets[i] operations took at most bounds[i] seconds. */
+  buckets: number[]
 }

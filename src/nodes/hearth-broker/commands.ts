@@ -4,6 +4,7 @@ import type { Message, QoS } from '../../broker/types'
 import type { NodeMessage } from '../shared/red'
 import { encodePayload } from '../shared/payload'
 import { isValidTopicFilter, isValidTopicName } from '../shared/topics'
+import { INVALID, readFlag, readQoS } from '../shared/values'
 import { describeClient } from './events'
 import { ACTIONS, type BrokerAction } from './types'
 
@@ -28,9 +29,9 @@ function clientIdOf (msg: NodeMessage): string {
 }
 
 function qosOf (value: unknown): QoS {
-  const n = Number(value ?? 0)
-  if (n === 0 || n === 1 || n === 2) return n
-  throw new CommandError('invalid-qos', { qos: String(value) })
+  const qos = readQoS(value, 0)
+  if (qos === INVALID) throw new CommandError('invalid-qos', { qos: String(value) })
+  return qos
 }
 
 /** A retained message as the `listRetained` answer shows it: text when the payload is UTF-8. */
@@ -55,7 +56,7 @@ export async function runCommand (broker: Broker, msg: NodeMessage): Promise<unk
     case 'publish': {
       const topic = msg.topic
       if (!isValidTopicName(topic)) throw new CommandError('invalid-topic', { topic: String(topic) })
-      const m: Message = { topic, payload: encodePayload(msg.payload), qos: qosOf(msg.qos), retain: msg.retain === true || msg.retain === 'true' }
+      const m: Message = { topic, payload: encodePayload(msg.payload), qos: qosOf(msg.qos), retain: readFlag(msg.retain, false) }
       await broker.publish(m)
       return { topic: m.topic, qos: m.qos, retain: m.retain, bytes: m.payload.length }
     }

@@ -1,22 +1,42 @@
 import { COLOR, intIn, jsonObject } from '../shared/editor-util'
 import { isValidTopicName } from '../shared/topics'
 import { TYPE as BROKER_TYPE } from '../hearth-broker/types'
-import { DEFAULTS, TYPE } from './types'
+import { DEFAULTS, EXTERNAL_LIMITS, TYPE } from './types'
+import { isValidBrokerUrl } from './url'
 
 const optionalTopic = (v: unknown): boolean => v === '' || v === undefined || isValidTopicName(v)
+
+/** A limit of the external connection: empty takes the default. */
+const limit = (key: string): ReturnType<typeof intIn> => {
+  const l = EXTERNAL_LIMITS.find(([k]) => k === key)
+  return l ? intIn(l[1], l[2], true) : undefined
+}
+
+/** The broker type being edited: the form's when the dialog is open, else the node's. */
+function brokerTypeOf (node: Record<string, unknown>): unknown {
+  const field = $('#node-config-input-brokerType')
+  return field.length > 0 ? field.val() : node.brokerType
+}
 
 RED.nodes.registerType(TYPE, {
   category: 'config',
   color: COLOR,
   defaults: {
     name: { value: DEFAULTS.name },
-    brokerType: { value: DEFAULTS.brokerType, validate: (v) => v === 'local' },
+    brokerType: { value: DEFAULTS.brokerType, validate: (v) => v === 'local' || v === 'external' },
     broker: {
       value: DEFAULTS.broker,
-      required: true,
-      validate: (v) => typeof v === 'string' && v !== '' && RED.nodes.node(v)?.type === BROKER_TYPE,
+      validate: function (v) { return brokerTypeOf(this) === 'external' || (typeof v === 'string' && v !== '' && RED.nodes.node(v)?.type === BROKER_TYPE) },
     },
-    url: { value: DEFAULTS.url },
+    url: { value: DEFAULTS.url, validate: function (v) { return brokerTypeOf(this) !== 'external' || isValidBrokerUrl(v) } },
+    tls: { value: DEFAULTS.tls, type: 'tls-config', required: false },
+    autoConnect: { value: DEFAULTS.autoConnect },
+    queueMaxMessages: { value: DEFAULTS.queueMaxMessages, validate: limit('queueMaxMessages') },
+    queueMaxBytes: { value: DEFAULTS.queueMaxBytes, validate: limit('queueMaxBytes') },
+    maxInflight: { value: DEFAULTS.maxInflight, validate: limit('maxInflight') },
+    maxSubscriptions: { value: DEFAULTS.maxSubscriptions, validate: limit('maxSubscriptions') },
+    reconnectDelay: { value: DEFAULTS.reconnectDelay, validate: limit('reconnectDelay') },
+    reconnectDelayMax: { value: DEFAULTS.reconnectDelayMax, validate: limit('reconnectDelayMax') },
     clientId: { value: DEFAULTS.clientId },
     protocolVersion: { value: DEFAULTS.protocolVersion, validate: (v) => String(v) === '4' || String(v) === '5' },
     keepalive: { value: DEFAULTS.keepalive, validate: intIn(0, 65535) },
@@ -47,9 +67,11 @@ RED.nodes.registerType(TYPE, {
   paletteLabel () { return this._('hearth-connection.paletteLabel') },
   label () {
     if (this.name) return this.name
+    const id = String(this.clientId || this._('hearth-connection.label.autoClientId'))
+    if (this.brokerType === 'external') return `${id} @ ${String(this.url || this._('hearth-connection.label.external'))}`
     const broker = typeof this.broker === 'string' ? RED.nodes.node(this.broker) : null
     const target = broker ? (broker.name || `${this._('hearth-connection.label.broker')} :${String(broker.port)}`) : this._('hearth-connection.label.noBroker')
-    return `${String(this.clientId || this._('hearth-connection.label.autoClientId'))} @ ${target}`
+    return `${id} @ ${target}`
   },
   oneditprepare () {
     const select = $('#node-config-input-broker')
@@ -64,15 +86,22 @@ RED.nodes.registerType(TYPE, {
     if (count === 0) select.append($('<option value=""></option>').text(this._('hearth-connection.label.noBroker')))
     if (typeof this.broker === 'string' && this.broker !== '') select.val(this.broker)
     $('#hearth-connection-clientid-hint').text(this._('hearth-connection.tip.clientId', { id: `hearth-${this.id}` }))
+    // Nodes saved before the option existed connect automatically, as core's do.
+    if (this.autoConnect === undefined) $('#node-config-input-autoConnect').prop('checked', true)
 
+    const brokerType = $('#node-config-input-brokerType')
     const protocol = $('#node-config-input-protocolVersion')
     const clean = $('#node-config-input-clean')
     const update = (): void => {
       const v5 = String(protocol.val()) === '5'
+      const external = String(brokerType.val()) === 'external'
+      $('.hearth-local').toggle(!external)
+      $('.hearth-external').toggle(external)
       $('.hearth-v5').toggle(v5)
       $('#hearth-connection-expiry-row').toggle(v5)
       $('#hearth-connection-clean-hint').toggle(!v5 && !clean.is(':checked'))
     }
+    brokerType.on('change', update)
     protocol.on('change', update)
     clean.on('change', update)
     update()

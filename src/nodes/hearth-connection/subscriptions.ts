@@ -24,7 +24,7 @@ function filterHash (filter: string): number {
 }
 
 /**
- * The connection's routing table. The in-process client has one message listener; it calls
+ * The connection's routing table. The client (in-process or external) has one message listener; it calls
  * `dispatch`, which finds the handlers by subscription identifier (MQTT 5) or by matching the
  * topic against each filter, with no per-message listeners or closures.
  */
@@ -37,6 +37,8 @@ export class SubscriptionTable {
   get size (): number { return this.byFilter.size }
 
   entries (): IterableIterator<SubscriptionEntry> { return this.byFilter.values() }
+
+  has (filter: string): boolean { return this.byFilter.has(filter) }
 
   /** Add `handler` for `ref`; the newest options for a filter win, with the highest QoS asked. */
   add (options: SubscriptionOptions, ref: string, handler: MessageHandler): SubscriptionEntry {
@@ -66,25 +68,35 @@ export class SubscriptionTable {
     return true
   }
 
-  /** The SUBSCRIBE options for an entry; subscription identifiers only for MQTT 5. */
-  wire (entry: SubscriptionEntry, protocolVersion: 4 | 5): SubscriptionOptions {
+  /** The SUBSCRIBE options for an entry; subscription identifiers only for MQTT 5 (and when the broker takes them). */
+  wire (entry: SubscriptionEntry, protocolVersion: 4 | 5, identifiers = true): SubscriptionOptions {
     const o: SubscriptionOptions = { topic: entry.filter, qos: entry.options.qos }
     if (protocolVersion === 5) {
       if (entry.options.nl !== undefined) o.nl = entry.options.nl
       if (entry.options.rap !== undefined) o.rap = entry.options.rap
       if (entry.options.rh !== undefined) o.rh = entry.options.rh
-      o.subscriptionIdentifier = entry.id
+      if (identifiers) o.subscriptionIdentifier = entry.id
     }
     return o
   }
 
   /** Route one delivered message to the handlers of every filter it matched. */
   dispatch (message: DeliveredMessage): void {
+    // In-process: the broker says which filters matched, so nothing is matched again.
+    if (message.filters !== undefined && this.routeByFilter(message.filters, message)) return
     const ids = message.subscriptionIdentifiers
     if (ids !== undefined && ids.length > 0 && this.routeById(ids, message)) return
     for (const entry of this.byFilter.values()) {
       if (topicMatches(entry.filter, message.topic)) this.deliver(entry, message)
     }
+  }
+
+  private routeByFilter (filters: string[], message: DeliveredMessage): boolean {
+    for (let i = 0; i < filters.length; i++) {
+      if (!this.byFilter.has(filters[i])) return false // a filter of this connection's earlier life: match instead
+    }
+    for (let i = 0; i < filters.length; i++) this.deliver(this.byFilter.get(filters[i]) as SubscriptionEntry, message)
+    return true
   }
 
   private routeById (ids: number[], message: DeliveredMessage): boolean {

@@ -1,10 +1,10 @@
-import type { Message, MessageProperties, QoS } from '../../broker/types'
+import type { Message, MessageProperties } from '../../broker/types'
 import type { ConnectionApi, ConnectionUser } from '../hearth-connection/api'
-import { parseIntIn } from '../hearth-broker/types'
 import { encodePayload } from '../shared/payload'
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
 import { setStatus } from '../shared/status'
 import { isValidTopicName } from '../shared/topics'
+import { INVALID, readFlag, readInt, readQoS, readUserProperties } from '../shared/values'
 import { TYPE, type PublishNodeConfig } from './types'
 
 /** A publish failure with a catalog key under `hearth-publish.errors.`. */
@@ -14,21 +14,6 @@ class PublishError extends Error {
 
 /** Reason codes the broker answers a refused publish with. */
 const REASONS: Record<number, string> = { 0x87: 'not-authorised', 0x90: 'invalid-topic', 0x97: 'quota-exceeded', 0x95: 'too-large', 0x9a: 'retain-unsupported', 0x9b: 'qos-unsupported' }
-
-function userProperties (value: unknown): Record<string, string> | undefined {
-  let v = value
-  if (typeof v === 'string') {
-    if (v.trim() === '') return undefined
-    try { v = JSON.parse(v) } catch { throw new PublishError('bad-user-properties') }
-  }
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'object' || Array.isArray(v)) throw new PublishError('bad-user-properties')
-  const out: Record<string, string> = {}
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    if (x !== undefined && x !== null) out[k] = typeof x === 'string' ? x : JSON.stringify(x)
-  }
-  return Object.keys(out).length > 0 ? out : undefined
-}
 
 /** The node's value when it sets one, else the msg's (as core: the node wins). */
 function pick (nodeValue: unknown, msgValue: unknown): unknown {
@@ -47,14 +32,13 @@ function properties (config: PublishNodeConfig, msg: NodeMessage): MessageProper
   }
   const correlation = pick(config.correlationData, msg.correlationData)
   if (correlation !== undefined && correlation !== '') p.correlationData = Buffer.isBuffer(correlation) ? correlation : Buffer.from(String(correlation), 'utf8')
-  const user = userProperties(pick(config.userProperties, msg.userProperties))
+  const user = readUserProperties(pick(config.userProperties, msg.userProperties))
+  if (user === INVALID) throw new PublishError('bad-user-properties')
   if (user) p.userProperties = user
-  const expiry = pick(config.messageExpiryInterval, msg.messageExpiryInterval)
-  if (expiry !== undefined && expiry !== '') {
-    const n = parseIntIn(expiry, 0, 4294967295)
-    if (n === undefined) throw new PublishError('bad-expiry', { value: String(expiry) })
-    p.messageExpiryInterval = n
-  }
+  const expiryValue = pick(config.messageExpiryInterval, msg.messageExpiryInterval)
+  const expiry = readInt(expiryValue, -1, 0, 4294967295)
+  if (expiry === INVALID) throw new PublishError('bad-expiry', { value: String(expiryValue) })
+  if (expiry >= 0) p.messageExpiryInterval = expiry
   const pfi = msg.payloadFormatIndicator
   if (pfi === true || pfi === false) p.payloadFormatIndicator = pfi
   return Object.keys(p).length > 0 ? p : undefined
@@ -64,11 +48,10 @@ function properties (config: PublishNodeConfig, msg: NodeMessage): MessageProper
 export function buildMessage (config: PublishNodeConfig, msg: NodeMessage, v5: boolean): Message {
   const topic = pick(config.topic, msg.topic)
   if (!isValidTopicName(topic)) throw new PublishError('invalid-topic', { topic: String(topic ?? '') })
-  const qosValue = pick(config.qos, msg.qos) ?? 0
-  const qos = Number(qosValue)
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw new PublishError('invalid-qos', { qos: String(qosValue) })
-  const retainValue = pick(config.retain, msg.retain)
-  const message: Message = { topic, payload: encodePayload(msg.payload), qos: qos as QoS, retain: retainValue === true || retainValue === 'true' }
+  const qosValue = pick(config.qos, msg.qos)
+  const qos = readQoS(qosValue, 0)
+  if (qos === INVALID) throw new PublishError('invalid-qos', { qos: String(qosValue) })
+  const message: Message = { topic, payload: encodePayload(msg.payload), qos, retain: readFlag(pick(config.retain, msg.retain), false) }
   if (v5) {
     const props = properties(config, msg)
     if (props) message.properties = props
@@ -110,6 +93,13 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     let closing = false
     node.on('input', (msg: NodeMessage, _send, done: DoneFn) => {
       if (closing) { done(); return }
+      // An external connection takes core mqtt out's actions; any other action is an error, as in core.
+      if (conn.external && msg.action) {
+        const action = msg.action === 'connect' ? conn.connectAction(msg.broker) : msg.action === 'disconnect' ? conn.disconnectAction() : undefined
+        if (action) action.then(() => done(), (err: Error) => done(err))
+        else done(new Error(RED._('hearth-publish.errors.invalid-action', { actions: 'connect, disconnect' })))
+        return
+      }
       let message: Message
       try {
         message = buildMessage(config, msg, conn.protocolVersion === 5)
@@ -118,7 +108,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         return
       }
       // Resolves once the broker accepted it: for QoS 1/2, stored and acknowledged.
-      conn.publish(message).then(() => done(), (err: Error) => done(fail(err)))
+      conn.publish(message, (err) => (err ? done(fail(err)) : done()))
     })
 
     node.on('close', (removed: boolean, done: () => void) => {

@@ -4,7 +4,8 @@ import { decodePayload, OUTPUT_FORMATS, type OutputFormat } from '../shared/payl
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage, SendFn } from '../shared/red'
 import { setStatus } from '../shared/status'
 import { isValidTopicFilter } from '../shared/topics'
-import { ACTIONS, TYPE, type SubscribeNodeConfig } from './types'
+import { INVALID, readBool, readInt, readQoS } from '../shared/values'
+import { ACTIONS, EXTERNAL_ACTIONS, TYPE, type SubscribeNodeConfig } from './types'
 
 export interface SubscribeNode extends Node {
   /** Settles once the node's fixed subscription was answered (or failed); never rejects. */
@@ -14,21 +15,10 @@ export interface SubscribeNode extends Node {
 /** A dynamic subscription, in the shape core `mqtt in` uses for `msg.subscriptions`. */
 interface DynamicSub { topic: string, qos: QoS, rh?: 0 | 1 | 2, rap?: boolean, nl?: boolean, datatype?: OutputFormat }
 
-function toQoS (value: unknown, fallback: QoS): QoS | undefined {
-  if (value === undefined || value === null || value === '') return fallback
-  const n = Number(value)
-  return n === 0 || n === 1 || n === 2 ? n : undefined
-}
-
-function toBool (value: unknown): boolean | undefined {
-  if (value === true || value === 'true') return true
-  if (value === false || value === 'false') return false
-  return undefined
-}
-
+/** Retain handling 0, 1 or 2; anything else is 0 (send retained messages), as core reads it. */
 function toRh (value: unknown): 0 | 1 | 2 {
-  const n = Number(value)
-  return n === 1 || n === 2 ? n : 0
+  const rh = readInt(value, 0, 0, 2)
+  return rh === INVALID ? 0 : rh as 0 | 1 | 2
 }
 
 const nodeInit: NodeInitializer = (RED: NodeAPI) => {
@@ -79,15 +69,15 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     }
 
     if (!dynamic) {
-      const qos = toQoS(config.qos, 2)
-      if (!isValidTopicFilter(config.topic) || qos === undefined) {
+      const qos = readQoS(config.qos, 2)
+      if (!isValidTopicFilter(config.topic) || qos === INVALID) {
         const text = RED._('hearth-subscribe.errors.invalid-topic', { topic: String(config.topic) })
         setStatus(node, 'error', text)
         node.error(text)
         return
       }
       conn.register(user)
-      const options: SubscriptionOptions = { topic: config.topic, qos, nl: toBool(config.nl) ?? false, rap: toBool(config.rap) ?? true, rh: toRh(config.rh) }
+      const options: SubscriptionOptions = { topic: config.topic, qos, nl: readBool(config.nl) ?? false, rap: readBool(config.rap) ?? true, rh: toRh(config.rh) }
       node.ready = subscribe(options, handler).catch((err: Error) => {
         setStatus(node, 'error', err.message)
         node.error(err.message)
@@ -107,13 +97,13 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       for (const item of data) {
         const s = (typeof item === 'string' ? { topic: item } : item) as Record<string, unknown>
         if (!s || !isValidTopicFilter(s.topic)) return new Error(RED._('hearth-subscribe.errors.invalid-topic', { topic: String(s?.topic) }))
-        const qos = toQoS(s.qos, 2)
-        if (qos === undefined) return new Error(RED._('hearth-subscribe.errors.invalid-qos', { qos: String(s.qos) }))
+        const qos = readQoS(s.qos, 2)
+        if (qos === INVALID) return new Error(RED._('hearth-subscribe.errors.invalid-qos', { qos: String(s.qos) }))
         const sub: DynamicSub = { topic: s.topic, qos }
         if (v5()) {
           sub.rh = toRh(s.rh)
-          sub.rap = toBool(s.rap) ?? true
-          const nl = toBool(s.nl)
+          sub.rap = readBool(s.rap) ?? true
+          const nl = readBool(s.nl)
           if (nl !== undefined) sub.nl = nl
         }
         if (typeof s.datatype === 'string' && (OUTPUT_FORMATS as readonly string[]).includes(s.datatype)) sub.datatype = s.datatype as OutputFormat
@@ -122,10 +112,16 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       return out
     }
 
+    const actions: readonly string[] = conn.external ? EXTERNAL_ACTIONS : ACTIONS
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
       const action = msg.action
-      if (!dynamic || typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
-        done(new Error(RED._('hearth-subscribe.errors.invalid-action', { actions: ACTIONS.join(', ') })))
+      if (!dynamic || typeof action !== 'string' || !actions.includes(action)) {
+        done(new Error(RED._('hearth-subscribe.errors.invalid-action', { actions: actions.join(', ') })))
+        return
+      }
+      if (action === 'connect' || action === 'disconnect') {
+        const acted = action === 'connect' ? conn.connectAction(msg.broker) : conn.disconnectAction()
+        acted.then(() => done(), (err: Error) => done(err))
         return
       }
       if (action === 'getSubscriptions') {
@@ -148,7 +144,11 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         if (action === 'subscribe') {
           dynamicSubs.set(sub.topic, sub)
           const fmt = sub.datatype ?? format
-          await subscribe({ topic: sub.topic, qos: sub.qos, nl: sub.nl, rap: sub.rap, rh: sub.rh }, (m) => toMsg(m, fmt))
+          await subscribe({ topic: sub.topic, qos: sub.qos, nl: sub.nl, rap: sub.rap, rh: sub.rh }, (m) => toMsg(m, fmt)).catch((err: Error & { code?: string }) => {
+            // Over the connection's subscription limit: never made, so not listed.
+            if (err.code === 'HEARTH_SUBSCRIPTIONS_FULL') dynamicSubs.delete(sub.topic)
+            throw err
+          })
         }
       })
       Promise.all(work).then(() => {

@@ -37,3 +37,5 @@ export const DEFAULTS: SubscribeNodeConfig = {
 }
 
 export const ACTIONS = ['subscribe', 'unsubscribe', 'getSubscriptions'] as const
+/** With an external connection, also core's connect and disconnect (with `msg.broker` overrides). */
+export const EXTERNAL_ACTIONS = [...ACTIONS, 'connect', 'disconnect'] as const

@@ -50,6 +50,8 @@ export interface Node<TCreds extends object = Record<string, never>> {
 
 interface RegisterOptions {
   credentials?: Record<string, { type: 'text' | 'password' }>
+  /** Node settings: names start with the type in camelCase; `exportable` ones reach the editor as RED.settings. */
+  settings?: Record<string, { value: unknown, exportable?: boolean }>
 }
 
 /** `RED` as handed to a node module's init function. */
@@ -59,11 +61,33 @@ export interface NodeAPI {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     registerType (type: string, constructor: (this: any, def: any) => void, options?: RegisterOptions): void
     getNode (id: string): unknown
+    /** The configs of every node of the active flows. */
+    eachNode? (cb: (config: { id?: string, type?: string, [key: string]: unknown }) => void): void
+    getCredentials? (id: string): Record<string, unknown> | undefined
+    /** Replace a node's stored credentials (written to disk with the next deploy). */
+    addCredentials? (id: string, creds: Record<string, unknown>): unknown
   }
+  /** The editor's admin HTTP routes (an Express app). */
+  httpAdmin?: HttpRoutes
+  auth?: { needsPermission (permission: string): HttpHandler }
+  /** Node-RED's HTTP(S) server. */
+  server?: unknown
   /** i18n: a key of this node set's catalog (or `ns:key`), with optional substitutions. */
   _ (key: string, substitutions?: Record<string, string | number>): string
   settings?: { [key: string]: unknown }
   version?: () => string
+}
+
+/** The slice of Express the admin routes use. */
+interface HttpRequest { params: Record<string, string>, body?: unknown }
+export interface HttpResponse {
+  status (code: number): HttpResponse
+  json (body: unknown): void
+}
+export type HttpHandler = (req: HttpRequest, res: HttpResponse, next: () => void) => void
+interface HttpRoutes {
+  get (path: string, ...handlers: HttpHandler[]): void
+  post (path: string, ...handlers: HttpHandler[]): void
 }
 
 export type NodeInitializer = (RED: NodeAPI) => void | Promise<void>

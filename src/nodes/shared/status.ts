@@ -4,7 +4,7 @@ import type { Node, NodeStatus } from './red'
  * One place for node status. Connection states reuse Node-RED's own catalog
  * (`node-red:common.status.*`) so they read the same as core nodes in every language.
  */
-export type StatusState = 'connected' | 'connecting' | 'disconnected' | 'waiting' | 'ok' | 'error' | 'clear'
+export type StatusState = 'connected' | 'connecting' | 'disconnected' | 'waiting' | 'ok' | 'warning' | 'error' | 'clear'
 
 const COMMON: Record<string, string> = {
   connected: 'node-red:common.status.connected',
@@ -17,6 +17,8 @@ function statusFor (state: StatusState, text?: string): NodeStatus | Record<stri
   switch (state) {
     case 'connected': return { fill: 'green', shape: 'dot', text: text ?? COMMON.connected }
     case 'ok': return { fill: 'green', shape: 'dot', text: text ?? '' }
+    // Running, with something the user should know (a broker open to anyone).
+    case 'warning': return { fill: 'yellow', shape: 'dot', text: text ?? '' }
     case 'connecting': return { fill: 'yellow', shape: 'ring', text: text ?? COMMON.connecting }
     case 'waiting': return { fill: 'yellow', shape: 'ring', text: text ?? COMMON.connecting }
     case 'disconnected': return { fill: 'red', shape: 'ring', text: text ?? COMMON.disconnected }

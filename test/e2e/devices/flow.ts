@@ -1,14 +1,18 @@
 // Flows for the device-profile spec, deployed with POST /flows.
-import { DEFAULTS as BROKER_DEFAULTS } from '../../../src/nodes/hearth-broker/types'
+import { DEFAULTS as BROKER_DEFAULTS, DEFAULT_LISTENER } from '../../../src/nodes/hearth-broker/types'
 
 const TAB = 'dev0000000000001'
 const BROKER_ID = 'dev0000000000002'
 
-/** A hearth-broker node as the editor saves it when dropped from the palette: every default, only the port changed. */
-function brokerNode (id: string, port: number, credentials?: { username: string, password: string }): object {
+/**
+ * A hearth-broker node as the editor saves it when dropped from the palette: every default, only the
+ * port of its one listener changed (every interface, anonymous clients allowed, no user, no ACL).
+ */
+function brokerNode (id: string, port: number, extra: Record<string, unknown> = {}): object {
   return {
-    id, type: 'hearth-broker', z: TAB, ...BROKER_DEFAULTS, port: String(port), x: 150, y: 60, wires: [[]],
-    ...(credentials ? { credentials } : {}),
+    id, type: 'hearth-broker', z: TAB, ...BROKER_DEFAULTS,
+    listeners: [{ ...DEFAULT_LISTENER, port: String(port) }], port: String(port),
+    x: 150, y: 60, wires: [[]], ...extra,
   }
 }
 
@@ -34,10 +38,10 @@ export function devicesFlow (port: number): object[] {
   ]
 }
 
-/** The broker with defaults and one account, its credentials sent in the flow as the editor does. */
+/** The broker with defaults and one user, its password sent once in the credentials as the editor does (hashed by the runtime). */
 export function accountFlow (port: number, username: string, password: string): object[] {
   return [
     { id: TAB, type: 'tab', label: 'account' },
-    brokerNode('dev0000000000012', port, { username, password }),
+    brokerNode('dev0000000000012', port, { usernames: [username], credentials: { newPasswords: JSON.stringify({ [username]: { password } }) } }),
   ]
 }

@@ -19,3 +19,34 @@ export function brokerWithCatch (options: BrokerOptions = {}): object[] {
     { id: 'caught', type: 'helper', z: 'f1', x: 100, y: 100, wires: [] },
   ]
 }
+
+/** A broker node saved by the current editor: `listeners`, `usernames`, ACL rows; one loopback TCP listener unless given. */
+function brokerNode (options: BrokerOptions = {}, id = 'broker'): Record<string, unknown> {
+  return {
+    id,
+    type: 'hearth-broker',
+    z: 'f1',
+    x: 100,
+    y: 100,
+    name: '',
+    listeners: [{ kind: 'mqtt', port: '0', host: '127.0.0.1' }],
+    port: '',
+    host: '',
+    tls: '',
+    usernames: [],
+    aclEnabled: false,
+    acl: [],
+    wires: [['events']],
+    ...options,
+  }
+}
+
+/** The tab, a broker node as the current editor saves it, and the events helper. */
+export function currentFlow (options: BrokerOptions = {}, extra: object[] = []): object[] {
+  return [
+    { id: 'f1', type: 'tab', label: 'broker' },
+    brokerNode(options),
+    { id: 'events', type: 'helper', z: 'f1', x: 100, y: 100, wires: [] },
+    ...extra,
+  ]
+}

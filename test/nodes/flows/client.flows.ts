@@ -40,3 +40,18 @@ export function observers (target: string): Props[] {
 export function flow (nodes: Props[], options: { broker?: Props, connection?: Props } = {}): Props[] {
   return [tab, broker(options.broker), helperNode('events'), connection(options.connection), ...nodes]
 }
+
+/** An external connection config node (MQTT.js) to `url`. */
+function external (url: string, props: Props = {}, id = 'conn'): Props {
+  return { id, type: 'hearth-connection', name: '', brokerType: 'external', url, tls: '', autoConnect: true, clientId: '', protocolVersion: '5', keepalive: 60, clean: true, sessionExpiry: 0, ...props }
+}
+
+/** A core tls-config node with file paths (as the editor stores them). */
+export function tlsConfig (files: { ca?: string, cert?: string, key?: string }, props: Props = {}, id = 'tls'): Props {
+  return { id, type: 'tls-config', name: '', cert: files.cert ?? '', key: files.key ?? '', ca: files.ca ?? '', certname: '', keyname: '', caname: '', servername: '', verifyservercert: true, alpnprotocol: '', ...props }
+}
+
+/** A flow of nodes on tab f1 around an external connection (no broker node). */
+export function externalFlow (url: string, nodes: Props[], conn: Props = {}): Props[] {
+  return [tab, external(url, conn), ...nodes]
+}

@@ -1,0 +1,28 @@
+/*
+ * Load averages as Mosquitto computes them for $SYS/broker/load/...: at each sample, the rate
+ * since the previous sample in events per minute, folded into exponentially decaying averages
+ * over 1, 5 and 15 minutes (the decay factor for a gap of dt seconds is e^(-dt/window)).
+ */
+import type { LoadAverage } from './types'
+
+const WINDOWS = [60, 300, 900] as const
+
+export class LoadSeries {
+  private last: number | undefined = undefined
+  private readonly avg = [0, 0, 0]
+
+  /** Fold in the counter's value `value` after `dt` seconds. The first call only takes the starting point. */
+  sample (value: number, dt: number): void {
+    if (this.last === undefined || dt <= 0) { this.last ??= value; return }
+    const perMinute = (value - this.last) * 60 / dt
+    this.last = value
+    for (let i = 0; i < WINDOWS.length; i++) {
+      const decay = Math.exp(-dt / WINDOWS[i])
+      this.avg[i] = perMinute + decay * (this.avg[i] - perMinute)
+    }
+  }
+
+  get value (): LoadAverage {
+    return { '1min': this.avg[0], '5min': this.avg[1], '15min': this.avg[2] }
+  }
+}
