@@ -11,7 +11,7 @@ import {
 } from '../../src/broker/persistence-file/codec'
 import { LEGACY_HEADER_BYTES, RECORD_HEADER_BYTES, RecordBuffer } from '../../src/broker/persistence-file/record-buffer'
 import type { StoredMessage, StoredSessionMeta } from '../../src/broker/persistence'
-import type { SubscriptionOptions } from '../../src/broker/types'
+import type { MessageProperties, SubscriptionOptions } from '../../src/broker/types'
 
 // The layout, written out independently of the encoder.
 const u8 = (v: number): Buffer => Buffer.from([v])
@@ -86,7 +86,7 @@ describe('unit: persistence record codec', function () {
     one.r.f64()
     assert.deepEqual(readMessage(one.r), plain)
     one.r.done()
-    const props = [
+    const props: MessageProperties[] = [
       { payloadFormatIndicator: false }, { payloadFormatIndicator: true }, { messageExpiryInterval: 0 }, { contentType: '' },
       { responseTopic: 'x' }, { correlationData: Buffer.from([9]) }, { userProperties: {} }, { userProperties: { a: [] } }, {},
     ]
