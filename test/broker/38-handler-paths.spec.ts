@@ -1,0 +1,30 @@
+// Packet handler paths that mutation testing found undriven (docs/mutation.md).
+import assert from 'node:assert/strict'
+import { VERSIONS, assertPublish, hearthOnly, spec, useHarness } from '../helpers'
+
+describe('38 handler paths', function () {
+  const h = useHarness()
+
+  for (const v of VERSIONS) {
+    describe(`protocol level ${v}`, function () {
+      it(`${spec(v, ['4.3.2-2', '4.3.3-2'], ['4.3.2-2', '4.3.3-9'])} only a QoS 2 PUBLISH is taken for a resend of a held QoS 2 identifier: a QoS 1 PUBLISH under it is delivered and gets PUBACK`, async function () {
+        hearthOnly('a client reusing an identifier still in use breaks [MQTT-2.3.1-2]; Hearth keeps the QoS 1 and QoS 2 flows apart')
+        const b = await h.broker()
+        const sub = await b.connect({ protocolVersion: v })
+        assert.deepEqual(await sub.subscribe('held/#', 1), [1])
+        const c = await b.connect({ protocolVersion: v })
+        c.send({ cmd: 'publish', topic: 'held/two', payload: Buffer.from('2'), qos: 2, messageId: 5, retain: false, dup: false })
+        assert.equal((await c.next('pubrec')).messageId, 5)
+        assertPublish(await sub.waitFor('publish'), { topic: 'held/two', payload: '2', qos: 1, retain: false, dup: false })
+        c.send({ cmd: 'publish', topic: 'held/one', payload: Buffer.from('1'), qos: 1, messageId: 5, retain: false, dup: false })
+        const ack = await c.next('puback')
+        assert.deepEqual({ messageId: ack.messageId, reasonCode: ack.reasonCode ?? 0 }, { messageId: 5, reasonCode: 0 })
+        assertPublish(await sub.waitFor('publish'), { topic: 'held/one', payload: '1', qos: 1, retain: false, dup: false })
+        // the QoS 2 identifier is still held: a resend is acknowledged and not delivered again
+        c.send({ cmd: 'publish', topic: 'held/two', payload: Buffer.from('2'), qos: 2, messageId: 5, retain: false, dup: true })
+        assert.equal((await c.next('pubrec')).messageId, 5)
+        await sub.expectNothing(150, 'publish')
+      })
+    })
+  }
+})
