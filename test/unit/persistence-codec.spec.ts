@@ -70,6 +70,22 @@ describe('unit: persistence record codec', function () {
     assert.throws(() => readHeader(new Reader(bad, 0, bad.length)), DecodeError)
   })
 
+  it('header: written whole wherever it starts in the buffer, also where the magic crosses its end', function () {
+    const { body: alone } = record(w => encodeHeader(w, 7), true)
+    for (let pad = 1; pad <= 48; pad++) {
+      const w = new RecordBuffer()
+      const fill = w.buf.length - pad
+      w.append(Buffer.alloc(fill, 0xaa))
+      const size = encodeHeader(w, 7)
+      assert.equal(w.len, fill + size, `pad ${pad}`)
+      const all = w.buf.subarray(0, w.len)
+      assert.deepEqual(all.subarray(0, fill), Buffer.alloc(fill, 0xaa), `pad ${pad}`)
+      const rec = all.subarray(fill)
+      assert.equal(rec.readUInt32LE(0), rec.length - LEGACY_HEADER_BYTES, `pad ${pad}`)
+      assert.deepEqual(rec.subarray(LEGACY_HEADER_BYTES, LEGACY_HEADER_BYTES + 21), Buffer.concat([u8(REC.HEADER), alone.subarray(0, 20)]), `pad ${pad}`)
+    }
+  })
+
   it('a message with every property: its bytes, and read back whole', function () {
     const { type, body, r } = record(w => encodeMessage(w, REC.RETAINED, 42, FULL))
     assert.equal(type, REC.RETAINED)

@@ -77,6 +77,11 @@ describe('unit: retained store', function () {
     assert.deepEqual(topics(s.all()), ['b', 'b/2', 'b/1', 'a', 'a/x/y', 'a/w', '$SYS', '$SYS/x'])
   })
 
+  it('an empty store, never written to, lists and matches nothing', function () {
+    const s = new RetainedStore()
+    assert.deepEqual([s.all(), s.match('#'), s.match('+'), s.match('a'), s.get('a'), s.delete('a'), s.size, s.bytes], [[], [], [], [], undefined, undefined, 0, 0])
+  })
+
   it('match appends to the array it is given', function () {
     const s = new RetainedStore()
     s.set(msg('t'))
