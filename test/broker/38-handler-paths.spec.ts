@@ -1,5 +1,7 @@
 // Packet handler paths that mutation testing found undriven (docs/mutation.md).
 import assert from 'node:assert/strict'
+import { MemoryPersistence } from '../../src/broker'
+import { NEVER_EXPIRES } from '../../src/broker/session'
 import { VERSIONS, assertPublish, hearthOnly, spec, useHarness } from '../helpers'
 
 describe('38 handler paths', function () {
@@ -27,4 +29,17 @@ describe('38 handler paths', function () {
       })
     })
   }
+
+  it('[MQTT-3.1.2-4] a session restored from a store that did not record its owner is resumed by the first client, whatever its user name', async function () {
+    hearthOnly('restores a store written before sessions recorded their owner')
+    const persistence = new MemoryPersistence()
+    await persistence.open()
+    persistence.saveSession({ clientId: 'legacy1', protocolVersion: 4, expiryInterval: NEVER_EXPIRES, subscriptions: [{ topic: 'old/#', qos: 1 }] })
+    const b = await h.broker({ persistence })
+    const c = await b.connect({ protocolVersion: 4, clientId: 'legacy1', clean: false, username: 'someone' })
+    assert.deepEqual({ sessionPresent: c.connack?.sessionPresent, returnCode: c.connack?.returnCode }, { sessionPresent: true, returnCode: 0 })
+    const pub = await b.connect({ protocolVersion: 4 })
+    await pub.publish('old/x', 'kept', { qos: 1 })
+    assertPublish(await c.waitFor('publish'), { topic: 'old/x', payload: 'kept', qos: 1, retain: false, dup: false })
+  })
 })
