@@ -67,6 +67,24 @@ describe('unit: subscription trie', function () {
     assert.deepEqual([tree.size, rootChildren(tree), visited(tree, 'p/q')], [0, 0, []])
   })
 
+  it('sharedSize counts the members of every group through add, replace and remove; removing a plain subscription from a node without any is a no-op', function () {
+    const tree = new TopicTree()
+    const a = session('a')
+    const b = session('b')
+    tree.add(sub(a, 'p/q', 'g'))
+    tree.add(sub(b, 'p/q', 'g'))
+    tree.add(sub(a, 'p/q', 'g', 1))
+    tree.add(sub(a, 'p', 'h'))
+    tree.add(sub(a, 'p/q/r'))
+    assert.deepEqual([tree.size, tree.sharedSize], [4, 3])
+    // 'p' and 'p/q' are nodes with groups (and children) but no plain subscription
+    assert.deepEqual([tree.remove(sub(a, 'p')), tree.remove(sub(a, 'p/q')), tree.size, tree.sharedSize], [false, false, 4, 3])
+    assert.deepEqual([tree.remove(sub(a, 'p/q', 'g')), tree.size, tree.sharedSize], [true, 3, 2])
+    assert.deepEqual([tree.remove(sub(a, 'p/q', 'g')), tree.size, tree.sharedSize], [false, 3, 2])
+    assert.deepEqual([tree.remove(sub(b, 'p/q', 'g')), tree.remove(sub(a, 'p', 'h')), tree.size, tree.sharedSize], [true, true, 1, 0])
+    assert.deepEqual(visited(tree, 'p/q/r'), ['a:p/q/r'])
+  })
+
   it('a node that still has children, subscriptions or groups is not pruned', function () {
     const tree = new TopicTree()
     const a = session('a')
