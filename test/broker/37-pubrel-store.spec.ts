@@ -5,6 +5,7 @@
 // calls recorded and its durability barrier (sync) held by the test.
 import assert from 'node:assert/strict'
 import { MemoryPersistence } from '../../src/broker'
+import type { Authorizer } from '../../src/broker/auth'
 import { VERSIONS, hearthOnly, spec, useHarness } from '../helpers'
 
 type Call = ['addIncoming' | 'removeIncoming', string, number] | ['sync']
@@ -67,6 +68,7 @@ describe('37 PUBREL and the persistence backend', function () {
         const c = await b.connect({ protocolVersion: v, clientId: 'rel2', clean: true })
         c.send({ cmd: 'publish', topic: 'rel/b', payload: Buffer.from('y'), qos: 2, messageId: 3, retain: false, dup: false })
         assert.equal((await c.next('pubrec')).messageId, 3)
+        assert.deepEqual(persistence.calls, [['sync']], 'the identifier is kept in memory only')
         persistence.calls = []
         persistence.hold = true
         c.send({ cmd: 'pubrel', messageId: 3 })
@@ -74,6 +76,55 @@ describe('37 PUBREL and the persistence backend', function () {
         assert.deepEqual({ messageId: comp.messageId, reasonCode: comp.reasonCode ?? 0 }, { messageId: 3, reasonCode: 0 })
         assert.deepEqual(persistence.calls, [])
         persistence.release()
+      })
+
+      it(`${spec(v, ['4.3.2-2', '4.3.3-2'], ['4.3.2-2', '4.3.3-2', '3.4.2-1'])} a refused PUBLISH is acknowledged without waiting for the store: nothing of it was written`, async function () {
+        hearthOnly('uses a custom authoriser and records the calls on the persistence backend')
+        const persistence = new RecordingPersistence()
+        const authorize: Authorizer = {
+          authorizePublish: (_c, topic) => topic === 'boom' ? Promise.reject(new Error('authoriser down')) : topic !== 'no',
+          authorizeSubscribe: () => true,
+        }
+        const b = await h.broker({ persistence, authorize })
+        const sessionProps = v === 5 ? { properties: { sessionExpiryInterval: 300 } } : {}
+        const c = await b.connect({ protocolVersion: v, clientId: 'ref1', clean: false, ...sessionProps })
+        persistence.calls = []
+        persistence.hold = true
+        try {
+          let id = 10
+          for (const [topic, code] of [['no', 0x87], ['boom', 0x80]] as const) {
+            for (const qos of [1, 2] as const) {
+              c.send({ cmd: 'publish', topic, payload: Buffer.from('r'), qos, messageId: ++id, retain: false, dup: false })
+              const ack = await c.next(qos === 1 ? 'puback' : 'pubrec')
+              // 3.1.1 has no reason code: the message is acknowledged and dropped
+              assert.deepEqual({ cmd: ack.cmd, messageId: ack.messageId, reasonCode: ack.reasonCode ?? 0 }, { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: v === 5 ? code : 0 })
+            }
+          }
+          // no identifier kept (a refused QoS 2 flow ends at its PUBREC), no durability barrier
+          assert.deepEqual(persistence.calls, [])
+        } finally {
+          persistence.release()
+        }
+      })
+
+      it(`${spec(v, ['3.1.4-2'], ['3.1.4-3'])} a QoS 2 PUBLISH still being authorised when its session is taken over ends quietly: no warning, no PUBREC`, async function () {
+        hearthOnly('uses a custom authoriser')
+        let release: (ok: boolean) => void = () => {}
+        const authorize: Authorizer = {
+          authorizePublish: (_c, topic) => topic === 'slow' ? new Promise<boolean>(resolve => { release = resolve }) : true,
+          authorizeSubscribe: () => true,
+        }
+        const b = await h.broker({ authorize })
+        const warnings: unknown[] = []
+        b.broker.on('warning', w => warnings.push(w))
+        const first = await b.connect({ protocolVersion: v, clientId: 'tk37' })
+        first.send({ cmd: 'publish', topic: 'slow', payload: Buffer.from('s'), qos: 2, messageId: 4, retain: false, dup: false })
+        await first.expectNothing(100, 'pubrec')
+        const second = await b.connect({ protocolVersion: v, clientId: 'tk37' })
+        await first.expectClosed()
+        release(true)
+        await second.expectNothing(150)
+        assert.deepEqual({ warnings, pubrec: first.received.filter(p => p.cmd === 'pubrec') }, { warnings: [], pubrec: [] })
       })
     })
   }
