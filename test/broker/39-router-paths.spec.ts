@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { DeliveredMessage } from '../../src/broker/types'
 import { pollUntil } from '../helpers/wait'
 import type { Authorizer } from '../../src/broker/auth'
-import { VERSIONS, WAIT, assertPublish, assertPublishes, hearthOnly, spec, useHarness } from '../helpers'
+import { VERSIONS, WAIT, assertPublishes, hearthOnly, spec, useHarness } from '../helpers'
 
 describe('39 routing paths', function () {
   const h = useHarness()
