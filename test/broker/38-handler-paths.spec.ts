@@ -1,6 +1,7 @@
 // Packet handler paths that mutation testing found undriven (docs/mutation.md).
 import assert from 'node:assert/strict'
 import { MemoryPersistence } from '../../src/broker'
+import type { Authorizer } from '../../src/broker/auth'
 import { NEVER_EXPIRES } from '../../src/broker/session'
 import { VERSIONS, assertPublish, hearthOnly, spec, useHarness } from '../helpers'
 
@@ -26,6 +27,28 @@ describe('38 handler paths', function () {
         c.send({ cmd: 'publish', topic: 'held/two', payload: Buffer.from('2'), qos: 2, messageId: 5, retain: false, dup: true })
         assert.equal((await c.next('pubrec')).messageId, 5)
         await sub.expectNothing(150, 'publish')
+      })
+
+      it(`${spec(v, ['3.1.4-2'], ['3.1.4-3'])} a SUBSCRIBE still being authorised when its session is taken over ends quietly: no SUBACK, no warning, no subscription`, async function () {
+        hearthOnly('uses a custom authoriser')
+        let release: (ok: boolean) => void = () => {}
+        const authorize: Authorizer = {
+          authorizePublish: () => true,
+          authorizeSubscribe: (_c, filter) => filter === 'slow/#' ? new Promise<boolean>(resolve => { release = resolve }) : true,
+        }
+        const b = await h.broker({ authorize })
+        const warnings: unknown[] = []
+        b.broker.on('warning', w => warnings.push(w))
+        const first = await b.connect({ protocolVersion: v, clientId: 'tk38' })
+        first.send({ cmd: 'subscribe', messageId: 6, subscriptions: [{ topic: 'slow/#', qos: 1 }] })
+        await first.expectNothing(100, 'suback')
+        const second = await b.connect({ protocolVersion: v, clientId: 'tk38' })
+        await first.expectClosed()
+        release(true)
+        const pub = await b.connect({ protocolVersion: v })
+        await pub.publish('slow/x', 'x', { qos: 1 })
+        await second.expectNothing(150)
+        assert.deepEqual({ warnings, suback: first.received.filter(p => p.cmd === 'suback') }, { warnings: [], suback: [] })
       })
     })
   }

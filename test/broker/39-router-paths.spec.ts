@@ -63,4 +63,20 @@ describe('39 routing paths', function () {
       { topic: 'rp/n', payload: 'n', qos: 0, retain: false, dup: false },
     ])
   })
+
+  it('[MQTT-3.3.1-12][MQTT-3.3.4-2] (MQTT 5) overlapping subscriptions without Retain As Published give one copy with RETAIN cleared; one with it keeps RETAIN', async function () {
+    const b = await h.broker()
+    const c = await b.connect({ protocolVersion: 5 })
+    assert.deepEqual(await c.subscribe([{ topic: 'ov/#', qos: 0, rap: false }, { topic: 'ov/+', qos: 1, rap: false }, { topic: 'ov/x/+', qos: 0, rap: true }]), [0, 1, 0])
+    const pub = await b.connect({ protocolVersion: 5 })
+    await pub.publish('ov/a', 'a', { qos: 1, retain: true })
+    await pub.publish('ov/x/y', 'y', { qos: 1, retain: true })
+    const got = await c.publishes(2)
+    assertPublishes(got, [
+      { topic: 'ov/a', payload: 'a', qos: 1, retain: false, dup: false },
+      { topic: 'ov/x/y', payload: 'y', qos: 0, retain: true, dup: false },
+    ])
+    await c.ack(got[0])
+    await c.expectNothing(150, 'publish')
+  })
 })
