@@ -37,7 +37,7 @@ const typed = {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'nodes/**', 'node_modules/**', '**/*.d.ts', 'coverage/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'nodes/**', 'node_modules/**', '.stryker-tmp/**', 'reports/**', '**/*.d.ts', 'coverage/**', 'bench/results/**'] },
   {
     files: ['**/*.{js,mjs,cjs,ts}'],
     plugins: { '@stylistic': stylistic },

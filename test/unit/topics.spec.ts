@@ -1,7 +1,7 @@
 // Topic rules of the core (src/broker/topics.ts), table-driven in the manner of Mosquitto's
 // test/unit/util_topic_test.c: one helper asserts a match, one a non-match, one per validity rule.
 import assert from 'node:assert/strict'
-import { matchTopic, parseShared, validTopicFilter, validTopicName } from '../../src/broker/topics'
+import { levelsWithin, matchTopic, parseShared, validTopicFilter, validTopicName } from '../../src/broker/topics'
 
 function match (filter: string, topic: string): void {
   assert.equal(matchTopic(filter, topic), true, `'${filter}' should match '${topic}'`)
@@ -27,6 +27,7 @@ describe('unit: topic rules', function () {
       ['+', '/finance'], ['/+', 'finance'], ['sport/+', 'sport'], ['foo/+', 'foo'], ['foo/bar/+', 'foo/bar'],
       ['+/monitor/Clients', '$SYS/monitor/Clients'], ['+/#', '$SYS/x'], ['#', '$'], ['+', '$x'], ['a/b', 'a/b/'],
       ['A/b', 'a/b'], ['a', 'a/b'], ['a/#', 'ab'], ['$share/g/foo/+', 'foo'], ['$share/g/#', '$SYS/x'], ['foo', 'foo/'],
+      ['$share/g', 'g'], ['$share/g', '$share/g'],
     ]
     for (const [f, t] of yes) match(f, t)
     for (const [f, t] of no) noMatch(f, t)
@@ -44,6 +45,16 @@ describe('unit: topic rules', function () {
     const invalid = ['', 'a/+', '+', '#', 'a/#', 'a\u0000', 'x'.repeat(65536), '€'.repeat(21846)]
     for (const t of valid) assert.equal(validTopicName(t), true, `valid: '${t.slice(0, 20)}' (${t.length})`)
     for (const t of invalid) assert.equal(validTopicName(t), false, `invalid: '${JSON.stringify(t.slice(0, 20))}' (${t.length})`)
+  })
+
+  it('maxTopicLevels: n slashes are n + 1 levels; the $share/{ShareName}/ prefix of a shared filter is not counted', function () {
+    const table: Array<[string, number, boolean]> = [
+      ['a', 1, true], ['a/b', 1, false], ['a/b', 2, true], ['/', 2, true], ['/', 1, false], ['a//b/', 4, true], ['a//b/', 3, false],
+      ['$share/g/a/b', 2, true], ['$share/g/a/b', 1, false], ['$share/g/a/b/c', 2, false], ['$share/g/#', 1, true],
+      ['$share/group/a', 1, true], ['$share/g', 1, true], ['$share/', 1, true], ['$share/g/', 1, true],
+      ['$shared/a/b', 2, false], ['$shared/a/b', 3, true], ['x/$share/g/a', 4, true], ['x/$share/g/a', 3, false],
+    ]
+    for (const [topic, max, ok] of table) assert.equal(levelsWithin(topic, max), ok, `${topic} within ${max}`)
   })
 
   it('[MQTT-4.8.2-1][MQTT-4.8.2-2] shared subscription filters: $share/{ShareName}/{filter}', function () {
