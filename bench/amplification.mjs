@@ -16,17 +16,16 @@
 // Usage: node bench/amplification.mjs [--bin bin/hearth-broker.js] [--sessions 500] [--publishes 5] [--payload 102400]
 //          [--packets 50] [--per-packet 1000] [--repeats 3] [--only fanout|subscribe] [--memory] [--json FILE]
 // --memory runs the subscribe scenario on a broker without persistence, for reference (no restart check).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt-packet'
+import { startCliBroker } from './lib/cli-broker.mjs'
 import { hearthConfig, needsOf } from './lib/limits.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const LINE = /hearth-broker listening on mqtt:\/\/127\.0\.0\.1:(\d+)/
 
 function flag (name, fallback) {
   const i = process.argv.indexOf(`--${name}`)
@@ -98,33 +97,7 @@ function writeConfig (file) {
 }
 
 async function startBroker (dir) {
-  const store = MEMORY ? [] : ['--persistence-dir', dir]
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--config', CONFIG, ...store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  const exited = new Promise(resolve => child.once('exit', code => resolve(code)))
-  child.stderr.on('data', d => { out += d })
-  const port = await new Promise((resolve, reject) => {
-    const onData = d => {
-      out += d
-      const m = LINE.exec(out)
-      if (m) { child.stdout.off('data', onData); resolve(Number(m[1])) }
-    }
-    child.stdout.on('data', onData)
-    exited.then(code => reject(new Error(`broker exited with ${code}: ${out}`)))
-  })
-  return {
-    child,
-    port,
-    output: () => out,
-    async stop () {
-      if (child.exitCode !== null) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60000)
-      const code = await exited
-      clearTimeout(timer)
-      if (code !== 0) throw new Error(`broker exited with ${code} on SIGTERM: ${out}`)
-    },
-  }
+  return await startCliBroker({ bin: BIN, config: CONFIG, args: MEMORY ? [] : ['--persistence-dir', dir], cwd: ROOT, killAfterMs: 60000 })
 }
 
 /** Wait until the broker has written nothing to disk for `quietMs` (its compactions and flushes are done). */

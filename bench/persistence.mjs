@@ -16,17 +16,16 @@
 //
 // Usage: node bench/persistence.mjs [--repeats 3] [--messages 50000] [--window 100] [--retained 10000]
 //          [--big-retained 100000] [--sessions 1000] [--no-restart] [--no-throughput] [--json FILE]
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startCliBroker } from './lib/cli-broker.mjs'
 import { hearthConfig, needsOf } from './lib/limits.mjs'
 import { Client, STATE, populate, publishWindowed, stateJob, verifyState } from './lib/state.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'hearth-broker.js')
-const LINE = /hearth-broker listening on mqtt:\/\/127\.0\.0\.1:(\d+)/
 
 function flag (name, fallback) {
   const i = process.argv.indexOf(`--${name}`)
@@ -71,35 +70,7 @@ function rssKB (pid) {
 let CONFIG = ''
 
 async function startBroker (args) {
-  const t0 = performance.now()
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--config', CONFIG, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  const exited = new Promise(resolve => child.once('exit', code => resolve(code)))
-  child.stderr.on('data', d => { out += d })
-  const port = await new Promise((resolve, reject) => {
-    const onData = d => {
-      out += d
-      const m = LINE.exec(out)
-      if (m) { child.stdout.off('data', onData); resolve(Number(m[1])) }
-    }
-    child.stdout.on('data', onData)
-    exited.then(code => reject(new Error(`broker exited with ${code}: ${out}`)))
-  })
-  const startMs = performance.now() - t0
-  return {
-    child,
-    port,
-    startMs,
-    output: () => out,
-    async stop () {
-      if (child.exitCode !== null) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30000)
-      const code = await exited
-      clearTimeout(timer)
-      if (code !== 0) throw new Error(`broker exited with ${code} on SIGTERM: ${out}`)
-    },
-  }
+  return await startCliBroker({ bin: BIN, config: CONFIG, args, cwd: ROOT })
 }
 
 // ------------------------------------------------------------------------------ scenarios
