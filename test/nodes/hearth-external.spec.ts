@@ -191,6 +191,38 @@ describe('hearth-connection to an external broker (Mosquitto)', function () {
     }
   })
 
+  it('[MQTT-3.14.4-3] a redeploy while the birth message still awaits its acknowledgement sends the close message after it, not the will', async function () {
+    // The broker takes 400 ms to authorise dev/state, so the birth is still unacknowledged when the flow is redeployed.
+    let slow = 0
+    const broker: Broker = createBroker({
+      authorize: {
+        authorizePublish: (_c, topic) => topic !== 'dev/state' ? true : new Promise<boolean>((resolve) => { slow++; setTimeout(() => resolve(true), 400) }),
+        authorizeSubscribe: () => true,
+      },
+    })
+    const seen: string[] = []
+    const stopObserving = broker.observe((m) => { if (m.topic.startsWith('dev/')) seen.push(`${m.topic} ${m.payload.toString()}`) })
+    const { port } = await broker.listen({ port: 0, host: HOST })
+    try {
+      const conn = {
+        birthTopic: 'dev/state', birthPayload: 'online', birthQos: '1', birthRetain: false,
+        closeTopic: 'dev/state', closePayload: 'offline', closeQos: '1', closeRetain: false,
+        willTopic: 'dev/will', willPayload: 'lost', willQos: '1', willRetain: false,
+      }
+      await helper.load(nodes, externalFlow(`mqtt://${HOST}:${port}`, [publish()], conn))
+      await waitFor(() => slow === 1, 10000, 'the birth message at the broker')
+      assert.deepEqual(seen, [])
+      await helper.setFlows(externalFlow(`mqtt://${HOST}:${port}`, [], conn), 'nodes')
+      await waitFor(() => seen.length >= 2 && broker.clients().length === 0, 10000, 'the birth, the close message and the disconnect')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.deepEqual(seen, ['dev/state online', 'dev/state offline'])
+    } finally {
+      stopObserving()
+      await helper.unload()
+      await broker.close()
+    }
+  })
+
   it('credentials: the right account connects; a wrong password shows the broker\'s refusal (MQTT 5: 0x86; 3.1.1: 4)', async function () {
     const auth = `mqtt://${HOST}:${mosq.ports.auth}`
     await helper.load(nodes, externalFlow(auth, [publish({ topic: 'open/a' })]), { conn: { ...ACCOUNT } })

@@ -43,6 +43,8 @@ export class ExternalClient implements ConnectionClient {
   private linked = false
   /** Linked and the birth message sent: the queue may flow. */
   private open = false
+  /** Settles once the birth message of the current connection is acknowledged (or failed). */
+  private birthSent: Promise<void> = Promise.resolve()
   private attempts = 0
   private reconnectTimer: NodeJS.Timeout | undefined
   /** The refusal the broker gave last (translated), until a connection succeeds. */
@@ -106,7 +108,7 @@ export class ExternalClient implements ConnectionClient {
     this.window = Math.max(1, Math.min(this.settings.limits.maxInflight, p?.receiveMaximum ?? 65535))
     this.ids = this.v5 && p?.subscriptionIdentifiersAvailable !== false
     this.events.log('log', this.events.text('state.connected', { broker: this.broker }))
-    this.events.connected().then(async () => {
+    this.birthSent = this.events.connected().then(async () => {
       const birth = this.settings.birth
       if (birth && this.linked && c === this.mqtt) {
         await this.sendDirect(birth).catch((err: Error) => this.events.log('warn', this.events.text('errors.birth-failed', { message: err.message })))
@@ -326,8 +328,13 @@ export class ExternalClient implements ConnectionClient {
     this.dropTimer = undefined
     if (this.unreported > 0) this.reportDrops()
     const c = this.mqtt
-    if (c && this.open) {
-      await this.until(() => !this.open || (this.queue.length === 0 && this.inflight === 0), CLOSE_TIMEOUT_MS)
+    if (c && this.linked) {
+      // Connected, perhaps with the birth message still waiting for its acknowledgement: the close message
+      // goes after it, never instead of it.
+      let birthTimer: NodeJS.Timeout | undefined
+      await Promise.race([this.birthSent, new Promise((resolve) => { birthTimer = setTimeout(resolve, CLOSE_TIMEOUT_MS) })])
+      clearTimeout(birthTimer)
+      await this.until(() => !this.linked || !this.open || (this.queue.length === 0 && this.inflight === 0), CLOSE_TIMEOUT_MS)
       const close = this.settings.close
       if (close && this.linked) {
         let timer: NodeJS.Timeout | undefined
