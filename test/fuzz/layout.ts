@@ -4,6 +4,7 @@
  * field while keeping (or deliberately breaking) every enclosing length, and `edit` rewrites the
  * enclosing lengths after a change of size.
  */
+import { varint as encodeVarint } from '../helpers/bytes'
 
 interface Field { kind: 'str' | 'bin', start: number, end: number }
 interface PropBlock { lenStart: number, start: number, end: number, props: Array<{ start: number, end: number, id: number }> }
@@ -38,16 +39,7 @@ export function readVarint (b: Buffer, pos: number, end = b.length): [number, nu
   return null
 }
 
-export function encodeVarint (n: number): Buffer {
-  const out: number[] = []
-  do {
-    let x = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) x |= 0x80
-    out.push(x)
-  } while (n > 0)
-  return Buffer.from(out)
-}
+export { encodeVarint }
 
 class Cursor {
   constructor (readonly b: Buffer, public pos: number, readonly end: number, readonly lay: Layout) {}
