@@ -3,7 +3,7 @@
 // unload, the built node module loaded afresh, load again); persistence off keeps them in memory;
 // an unusable folder is a red status and an error; a damaged log tail is a warning and the broker runs.
 import assert from 'node:assert/strict'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { MqttClient } from 'mqtt'
@@ -248,8 +248,12 @@ describe('hearth-broker node: disk persistence', function () {
     const dir = path.join(userDir, 'hearth', 'cut')
     const file = path.join(dir, logFiles(dir)[0])
     const size = statSync(file).size
-    // Somewhere in the second half, never on the end of the file.
-    const at = Math.floor(size / 2 + Math.random() * (size / 2 - 2))
+    // Inside the payload of one of the later messages, at a random place in it: never on a record boundary
+    // (a log cut exactly between two records is a shorter intact log, with nothing to warn about).
+    const i = 20 + Math.floor(Math.random() * 20)
+    const payloadAt = readFileSync(file).indexOf(Buffer.alloc(32, i))
+    assert.ok(payloadAt > 0, `the payload of c/${i} is in the log`)
+    const at = payloadAt + 1 + Math.floor(Math.random() * 30)
     truncateSync(file, at)
     await helper.load(hearthNodes, flow)
     await brokerPort('cut')
