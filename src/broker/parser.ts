@@ -96,11 +96,22 @@ class BrokerParser extends StockParser {
   }
 
   override parse (buf: Buffer): number {
-    // Whole PUBLISH packets at the start of a read, with nothing buffered before them, take the
-    // fast path; the first packet it leaves (any other type, a packet cut by the read, anything
-    // unusual) and everything after it go through mqtt-packet's parser, which also reports errors.
-    if (this.error !== null || this._stateCounter !== 0 || this._list.length !== 0) return super.parse(buf)
+    // Whole PUBLISH packets take the fast path; the first packet it leaves (any other type, a packet
+    // cut by the end of the read, anything unusual) and everything after it in this read go through
+    // mqtt-packet's parser, which also reports errors. A packet cut by the previous read is completed
+    // first, and the rest of this read is on the fast path again.
+    if (this.error !== null) return super.parse(buf)
     let off = 0
+    if (this._stateCounter !== 0 || this._list.length !== 0) {
+      // A packet cut by the previous read: once its header is read, hand the stock parser only the bytes
+      // that complete it, so that the rest of this read goes back to the fast path.
+      const need = this._stateCounter === PAYLOAD_STATE ? this.packet.length - this._list.length : -1
+      if (need <= 0 || need >= buf.length) return super.parse(buf)
+      super.parse(buf.subarray(0, need))
+      if (this.error !== null) return this._list.length // the connection closes: read no further, as the stock parser
+      if (this._stateCounter !== 0 || this._list.length !== 0) return super.parse(buf.subarray(need))
+      off = need
+    }
     while (off < buf.length) {
       const used = fastPublish(this, this.admit, buf, off)
       if (used === 0) break

@@ -79,11 +79,39 @@ describe('unit: the parser\'s PUBLISH fast path agrees with mqtt-packet', functi
   it('other packets, and a PUBLISH cut by the end of the read, are left to mqtt-packet; whole packets after them come back to the fast path', function () {
     const p = gen(pub({ qos: 1, messageId: 9 }), 4)
     const ping = gen({ cmd: 'pingreq' }, 4)
-    const out = run([Buffer.concat([ping, p, p.subarray(0, 5)]), Buffer.concat([p.subarray(5), p]), p], 4)
+    const out = run([Buffer.concat([ping, p, p.subarray(0, 5)]), Buffer.concat([p.subarray(5), p, p]), p], 4)
     assert.deepEqual(out.errors, [])
-    assert.deepEqual(out.packets.map(x => x.cmd), ['pingreq', 'publish', 'publish', 'publish', 'publish'])
-    assert.equal(out.stockPublishes, 3, 'after PINGREQ, the cut one and the one after it in that read; the next read is on the fast path again')
-    for (const i of [1, 2, 3]) assert.deepStrictEqual(out.packets[i], out.packets[4])
+    assert.deepEqual(out.packets.map(x => x.cmd), ['pingreq', 'publish', 'publish', 'publish', 'publish', 'publish'])
+    assert.equal(out.stockPublishes, 2, 'the one after PINGREQ and the cut one; the bytes that complete it end its part in mqtt-packet, the rest of that read is on the fast path')
+    for (const i of [1, 2, 3, 4]) assert.deepStrictEqual(out.packets[i], out.packets[5])
+  })
+
+  it('a stream cut anywhere, in two reads or in three: the same packets and errors as mqtt-packet alone', function () {
+    for (const v of [4, 5] as const) {
+      const stream = Buffer.concat([
+        gen(pub({ qos: 1, messageId: 7, payload: Buffer.alloc(150, 1) }), v),
+        gen(pub({}), v),
+        gen({ cmd: 'pingreq' }, v),
+        gen(pub({ qos: 2, messageId: 8, topic: 'x/€' }), v),
+        ...(v === 5 ? [gen(pub({ properties: { contentType: 'c' } }), v)] : []),
+        gen({ cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'a/#', qos: 1 }] } as mqtt.ISubscribePacket, v),
+        gen(pub({ retain: true }), v),
+      ])
+      const stock = run(bytewise(stream), v)
+      assert.equal(stock.packets.length, v === 5 ? 7 : 6)
+      for (let cut = 1; cut < stream.length; cut++) {
+        const two = run([stream.subarray(0, cut), stream.subarray(cut)], v)
+        assert.deepStrictEqual([two.packets, two.errors], [stock.packets, stock.errors], `cut at ${cut}`)
+        const second = Math.min(stream.length - 1, cut + 3)
+        if (second > cut) assert.deepStrictEqual(run([stream.subarray(0, cut), stream.subarray(cut, second), stream.subarray(second)], v).packets, stock.packets, `cuts at ${cut} and ${second}`)
+      }
+      const bad = Buffer.concat([gen(pub({}), v), Buffer.from([0x32, 0x04, 0x00, 0x01, 0x61, 0x00]), gen(pub({}), v)])
+      const badStock = run(bytewise(bad), v)
+      for (let cut = 1; cut < bad.length; cut++) {
+        const out = run([bad.subarray(0, cut), bad.subarray(cut)], v)
+        assert.deepStrictEqual([out.packets, out.errors], [badStock.packets, badStock.errors], `malformed, cut at ${cut}`)
+      }
+    }
   })
 
   const malformed: Array<[string, number[], 4 | 5, RegExp]> = [
