@@ -113,7 +113,7 @@ class BrokerParser extends StockParser {
       off = need
     }
     while (off < buf.length) {
-      const used = fastPublish(this, this.admit, buf, off)
+      const used = buf[off] >> 4 === 3 ? fastPublish(this, this.admit, buf, off) : fastAck(this, this.admit, buf, off)
       if (used === 0) break
       off += used
     }
@@ -265,6 +265,34 @@ function fastPublish (p: ParserInternals, admit: Admission, buf: Buffer, off: nu
   packet.payload = buf.subarray(i, end)
   p.emit('packet', packet)
   return end - off
+}
+
+/** The first byte of each acknowledgement the fast path takes: the type and its fixed flags [v3.1.1 MQTT-2.2.2-1 / v5 MQTT-2.1.3-1]. */
+const ACKS: ReadonlyMap<number, string> = new Map([[0x40, 'puback'], [0x50, 'pubrec'], [0x62, 'pubrel'], [0x70, 'pubcomp']])
+
+/**
+ * A complete PUBACK, PUBREC, PUBREL or PUBCOMP with a packet identifier and, on MQTT 5, reason code 0x00
+ * Success (given or omitted) and no properties (MQTT 5 section 3.4.2.1): Remaining Length 2, or on MQTT 5
+ * 3 or 4 with zero bytes. Emitted as mqtt-packet would emit it. Returns the bytes it took, or 0 when the
+ * packet is left to mqtt-packet's parser.
+ */
+function fastAck (p: ParserInternals, admit: Admission, buf: Buffer, off: number): number {
+  const b0 = buf[off]
+  const cmd = ACKS.get(b0)
+  if (cmd === undefined || off + 2 > buf.length) return 0
+  const len = buf[off + 1]
+  const v5 = p.settings.protocolVersion === 5
+  if (off + 2 + len > buf.length) return 0
+  if (len !== 2 && !(v5 && (len === 3 || len === 4) && buf[off + 4] === 0 && (len === 3 || buf[off + 5] === 0))) return 0
+  if (admit.call(p as unknown as PacketParser, cmd, 2 + len) !== undefined) return 0
+  const packet = new Packet()
+  packet.cmd = cmd
+  packet.qos = (b0 >> 1) & 3
+  packet.length = len
+  packet.messageId = (buf[off + 2] << 8) | buf[off + 3]
+  if (v5) (packet as PacketObject & { reasonCode?: number }).reasonCode = 0
+  p.emit('packet', packet)
+  return 2 + len
 }
 
 /** The index of mqtt-packet's '_parsePayload' state: reads then lie within one packet's body. */

@@ -6,15 +6,18 @@ import assert from 'node:assert/strict'
 import mqtt from 'mqtt-packet'
 import { PacketTooLargeError, createParser } from '../../src/broker/parser'
 
-interface Outcome { packets: mqtt.Packet[], errors: string[], stockPublishes: number }
+interface Outcome { packets: mqtt.Packet[], errors: string[], stockPublishes: number, stockAcks: number }
 
 function run (chunks: Buffer[], protocolVersion: 4 | 5, maxSize = 1 << 20): Outcome {
   const parser = createParser((_cmd, size) => size > maxSize ? new PacketTooLargeError('too large') : undefined)
-  const internals = parser as unknown as { settings: { protocolVersion: number }, _parsePublish: () => void }
+  const internals = parser as unknown as { settings: { protocolVersion: number }, _parsePublish: () => void, _parseConfirmation: () => unknown }
   internals.settings.protocolVersion = protocolVersion
   let stockPublishes = 0
   const stock = internals._parsePublish
   internals._parsePublish = function (this: unknown) { stockPublishes++; stock.call(this) }
+  let stockAcks = 0
+  const stockAck = internals._parseConfirmation
+  internals._parseConfirmation = function (this: unknown) { stockAcks++; return stockAck.call(this) }
   const packets: mqtt.Packet[] = []
   const errors: string[] = []
   parser.on('packet', (p: mqtt.Packet) => packets.push(p))
@@ -23,7 +26,7 @@ function run (chunks: Buffer[], protocolVersion: 4 | 5, maxSize = 1 << 20): Outc
     parser.parse(c)
     if (errors.length > 0) break // the connection closes on the first error
   }
-  return { packets, errors, stockPublishes }
+  return { packets, errors, stockPublishes, stockAcks }
 }
 
 const bytewise = (buf: Buffer): Buffer[] => [...buf].map(b => Buffer.from([b]))
@@ -68,6 +71,39 @@ describe('unit: the parser\'s PUBLISH fast path agrees with mqtt-packet', functi
     }
   }
 
+  for (const v of [4, 5] as const) {
+    it(`MQTT ${v === 5 ? '5' : '3.1.1'}: PUBACK, PUBREC, PUBREL and PUBCOMP with a packet identifier only, between PUBLISH packets, on the fast path`, function () {
+      const acks = [[0x40, 0x02, 0x00, 0x01], [0x50, 0x02, 0x01, 0x00], [0x62, 0x02, 0xff, 0xff], [0x70, 0x02, 0x10, 0x92]].map(b => Buffer.from(b))
+      // MQTT 5: reason code 0x00 given, and property length 0 given (mqtt-packet writes both)
+      const v5forms = v === 5 ? [Buffer.from([0x40, 0x03, 0x00, 0x07, 0x00]), Buffer.from([0x70, 0x04, 0x00, 0x08, 0x00, 0x00]), gen({ cmd: 'puback', messageId: 9 } as mqtt.Packet, v)] : []
+      const out = same(Buffer.concat([acks[0], gen(pub({}), v), ...acks, acks[3], ...v5forms]), v)
+      assert.deepEqual(out.packets.map(p => [p.cmd, (p as { messageId?: number }).messageId]), [
+        ['puback', 1], ['publish', undefined], ['puback', 1], ['pubrec', 256], ['pubrel', 65535], ['pubcomp', 4242], ['pubcomp', 4242],
+        ...(v === 5 ? [['puback', 7], ['pubcomp', 8], ['puback', 9]] : []),
+      ])
+      assert.deepEqual([out.stockAcks, out.stockPublishes], [0, 0], 'whole buffer: none through mqtt-packet')
+    })
+  }
+
+  it('MQTT 5: an acknowledgement with a reason code or properties, one with wrong flags and one before CONNECT go through mqtt-packet', function () {
+    const withCode = Buffer.from([0x40, 0x03, 0x00, 0x03, 0x10])
+    const withProps = gen({ cmd: 'pubrec', messageId: 4, reasonCode: 0, properties: { reasonString: 'ok' } } as mqtt.Packet, 5)
+    const plain = Buffer.from([0x40, 0x02, 0x00, 0x05])
+    const out = same(Buffer.concat([plain, withCode, withProps, plain]), 5)
+    assert.equal(out.packets.length, 4)
+    assert.equal(out.stockAcks, 3, 'the first on the fast path, the rest after the one with a reason code through mqtt-packet')
+    const badFlags = same(Buffer.from([0x60, 0x02, 0x00, 0x01]), 4) // PUBREL must have flags 0010
+    assert.deepEqual([badFlags.packets, badFlags.errors.length], [[], 1])
+    const v3long = same(Buffer.concat([Buffer.from([0x40, 0x03, 0x00, 0x01, 0x00]), plain]), 4) // MQTT 3.1.1: Remaining Length 2 only
+    assert.equal(v3long.stockAcks, 2)
+    const beforeConnect = createParser((cmd) => cmd === 'connect' ? undefined : new PacketTooLargeError('CONNECT first'))
+    const seen: string[] = []
+    beforeConnect.on('packet', (p: mqtt.Packet) => seen.push(p.cmd))
+    beforeConnect.on('error', (e: Error) => seen.push(e.message))
+    beforeConnect.parse(plain)
+    assert.deepEqual(seen, ['CONNECT first'])
+  })
+
   it('MQTT 5: a PUBLISH with properties goes through mqtt-packet, and those after it too', function () {
     const withProps = gen(pub({ qos: 1, messageId: 1, properties: { contentType: 'text/plain', userProperties: { a: 'b' } } }), 5)
     const plain = gen(pub({}), 5)
@@ -95,10 +131,12 @@ describe('unit: the parser\'s PUBLISH fast path agrees with mqtt-packet', functi
         gen(pub({ qos: 2, messageId: 8, topic: 'x/€' }), v),
         ...(v === 5 ? [gen(pub({ properties: { contentType: 'c' } }), v)] : []),
         gen({ cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'a/#', qos: 1 }] } as mqtt.ISubscribePacket, v),
+        gen({ cmd: 'puback', messageId: 10 } as mqtt.Packet, v),
+        gen({ cmd: 'pubrel', messageId: 11 } as mqtt.Packet, v),
         gen(pub({ retain: true }), v),
       ])
       const stock = run(bytewise(stream), v)
-      assert.equal(stock.packets.length, v === 5 ? 7 : 6)
+      assert.equal(stock.packets.length, v === 5 ? 9 : 8)
       for (let cut = 1; cut < stream.length; cut++) {
         const two = run([stream.subarray(0, cut), stream.subarray(cut)], v)
         assert.deepStrictEqual([two.packets, two.errors], [stock.packets, stock.errors], `cut at ${cut}`)
