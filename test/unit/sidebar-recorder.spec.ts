@@ -31,6 +31,37 @@ describe('sidebar: topic recorder and figures', function () {
     assert.deepEqual(r.rows([]).rows.map(x => x.topic), ['dd'])
   })
 
+  it('a burst on one topic (the lookup skipped) counts in the same entry, and an evicted last topic starts afresh', function () {
+    const r = new TopicRecorder({ maxTopics: 2, maxTopicChars: 1000, previewBytes: 8 })
+    const burst = Buffer.from('xa/bxa/b') // fresh strings, equal to but not the same as the key kept
+    r.record(msg(burst.toString('utf8', 1, 4), '1'), 1)
+    r.record(msg(burst.toString('utf8', 5, 8), '2'), 1)
+    r.record(msg('a/b', '3'), 2)
+    assert.deepEqual(r.rows([]).rows.map(x => [x.topic, x.count, x.lastAt]), [['a/b', 3, 2]])
+    r.record(msg('c', '1'), 3)
+    r.record(msg('d', '1'), 4) // evicts a/b
+    r.record(msg('e', '1'), 5) // evicts c
+    r.record(msg('e', '2'), 5)
+    r.record(msg('f', '1'), 6) // evicts d
+    r.record(msg('g', '1'), 7) // evicts e, the last topic but one
+    r.record(msg('e', '3'), 8) // evicts f: e is new again
+    r.record(msg('e', '4'), 8)
+    assert.deepEqual(r.rows([]).rows.map(x => [x.topic, x.count, x.lastAt]), [['g', 1, 7], ['e', 2, 8]])
+    const solo = new TopicRecorder({ maxTopics: 1, maxTopicChars: 4, previewBytes: 8 })
+    solo.record(msg('a', '1'), 1)
+    solo.record(msg('b', '1'), 2) // evicts a, the last topic
+    solo.record(msg('a', '2'), 3) // not the evicted entry
+    assert.deepEqual(solo.rows([]).rows.map(x => [x.topic, x.count]), [['a', 1]])
+    solo.record(msg('toolong', '1'), 4) // evicts a, the last topic, and itself at once
+    solo.record(msg('a', '3'), 5)
+    assert.deepEqual(solo.rows([]).rows.map(x => [x.topic, x.count]), [['a', 1]])
+    solo.stop()
+    solo.record(msg('a', '4'), 6) // stop() forgot the last topic too
+    assert.deepEqual(solo.rows([]).rows.map(x => [x.topic, x.count]), [['a', 1]])
+    r.stop()
+    solo.stop()
+  })
+
   it('keeps a copy of at most previewBytes of the payload, never a view of it, made at the end of the turn', async function () {
     const r = new TopicRecorder({ maxTopics: 10, maxTopicChars: 100, previewBytes: 4 })
     const payload = Buffer.from('abcdefgh')

@@ -57,6 +57,9 @@ export class TopicRecorder {
   private flushing: NodeJS.Immediate | undefined
   /** Date.now() once per turn, not once per message. */
   private clock = 0
+  /** The last topic recorded and its entry: a burst on one topic (a socket read of one device's publishes) skips the hash lookup. */
+  private lastTopic = ''
+  private lastEntry: Entry | undefined
   private stopObserving: (() => void) | undefined
   /** When recording started (ms since the epoch); 0 while stopped. */
   since = 0
@@ -80,6 +83,7 @@ export class TopicRecorder {
     this.flushing = undefined
     this.dirty = []
     this.topics.clear()
+    this.forgetLast()
     this.chars = 0
     this.since = 0
   }
@@ -91,7 +95,8 @@ export class TopicRecorder {
       this.flushing = setImmediate(() => this.flush())
     }
     now ??= this.clock
-    let e = this.topics.get(msg.topic)
+    const topic = msg.topic
+    let e = this.lastEntry !== undefined && topic === this.lastTopic ? this.lastEntry : this.topics.get(topic)
     if (e === undefined) {
       e = { count: 0, lastAt: now, head: EMPTY, bytes: 0, qos: 0, retain: false, pending: undefined }
       this.topics.set(msg.topic, e)
@@ -103,6 +108,7 @@ export class TopicRecorder {
       this.topics.delete(msg.topic)
       this.topics.set(msg.topic, e)
     }
+    if (e !== this.lastEntry) { this.lastTopic = topic; this.lastEntry = e }
     e.count++
     e.lastAt = now
     // The copy waits for the end of this turn: a busy topic costs one copy per turn, not one per message, and
@@ -116,7 +122,13 @@ export class TopicRecorder {
       const first = this.topics.keys().next().value as string
       this.topics.delete(first)
       this.chars -= first.length
+      if (first === this.lastTopic) this.forgetLast()
     }
+  }
+
+  private forgetLast (): void {
+    this.lastTopic = ''
+    this.lastEntry = undefined
   }
 
   /** Copy the previews of the messages recorded since the last flush. */
