@@ -67,7 +67,7 @@ try {
     const failed = nr.newWarnings().filter(l => l.includes('[error]'))
     if (failed.length > 0) throw new Error(`the broker node did not start:\n${failed.join('\n')}`)
     for (let rep = 1; rep <= REPEATS; rep++) {
-      for (const watched of [false, true]) {
+      for (const watched of rep % 2 === 1 ? [false, true] : [true, false]) { // alternate the order: a drift of the machine cancels out
         const watcher = watched ? watchLikeTheSidebar(nr) : null
         if (watched) await sleep(1500) // recording on, comms frames flowing
         const job = { ...load, name, host: '127.0.0.1', port, warmup: 1, duration: DURATION, payloadSize: 32, tag: `${name}-${rep}-${watched}`, brokerPid: nr.child.pid }
@@ -88,9 +88,14 @@ try {
 } finally {
   await nr.stop()
 }
-console.log('\n| load | no editor, msg/s | sidebar open, msg/s | open ÷ none |\n|---|---:|---:|---:|')
+// Besides the ratio of the medians, the median of each repeat's own ratio (its two runs are next to each other in time).
+console.log('\n| load | no editor, msg/s | sidebar open, msg/s | open ÷ none | per repeat: median (min–max) |\n|---|---:|---:|---:|---:|')
 for (const name of Object.keys(LOADS)) {
   const none = summarize(results.filter(r => r.name === name && !r.watched).map(r => r.value))
   const open = summarize(results.filter(r => r.name === name && r.watched).map(r => r.value))
-  console.log(`| ${name} | ${fmt(none.median, 'msg/s')} (${fmt(none.min, 'msg/s')}–${fmt(none.max, 'msg/s')}) | ${fmt(open.median, 'msg/s')} (${fmt(open.min, 'msg/s')}–${fmt(open.max, 'msg/s')}) | ${(open.median / none.median).toFixed(3)}× |`)
+  const pairs = summarize(Array.from({ length: REPEATS }, (_, i) => {
+    const of = watched => results.find(r => r.name === name && r.rep === i + 1 && r.watched === watched)?.value
+    return of(true) / of(false)
+  }).filter(Number.isFinite))
+  console.log(`| ${name} | ${fmt(none.median, 'msg/s')} (${fmt(none.min, 'msg/s')}–${fmt(none.max, 'msg/s')}) | ${fmt(open.median, 'msg/s')} (${fmt(open.min, 'msg/s')}–${fmt(open.max, 'msg/s')}) | ${(open.median / none.median).toFixed(3)}× | ${pairs.median.toFixed(3)}× (${pairs.min.toFixed(3)}–${pairs.max.toFixed(3)}) |`)
 }

@@ -39,7 +39,8 @@ export class NodeRed {
   functionGlobalContext: { benchGc: global.gc, benchMemory: () => process.memoryUsage(), benchInspector: require('node:inspector') }
 }
 `)
-    const args = [...(exposeGc ? ['--expose-gc'] : []), RED_JS, '--settings', join(dir, 'settings.js'), '--userDir', dir]
+    const extra = process.env.BENCH_NODE_RED_ARGS ? process.env.BENCH_NODE_RED_ARGS.split(' ') : [] // e.g. --cpu-prof, for a profile
+    const args = [...(exposeGc ? ['--expose-gc'] : []), ...extra, RED_JS, '--settings', join(dir, 'settings.js'), '--userDir', dir]
     const child = spawn(NODE22, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
     const nr = new NodeRed(child, dir, port)
     for (let t = 0; t < 60000; t += 200) {

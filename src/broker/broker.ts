@@ -150,9 +150,15 @@ export class Broker {
    * function that stops watching. An observer that throws is reported as a 'warning'.
    */
   observe (observer: PublishObserver): () => void {
-    const o: PublishObserver = (msg, clientId) => observer(msg, clientId) // one entry per call, even for the same function
-    this.core.observers.add(o)
-    return () => { this.core.observers.delete(o) }
+    const core = this.core
+    core.observers = [...core.observers, observer]
+    let watching = true
+    return () => {
+      if (!watching) return
+      watching = false
+      const i = core.observers.indexOf(observer) // one entry per call, even for the same function
+      core.observers = core.observers.filter((_, j) => j !== i)
+    }
   }
 
   /** Disconnect a client (MQTT 5 reason 0x98 Administrative action by default). */

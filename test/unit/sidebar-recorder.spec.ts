@@ -62,6 +62,30 @@ describe('sidebar: topic recorder and figures', function () {
     solo.stop()
   })
 
+  it('a run of messages to one topic is counted whole, with its last message, however it ends (another topic, the next turn, a look at the rows, eviction)', async function () {
+    const r = new TopicRecorder({ maxTopics: 2, maxTopicChars: 1000, previewBytes: 8 })
+    const rows = (): Array<[string, number, number, string | undefined]> => r.rows([]).rows.map(x => [x.topic, x.count, x.lastAt, x.last?.text])
+    r.record(msg('a', '1'), 1)
+    r.record(msg('a', '2'), 1)
+    r.record(msg('a', '3'), 1)
+    assert.deepEqual(rows(), [['a', 3, 1, '3']]) // a look mid-run
+    r.record(msg('a', '4'), 1) // the run goes on after the look
+    r.record(msg('b', '1'), 1) // another topic ends it
+    r.record(msg('a', '5'), 1)
+    assert.deepEqual(rows(), [['a', 5, 1, '5'], ['b', 1, 1, '1']])
+    r.record(msg('b', '2'), 2)
+    r.record(msg('b', '3'), 2)
+    await new Promise((resolve) => setImmediate(resolve)) // the turn ends with the run open
+    r.record(msg('b', '4'), 3)
+    assert.deepEqual(rows(), [['a', 5, 1, '5'], ['b', 4, 3, '4']])
+    r.record(msg('c', '1'), 4) // evicts a
+    r.record(msg('c', '2'), 4) // a run on c...
+    r.record(msg('d', '1'), 5) // ...ends; d evicts b
+    r.record(msg('e', '1'), 6) // e evicts c
+    assert.deepEqual(rows(), [['d', 1, 5, '1'], ['e', 1, 6, '1']]) // c went with its run: never counted anywhere else
+    r.stop()
+  })
+
   it('keeps a copy of at most previewBytes of the payload, never a view of it, made at the end of the turn', async function () {
     const r = new TopicRecorder({ maxTopics: 10, maxTopicChars: 100, previewBytes: 4 })
     const payload = Buffer.from('abcdefgh')

@@ -57,9 +57,15 @@ export class TopicRecorder {
   private flushing: NodeJS.Immediate | undefined
   /** Date.now() once per turn, not once per message. */
   private clock = 0
-  /** The last topic recorded and its entry: a burst on one topic (a socket read of one device's publishes) skips the hash lookup. */
+  /**
+   * The current run: messages in a row to one topic within one turn (a socket read of one device's
+   * publishes). They cost a comparison and a count each; the run is added to its entry when it ends.
+   */
   private lastTopic = ''
   private lastEntry: Entry | undefined
+  private lastAt = 0
+  private run = 0
+  private runMsg: Readonly<Message> | undefined
   private stopObserving: (() => void) | undefined
   /** When recording started (ms since the epoch); 0 while stopped. */
   since = 0
@@ -94,27 +100,47 @@ export class TopicRecorder {
       this.clock = Date.now()
       this.flushing = setImmediate(() => this.flush())
     }
-    now ??= this.clock
+    const at = now ?? this.clock
+    if (at === this.lastAt && this.lastEntry !== undefined && msg.topic === this.lastTopic) {
+      this.run++
+      this.runMsg = msg
+      return
+    }
+    this.endRun()
     const topic = msg.topic
     let e = this.lastEntry !== undefined && topic === this.lastTopic ? this.lastEntry : this.topics.get(topic)
     if (e === undefined) {
-      e = { count: 0, lastAt: now, head: EMPTY, bytes: 0, qos: 0, retain: false, pending: undefined }
-      this.topics.set(msg.topic, e)
-      this.chars += msg.topic.length
+      e = { count: 0, lastAt: at, head: EMPTY, bytes: 0, qos: 0, retain: false, pending: undefined }
+      this.topics.set(topic, e)
+      this.chars += topic.length
       this.evict()
-      if (this.topics.get(msg.topic) !== e) return // longer than the whole budget: evicted at once
-    } else if (e.lastAt !== now) {
+      if (this.topics.get(topic) !== e) return // longer than the whole budget: evicted at once
+    } else if (e.lastAt !== at) {
       // Insertion order is recency: a topic seen again moves to the end (once per turn is enough).
-      this.topics.delete(msg.topic)
-      this.topics.set(msg.topic, e)
+      this.topics.delete(topic)
+      this.topics.set(topic, e)
     }
-    if (e !== this.lastEntry) { this.lastTopic = topic; this.lastEntry = e }
-    e.count++
-    e.lastAt = now
-    // The copy waits for the end of this turn: a busy topic costs one copy per turn, not one per message, and
-    // the message is referenced no longer than the broker itself holds it.
+    e.lastAt = at
+    this.lastTopic = topic
+    this.lastEntry = e
+    this.lastAt = at
+    this.run = 1
+    this.runMsg = msg
+  }
+
+  /**
+   * Add the current run to its entry. Its last message's preview is copied at the end of the turn: a busy
+   * topic costs one copy per turn, and the message is referenced no longer than the broker itself holds it.
+   */
+  private endRun (): void {
+    const e = this.lastEntry
+    const m = this.runMsg
+    if (e === undefined || m === undefined) return
+    e.count += this.run
     if (e.pending === undefined) this.dirty.push(e)
-    e.pending = msg
+    e.pending = m
+    this.run = 0
+    this.runMsg = undefined
   }
 
   private evict (): void {
@@ -122,19 +148,23 @@ export class TopicRecorder {
       const first = this.topics.keys().next().value as string
       this.topics.delete(first)
       this.chars -= first.length
-      if (first === this.lastTopic) this.forgetLast()
+      if (first === this.lastTopic) this.forgetLast() // its run is lost with it
     }
   }
 
   private forgetLast (): void {
     this.lastTopic = ''
     this.lastEntry = undefined
+    this.lastAt = 0
+    this.run = 0
+    this.runMsg = undefined
   }
 
   /** Copy the previews of the messages recorded since the last flush. */
   private flush (): void {
     if (this.flushing !== undefined) clearImmediate(this.flushing)
     this.flushing = undefined
+    this.endRun()
     for (const e of this.dirty) {
       const m = e.pending
       if (m === undefined) continue
