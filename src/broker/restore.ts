@@ -13,18 +13,18 @@ import type { SubscriptionOptions } from './types'
 
 export function restoreState (core: BrokerCore, state: PersistedState): void {
   const now = Date.now()
-  const restored = (m: StoredMessage): RoutedMessage =>
-    ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties, expiresAt: m.expiresAt, origin: undefined, enc: undefined, stored: m })
-  const routed = new Map<StoredMessage, RoutedMessage>()
-  const routedOf = (m: StoredMessage): RoutedMessage => {
-    let r = routed.get(m)
-    if (r === undefined) routed.set(m, r = restored(m))
+  // The stored object itself becomes the routed message (the fields it lacks are added): one object per message for
+  // the broker and the store, which never reads or writes the added ones.
+  const restored = (m: StoredMessage): RoutedMessage => {
+    const r = m as RoutedMessage
+    r.origin = undefined
+    r.enc = undefined
+    r.stored = m
     return r
   }
-  for (const st of state.sessions) for (const o of st.outgoing) routedOf(o.message)
   for (const r of state.retained) {
     if (r.expiresAt !== undefined && r.expiresAt <= now) { core.persistence.deleteRetained(r.topic); continue }
-    core.keepRetained(routed.get(r) ?? restored(r))
+    core.keepRetained(restored(r))
   }
   for (const st of state.sessions) {
     const s = new Session(st.clientId)
@@ -44,7 +44,7 @@ export function restoreState (core: BrokerCore, state: PersistedState): void {
     core.sessions.set(s.clientId, s)
     for (const so of st.subscriptions) restoreSubscription(core, s, so)
     for (const o of st.outgoing) {
-      const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg: routedOf(o.message), qos: o.qos, retain: o.retain, subIds: o.subscriptionIdentifiers }
+      const out = { seq: o.seq, packetId: o.packetId ?? 0, state: o.state, msg: restored(o.message), qos: o.qos, retain: o.retain, subIds: o.subscriptionIdentifiers }
       if (o.seq > s.outSeq) s.outSeq = o.seq
       if (o.state !== 'queued' && o.packetId) { s.addInflight(o.packetId, out); s.notePacketId(o.packetId) } else s.enqueue({ ...out, state: 'queued', packetId: 0 })
     }

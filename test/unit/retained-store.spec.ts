@@ -10,8 +10,7 @@ function msg (topic: string, payload = ''): RoutedMessage {
 }
 
 function rootChildren (store: RetainedStore): number {
-  const root = (store as unknown as { root: { children: Map<string, unknown> | null } }).root
-  return root.children === null ? 0 : root.children.size
+  return (store as unknown as { root: { children: () => unknown[] } }).root.children().length
 }
 
 const topics = (ms: RoutedMessage[]): string[] => ms.map(m => m.topic)
@@ -59,6 +58,26 @@ describe('unit: retained store', function () {
     assert.equal(rootChildren(s), 1)
     assert.equal(s.delete('a'), a)
     assert.equal(rootChildren(s), 0)
+  })
+
+  it('a level with one child holds it directly, a second makes a Map: found, listed in order and pruned alike', function () {
+    const s = new RetainedStore()
+    const [ab, ac, ad] = ['a/b', 'a/c', 'a/d'].map(t => msg(t))
+    s.set(ab) // a has one child
+    assert.equal(s.get('a/b'), ab)
+    assert.equal(s.get('a/c'), undefined)
+    s.set(ac) // now two
+    assert.deepEqual(topics(s.match('a/+')), ['a/b', 'a/c'])
+    assert.equal(s.delete('a/b'), ab) // one left, in the Map
+    s.set(ad)
+    assert.deepEqual(topics(s.match('a/#')), ['a/c', 'a/d'])
+    assert.equal(s.delete('a/x'), undefined)
+    assert.equal(s.delete('a/c'), ac)
+    assert.equal(s.delete('a/d'), ad)
+    assert.equal(rootChildren(s), 0) // every level pruned
+    s.set(ab)
+    assert.equal(s.delete('a/c'), undefined) // a one-child level asked for another child
+    assert.deepEqual(topics(s.all()), ['a/b'])
   })
 
   it('matches come out in insertion order, level by level; wildcards skip $ topics at the first level [MQTT-4.7.2-1]', function () {
