@@ -188,6 +188,7 @@ function startNode (name, ctx, dir, args, limits) {
     env.BENCH_PROBE_RESOLUTION = String(ctx.probeResolution || 1)
   }
   if (ctx.traceGc) nodeArgs.push('--trace-gc')
+  if (process.env.BENCH_BROKER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_BROKER_NODE_ARGS.split(' ')) // e.g. --cpu-prof, for a profile
   const child = spawnWithFds(ctx.nodeBin, [...nodeArgs, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, ctx.cpus ?? null)
   const b = new BrokerProcess(name, child, dir, limits)
   if (ctx.probe) b.probeFile = env.BENCH_PROBE_FILE
