@@ -75,13 +75,19 @@ describe('14 retained replay on subscribe', function () {
     await fillDiscovery(b, 3000)
     const local = await b.local({ protocolVersion: 5 })
     let n = 0
-    let ticks = 0
-    const timer = setInterval(() => { ticks++ }, 0)
-    const done = new Promise<void>(resolve => local.on('message', () => { if (++n === 3000) resolve() }))
+    // Other work: a callback that runs once per turn of the event loop (a 1 ms timer was too coarse: a fast
+    // replay of 12 batches can end within 2 ms). The replay's 3000 messages must span many turns.
+    let turns = 0
+    let running = true
+    const turn = (): void => { turns++; if (running) setImmediate(turn) }
+    setImmediate(turn)
+    const turnsAt: number[] = []
+    const done = new Promise<void>(resolve => local.on('message', () => { turnsAt.push(turns); if (++n === 3000) resolve() }))
     await local.subscribe([{ topic: 'homeassistant/#', qos: 0 }])
     await done
-    clearInterval(timer)
+    running = false
     assert.equal(n, 3000)
-    assert.ok(ticks >= 3, `timers ran ${ticks} times during the replay`)
+    const spanned = turnsAt[turnsAt.length - 1] - turnsAt[0]
+    assert.ok(spanned >= 10, `the replay ran in ${spanned + 1} turns of the event loop (3000 messages, batches of 256)`)
   })
 })
