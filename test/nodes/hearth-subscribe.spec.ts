@@ -46,6 +46,17 @@ describe('hearth-subscribe node', function () {
     assert.deepEqual(out.map((m) => [m.topic, m.qos, m.retain]), [['auto/json', 0, false], ['auto/text', 0, false], ['auto/bin', 0, false]])
   })
 
+  it('each message it sends is a new message with its own _msgid, 16 hexadecimal digits as Node-RED makes them', async function () {
+    await helper.load(nodes, flow([subscribe({ topic: 'ids/#' }), helperNode('out')]))
+    const c = await publisher(await ready())
+    const out = collect('out')
+    for (let i = 0; i < 20; i++) await c.publishAsync(`ids/${i}`, String(i))
+    await waitFor(() => out.length === 20)
+    const ids = out.map((m) => m._msgid as string)
+    for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/)
+    assert.equal(new Set(ids).size, 20, ids.join(' '))
+  })
+
   for (const [datatype, sent, expected] of [
     ['string', '{"a":1}', '{"a":1}'],
     ['buffer', 'abc', Buffer.from('abc')],

@@ -4,7 +4,7 @@ import { encodePayload } from '../shared/payload'
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
 import { setStatus } from '../shared/status'
 import { isValidTopicName } from '../shared/topics'
-import { INVALID, readFlag, readInt, readQoS, readUserProperties } from '../shared/values'
+import { INVALID, type Invalid, type QoS, readFlag, readInt, readQoS, readUserProperties } from '../shared/values'
 import { TYPE, type PublishNodeConfig } from './types'
 
 /** A publish failure with a catalog key under `hearth-publish.errors.`. */
@@ -15,48 +15,75 @@ class PublishError extends Error {
 /** Reason codes the broker answers a refused publish with. */
 const REASONS: Record<number, string> = { 0x87: 'not-authorised', 0x90: 'invalid-topic', 0x97: 'quota-exceeded', 0x95: 'too-large', 0x9a: 'retain-unsupported', 0x9b: 'qos-unsupported' }
 
-/** The node's value when it sets one, else the msg's (as core: the node wins). */
-function pick (nodeValue: unknown, msgValue: unknown): unknown {
-  return nodeValue !== undefined && nodeValue !== '' ? nodeValue : msgValue
+/** Does the node set this value? (As core: a value the node sets wins over the msg's.) */
+function isSet (nodeValue: unknown): boolean {
+  return nodeValue !== undefined && nodeValue !== ''
 }
 
-/** MQTT 5 properties from the node or the msg. */
-function properties (config: PublishNodeConfig, msg: NodeMessage): MessageProperties | undefined {
-  const p: MessageProperties = {}
-  const contentType = pick(config.contentType, msg.contentType)
-  if (typeof contentType === 'string' && contentType !== '') p.contentType = contentType
-  const responseTopic = pick(config.responseTopic, msg.responseTopic)
-  if (responseTopic !== undefined && responseTopic !== '') {
-    if (!isValidTopicName(responseTopic)) throw new PublishError('invalid-response-topic', { topic: String(responseTopic) })
-    p.responseTopic = responseTopic
+type Key = 'topic' | 'qos' | 'retain' | 'contentType' | 'responseTopic' | 'correlationData' | 'userProperties' | 'messageExpiryInterval'
+
+/**
+ * One message field: the node's value when it sets one, read (and parsed) once since a deployed
+ * node's config never changes; else the msg's, read from each msg.
+ */
+function field<T> (config: PublishNodeConfig, key: Key, read: (value: unknown) => T): (msg: NodeMessage) => T {
+  const nodeValue: unknown = config[key]
+  if (isSet(nodeValue)) {
+    const fixed = read(nodeValue)
+    return () => fixed
   }
-  const correlation = pick(config.correlationData, msg.correlationData)
-  if (correlation !== undefined && correlation !== '') p.correlationData = Buffer.isBuffer(correlation) ? correlation : Buffer.from(String(correlation), 'utf8')
-  const user = readUserProperties(pick(config.userProperties, msg.userProperties))
-  if (user === INVALID) throw new PublishError('bad-user-properties')
-  if (user) p.userProperties = user
-  const expiryValue = pick(config.messageExpiryInterval, msg.messageExpiryInterval)
-  const expiry = readInt(expiryValue, -1, 0, 4294967295)
-  if (expiry === INVALID) throw new PublishError('bad-expiry', { value: String(expiryValue) })
-  if (expiry >= 0) p.messageExpiryInterval = expiry
-  const pfi = msg.payloadFormatIndicator
-  if (pfi === true || pfi === false) p.payloadFormatIndicator = pfi
-  return Object.keys(p).length > 0 ? p : undefined
+  return (msg) => read(msg[key])
 }
 
-/** Build the MQTT message for `msg`, or throw a PublishError saying what is wrong. */
-export function buildMessage (config: PublishNodeConfig, msg: NodeMessage, v5: boolean): Message {
-  const topic = pick(config.topic, msg.topic)
-  if (!isValidTopicName(topic)) throw new PublishError('invalid-topic', { topic: String(topic ?? '') })
-  const qosValue = pick(config.qos, msg.qos)
-  const qos = readQoS(qosValue, 0)
-  if (qos === INVALID) throw new PublishError('invalid-qos', { qos: String(qosValue) })
-  const message: Message = { topic, payload: encodePayload(msg.payload), qos, retain: readFlag(pick(config.retain, msg.retain), false) }
-  if (v5) {
-    const props = properties(config, msg)
-    if (props) message.properties = props
+const same = (v: unknown): unknown => v
+
+/** The builder of a node's MQTT messages: `build(msg, v5)` gives the message or throws a PublishError saying what is wrong. */
+export function messageBuilder (config: PublishNodeConfig): (msg: NodeMessage, v5: boolean) => Message {
+  const topicOf = field(config, 'topic', same)
+  const qosOf = field(config, 'qos', (value): { value: unknown, qos: QoS | Invalid } => ({ value, qos: readQoS(value, 0) }))
+  const retainOf = field(config, 'retain', (value) => readFlag(value, false))
+  const contentTypeOf = field(config, 'contentType', same)
+  const responseTopicOf = field(config, 'responseTopic', same)
+  const correlationOf = field(config, 'correlationData', same)
+  const userOf = field(config, 'userProperties', readUserProperties)
+  const userFixed = isSet(config.userProperties)
+  const expiryOf = field(config, 'messageExpiryInterval', (value): { value: unknown, expiry: number | Invalid } => ({ value, expiry: readInt(value, -1, 0, 4294967295) }))
+
+  /** MQTT 5 properties from the node or the msg. */
+  const properties = (msg: NodeMessage): MessageProperties | undefined => {
+    let p: MessageProperties | undefined
+    const contentType = contentTypeOf(msg)
+    if (typeof contentType === 'string' && contentType !== '') (p ??= {}).contentType = contentType
+    const responseTopic = responseTopicOf(msg)
+    if (responseTopic !== undefined && responseTopic !== '') {
+      if (!isValidTopicName(responseTopic)) throw new PublishError('invalid-response-topic', { topic: String(responseTopic) })
+      ;(p ??= {}).responseTopic = responseTopic
+    }
+    const correlation = correlationOf(msg)
+    if (correlation !== undefined && correlation !== '') (p ??= {}).correlationData = Buffer.isBuffer(correlation) ? correlation : Buffer.from(String(correlation), 'utf8')
+    const user = userOf(msg)
+    if (user === INVALID) throw new PublishError('bad-user-properties')
+    if (user) (p ??= {}).userProperties = userFixed ? { ...user } : user // each message its own copy of the node's
+    const e = expiryOf(msg)
+    if (e.expiry === INVALID) throw new PublishError('bad-expiry', { value: String(e.value) })
+    if (e.expiry >= 0) (p ??= {}).messageExpiryInterval = e.expiry
+    const pfi = msg.payloadFormatIndicator
+    if (pfi === true || pfi === false) (p ??= {}).payloadFormatIndicator = pfi
+    return p
   }
-  return message
+
+  return (msg, v5) => {
+    const topic = topicOf(msg)
+    if (!isValidTopicName(topic)) throw new PublishError('invalid-topic', { topic: String(topic ?? '') })
+    const q = qosOf(msg)
+    if (q.qos === INVALID) throw new PublishError('invalid-qos', { qos: String(q.value) })
+    const message: Message = { topic, payload: encodePayload(msg.payload), qos: q.qos, retain: retainOf(msg) }
+    if (v5) {
+      const props = properties(msg)
+      if (props) message.properties = props
+    }
+    return message
+  }
 }
 
 const nodeInit: NodeInitializer = (RED: NodeAPI) => {
@@ -77,6 +104,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     }
     const user: ConnectionUser = { id: node.id, onState: (state, text) => setStatus(node, state, text) }
     conn.register(user)
+    const build = messageBuilder(config)
 
     const fail = (err: PublishError | (Error & { reasonCode?: number })): Error => {
       if (err instanceof PublishError) return new Error(RED._(`hearth-publish.errors.${err.key}`, err.subs))
@@ -102,7 +130,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
       }
       let message: Message
       try {
-        message = buildMessage(config, msg, conn.protocolVersion === 5)
+        message = build(msg, conn.protocolVersion === 5)
       } catch (err) {
         done(fail(err as PublishError))
         return

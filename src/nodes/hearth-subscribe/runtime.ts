@@ -2,6 +2,7 @@ import type { DeliveredMessage, QoS, SubscriptionOptions } from '../../broker/ty
 import type { ConnectionApi, ConnectionUser } from '../hearth-connection/api'
 import { decodePayload, OUTPUT_FORMATS, type OutputFormat } from '../shared/payload'
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage, SendFn } from '../shared/red'
+import { messageId } from '../shared/message-id'
 import { setStatus } from '../shared/status'
 import { isValidTopicFilter } from '../shared/topics'
 import { INVALID, readBool, readInt, readQoS } from '../shared/values'
@@ -41,7 +42,8 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
     /** Build the output message the way core `mqtt in` names its fields. */
     const toMsg = (m: DeliveredMessage, fmt: OutputFormat): void => {
       const decoded = decodePayload(m.payload, fmt)
-      const msg: NodeMessage = { topic: m.topic, payload: decoded.ok ? decoded.value : m.payload, qos: m.qos, retain: m.retain }
+      // A new message, with its id made here rather than by Node-RED's send (see message-id.ts)
+      const msg: NodeMessage = { _msgid: messageId(), topic: m.topic, payload: decoded.ok ? decoded.value : m.payload, qos: m.qos, retain: m.retain }
       const p = m.properties
       if (p && v5()) {
         if (p.responseTopic !== undefined) msg.responseTopic = p.responseTopic
