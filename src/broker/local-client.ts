@@ -112,12 +112,13 @@ export class LocalClient extends EventEmitter {
   /**
    * Publish and call `done()` once the broker accepted the message (QoS 1/2: routed and durable),
    * or `done(err)`. No promise per message: a QoS 0 message (or any, when nothing waits for the
-   * disk) is settled before this returns, which keeps the in-process path synchronous.
+   * disk) is settled before this returns, which keeps the in-process path synchronous. The broker
+   * may read `msg` until `done` is called (an asynchronous authorisation): change it only after.
    */
-  publishWith (msg: Message, done: (err?: Error) => void, options: { packetId?: number } = {}): void {
+  publishWith (msg: Message, done: (err?: Error) => void, options?: { packetId?: number }): void {
     const core = this.core
     if (!this.connected) { done(reasonError(RC.UNSPECIFIED_ERROR, 'not connected')); return }
-    const pid = msg.qos === 2 ? options.packetId : undefined
+    const pid = msg.qos === 2 ? options?.packetId : undefined
     if (pid !== undefined) {
       if (!Number.isInteger(pid) || pid < 1 || pid > 65535) { done(new RangeError(`invalid packet identifier ${pid}`)); return }
       if (this.endpoint.session?.incoming.has(pid) === true) { done(); return }
@@ -125,7 +126,10 @@ export class LocalClient extends EventEmitter {
     if (!core.validTopic(msg.topic)) { done(reasonError(RC.TOPIC_NAME_INVALID, `invalid topic name '${msg.topic}'`)); return }
     if (msg.qos > core.opts.maximumQoS) { done(reasonError(RC.QOS_NOT_SUPPORTED, `QoS ${msg.qos} is not supported`)); return }
     if (msg.retain && !core.opts.retainAvailable) { done(reasonError(RC.RETAIN_NOT_SUPPORTED, 'retain is not supported')); return }
-    const m: Message = { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
+    // The broker makes its own routed message from this one; a copy is needed only to normalise it.
+    const m: Message = Buffer.isBuffer(msg.payload) && typeof msg.retain === 'boolean'
+      ? msg
+      : { topic: msg.topic, payload: Buffer.isBuffer(msg.payload) ? msg.payload : Buffer.from(msg.payload), qos: msg.qos, retain: !!msg.retain, properties: msg.properties }
     core.metrics.publishIn(m.payload.length)
     const rc = acceptPublish(core, this.endpoint, m)
     if (typeof rc === 'number') this.settle(rc, m.qos, pid, done)

@@ -15,10 +15,16 @@ export class Router {
   private gen = 0
   private routing = false
   private pending: Pending[] = []
-  /** Sessions matched by the publish being routed (non-shared subscriptions, merged). */
-  private matched: Session[] = []
+  /**
+   * Sessions matched by the publish being routed (non-shared subscriptions, merged), the first
+   * nMatched entries. The arrays are reused with a count rather than emptied (`length = 0` frees
+   * the backing store, and the next push makes a new one, for every message).
+   */
+  private matched: Array<Session | null> = []
+  private nMatched = 0
   /** Shared-group picks for the publish being routed, delivered one by one. */
-  private sharedPicks: Subscription[] = []
+  private sharedPicks: Array<Subscription | null> = []
+  private nShared = 0
   private curOrigin: Session | undefined = undefined
   private readonly visit = (sub: Subscription): void => this.collect(sub)
 
@@ -48,13 +54,17 @@ export class Router {
     this.curOrigin = origin
     const matched = this.matched
     const shared = this.sharedPicks
-    matched.length = 0
-    shared.length = 0
+    this.nMatched = 0
+    this.nShared = 0
     const core = this.core
     const delivery = core.delivery
     core.tree.match(msg.topic, this.visit)
-    for (let i = 0; i < matched.length; i++) {
-      const s = matched[i]
+    // route() never nests routeOne (a publish made while routing waits in pending), so the scratch arrays are this one's.
+    const nMatched = this.nMatched
+    const nShared = this.nShared
+    for (let i = 0; i < nMatched; i++) {
+      const s = matched[i] as Session
+      matched[i] = null // no session stays referenced from here after its message
       if (!core.mayRead(s, msg.topic)) continue
       // Delivered QoS is the minimum of the publish QoS and the granted QoS [v3.1.1 MQTT-3.8.4-6 / v5 MQTT-3.8.4-8];
       // for overlapping subscriptions the highest granted QoS wins [v3.1.1 MQTT-3.3.5-1 / v5 MQTT-3.3.4-2].
@@ -62,29 +72,35 @@ export class Router {
       // RETAIN is cleared on live delivery unless Retain As Published [v3.1.1 MQTT-3.3.1-9 / v5 MQTT-3.3.1-12..13]
       delivery.deliver(s, msg, qos, s.matchRap && msg.retain, s.matchSubIds, s.matchKeys)
     }
-    for (let i = 0; i < shared.length; i++) {
-      const sub = shared[i]
+    for (let i = 0; i < nShared; i++) {
+      const sub = shared[i] as Subscription
+      shared[i] = null
       if (!core.mayRead(sub.session, msg.topic)) continue
       const qos = msg.qos < sub.qos ? msg.qos : sub.qos
-      delivery.deliver(sub.session, msg, qos, sub.rap && msg.retain, sub.subId !== undefined ? [sub.subId] : undefined, sub.session.collectFilters ? [sub.key] : undefined)
+      delivery.deliver(sub.session, msg, qos, sub.rap && msg.retain, sub.subId !== undefined ? (sub.idList ??= [sub.subId]) : undefined, sub.session.collectFilters ? (sub.keyList ??= [sub.key]) : undefined)
     }
-    matched.length = 0
-    shared.length = 0
   }
 
   private collect (sub: Subscription): void {
     const s = sub.session
-    if (sub.group !== undefined) { this.sharedPicks.push(sub); return }
+    if (sub.group !== undefined) { this.sharedPicks[this.nShared++] = sub; return }
     // No Local: never back to the publisher's own session [v5 MQTT-3.8.3-3]
     if (sub.nl && s === this.curOrigin) return
     if (s.matchGen !== this.gen) {
       s.matchGen = this.gen
       s.matchQos = sub.qos
       s.matchRap = sub.rap
-      s.matchSubIds = sub.subId !== undefined ? [sub.subId] : undefined
-      s.matchKeys = s.collectFilters ? [sub.key] : undefined
-      this.matched.push(s)
+      // One subscription matched so far: its own lists, lent (see Subscription.idList)
+      s.matchSubIds = sub.subId !== undefined ? (sub.idList ??= [sub.subId]) : undefined
+      s.matchKeys = s.collectFilters ? (sub.keyList ??= [sub.key]) : undefined
+      s.matchLent = true
+      this.matched[this.nMatched++] = s
       return
+    }
+    if (s.matchLent) { // a second subscription of this session matches: this message gets lists of its own
+      s.matchLent = false
+      if (s.matchSubIds !== undefined) s.matchSubIds = s.matchSubIds.slice()
+      if (s.matchKeys !== undefined) s.matchKeys = s.matchKeys.slice()
     }
     if (s.matchKeys !== undefined) s.matchKeys.push(sub.key)
     if (sub.qos > s.matchQos) s.matchQos = sub.qos

@@ -110,6 +110,8 @@ export class Session {
   /** Also collect the matched filters (matchKeys) for this session's client (set from the client at bind). */
   collectFilters = false
   matchKeys: string[] | undefined = undefined
+  /** matchSubIds and matchKeys are a subscription's own one-element lists (shared by every message): copy before adding. */
+  matchLent = false
 
   constructor (readonly clientId: string) {}
 

@@ -18,6 +18,13 @@ export interface Subscription {
   rh: 0 | 1 | 2
   subId: number | undefined
   group: string | undefined
+  /**
+   * `[subId]` and `[key]`, made on the first message this subscription alone matches for its session
+   * (the usual case) and handed to every such delivery, so routing allocates no list per message.
+   * Never changed: the router copies them before it adds to them.
+   */
+  idList?: number[]
+  keyList?: string[]
 }
 
 interface SharedGroup {
@@ -152,7 +159,7 @@ export class TopicTree {
 }
 
 function emit (node: TrieNode, visit: MatchVisitor): void {
-  if (node.subs !== null) for (const s of node.subs.values()) visit(s)
+  if (node.subs !== null) node.subs.forEach(visit) // no iterator object per match
   if (node.shared !== null) for (const g of node.shared.values()) visit(pickMember(g))
 }
 

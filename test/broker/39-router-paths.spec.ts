@@ -80,4 +80,29 @@ describe('39 routing paths', function () {
     await c.ack(got[0])
     await c.expectNothing(150, 'publish')
   })
+
+  it('[MQTT-3.3.4-3][MQTT-3.3.4-4] (MQTT 5) identifiers and filters stay those of each message: an overlap, then one subscription, then the overlap again', async function () {
+    // A subscription matched alone lends its one-element lists to every delivery; an overlap must not grow them.
+    const b = await h.broker()
+    const local = await b.local({ protocolVersion: 5 })
+    const got: DeliveredMessage[] = []
+    local.on('message', (m: DeliveredMessage) => got.push(m))
+    await local.subscribe([{ topic: 'ln/+', qos: 0, subscriptionIdentifier: 5 }, { topic: 'ln/b', qos: 0, subscriptionIdentifier: 6 }])
+    const net = await b.connect({ protocolVersion: 5 })
+    await net.subscribe('ln/+', 0, { subscriptionIdentifier: 5 })
+    await net.subscribe('ln/b', 0, { subscriptionIdentifier: 6 })
+    const pub = await b.connect({ protocolVersion: 5 })
+    for (const t of ['ln/a', 'ln/b', 'ln/a', 'ln/b', 'ln/a']) await pub.publish(t, t)
+    await pollUntil(() => got.length === 5, WAIT, 'five messages')
+    const one = (topic: string): object => ({ topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false, properties: undefined, subscriptionIdentifiers: [5], filters: ['ln/+'] })
+    const both = (topic: string): object => ({ topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false, properties: undefined, subscriptionIdentifiers: [6, 5], filters: ['ln/b', 'ln/+'] })
+    assert.deepStrictEqual(got, [one('ln/a'), both('ln/b'), one('ln/a'), both('ln/b'), one('ln/a')])
+    assertPublishes(await net.publishes(5), [
+      { topic: 'ln/a', payload: 'ln/a', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: 5 } },
+      { topic: 'ln/b', payload: 'ln/b', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: [6, 5] } },
+      { topic: 'ln/a', payload: 'ln/a', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: 5 } },
+      { topic: 'ln/b', payload: 'ln/b', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: [6, 5] } },
+      { topic: 'ln/a', payload: 'ln/a', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: 5 } },
+    ])
+  })
 })

@@ -12,6 +12,11 @@ const errorKey = (f: () => unknown): string => {
   return 'no error'
 }
 
+const errorSubs = (f: () => unknown): unknown => {
+  try { f() } catch (err) { return { ...(err as { subs: object }).subs } }
+  return 'no error'
+}
+
 describe('unit: the publish node builds its messages', function () {
   it('takes everything from each msg when the node sets nothing: two msgs, two different messages', function () {
     const build = messageBuilder(node({}))
@@ -54,5 +59,10 @@ describe('unit: the publish node builds its messages', function () {
     assert.equal(errorKey(() => fromMsg({ topic: 'a/#', payload: 1 }, true)), 'invalid-topic')
     assert.equal(errorKey(() => fromMsg({ topic: 't', payload: 1, responseTopic: 'r/+' }, true)), 'invalid-response-topic')
     assert.equal(errorKey(() => fromMsg({ topic: 't', payload: 1, messageExpiryInterval: 'soon' }, true)), 'bad-expiry')
+    // the error names the value that was read: the node's, else the msg's
+    assert.deepEqual(errorSubs(() => bad({ topic: 't', payload: 1, qos: 1 }, true)), { qos: '3' })
+    assert.deepEqual(errorSubs(() => fromMsg({ topic: 't', payload: 1, qos: 7 }, true)), { qos: '7' })
+    assert.deepEqual(errorSubs(() => badExpiry({ topic: 't', payload: 1, messageExpiryInterval: 5 }, true)), { value: '-1' })
+    assert.deepEqual(errorSubs(() => fromMsg({ topic: 't', payload: 1, messageExpiryInterval: 'soon' }, true)), { value: 'soon' })
   })
 })

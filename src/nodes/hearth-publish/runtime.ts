@@ -4,7 +4,7 @@ import { encodePayload } from '../shared/payload'
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage } from '../shared/red'
 import { setStatus } from '../shared/status'
 import { isValidTopicName } from '../shared/topics'
-import { INVALID, type Invalid, type QoS, readFlag, readInt, readQoS, readUserProperties } from '../shared/values'
+import { INVALID, readFlag, readInt, readQoS, readUserProperties } from '../shared/values'
 import { TYPE, type PublishNodeConfig } from './types'
 
 /** A publish failure with a catalog key under `hearth-publish.errors.`. */
@@ -40,14 +40,16 @@ const same = (v: unknown): unknown => v
 /** The builder of a node's MQTT messages: `build(msg, v5)` gives the message or throws a PublishError saying what is wrong. */
 export function messageBuilder (config: PublishNodeConfig): (msg: NodeMessage, v5: boolean) => Message {
   const topicOf = field(config, 'topic', same)
-  const qosOf = field(config, 'qos', (value): { value: unknown, qos: QoS | Invalid } => ({ value, qos: readQoS(value, 0) }))
+  const qosOf = field(config, 'qos', (value) => readQoS(value, 0))
   const retainOf = field(config, 'retain', (value) => readFlag(value, false))
   const contentTypeOf = field(config, 'contentType', same)
   const responseTopicOf = field(config, 'responseTopic', same)
   const correlationOf = field(config, 'correlationData', same)
   const userOf = field(config, 'userProperties', readUserProperties)
   const userFixed = isSet(config.userProperties)
-  const expiryOf = field(config, 'messageExpiryInterval', (value): { value: unknown, expiry: number | Invalid } => ({ value, expiry: readInt(value, -1, 0, 4294967295) }))
+  const expiryOf = field(config, 'messageExpiryInterval', (value) => readInt(value, -1, 0, 4294967295))
+  /** The value that was read, for an error message. */
+  const given = (key: Key, msg: NodeMessage): string => String(isSet(config[key]) ? config[key] : msg[key])
 
   /** MQTT 5 properties from the node or the msg. */
   const properties = (msg: NodeMessage): MessageProperties | undefined => {
@@ -64,9 +66,9 @@ export function messageBuilder (config: PublishNodeConfig): (msg: NodeMessage, v
     const user = userOf(msg)
     if (user === INVALID) throw new PublishError('bad-user-properties')
     if (user) (p ??= {}).userProperties = userFixed ? { ...user } : user // each message its own copy of the node's
-    const e = expiryOf(msg)
-    if (e.expiry === INVALID) throw new PublishError('bad-expiry', { value: String(e.value) })
-    if (e.expiry >= 0) (p ??= {}).messageExpiryInterval = e.expiry
+    const expiry = expiryOf(msg)
+    if (expiry === INVALID) throw new PublishError('bad-expiry', { value: given('messageExpiryInterval', msg) })
+    if (expiry >= 0) (p ??= {}).messageExpiryInterval = expiry
     const pfi = msg.payloadFormatIndicator
     if (pfi === true || pfi === false) (p ??= {}).payloadFormatIndicator = pfi
     return p
@@ -75,9 +77,9 @@ export function messageBuilder (config: PublishNodeConfig): (msg: NodeMessage, v
   return (msg, v5) => {
     const topic = topicOf(msg)
     if (!isValidTopicName(topic)) throw new PublishError('invalid-topic', { topic: String(topic ?? '') })
-    const q = qosOf(msg)
-    if (q.qos === INVALID) throw new PublishError('invalid-qos', { qos: String(q.value) })
-    const message: Message = { topic, payload: encodePayload(msg.payload), qos: q.qos, retain: retainOf(msg) }
+    const qos = qosOf(msg)
+    if (qos === INVALID) throw new PublishError('invalid-qos', { qos: given('qos', msg) })
+    const message: Message = { topic, payload: encodePayload(msg.payload), qos, retain: retainOf(msg) }
     if (v5) {
       const props = properties(msg)
       if (props) message.properties = props

@@ -1,6 +1,6 @@
 import type { DeliveredMessage, QoS, SubscriptionOptions } from '../../broker/types'
 import type { ConnectionApi, ConnectionUser } from '../hearth-connection/api'
-import { decodePayload, OUTPUT_FORMATS, type OutputFormat } from '../shared/payload'
+import { decodeAuto, decodePayload, OUTPUT_FORMATS, type OutputFormat } from '../shared/payload'
 import type { DoneFn, Node, NodeAPI, NodeInitializer, NodeMessage, SendFn } from '../shared/red'
 import { messageId } from '../shared/message-id'
 import { setStatus } from '../shared/status'
@@ -12,6 +12,9 @@ export interface SubscribeNode extends Node {
   /** Settles once the node's fixed subscription was answered (or failed); never rejects. */
   ready: Promise<void>
 }
+
+/** `auto` cannot fail: its payload is decoded in place, with no result object per message. */
+const AUTO = Symbol('auto')
 
 /** A dynamic subscription, in the shape core `mqtt in` uses for `msg.subscriptions`. */
 interface DynamicSub { topic: string, qos: QoS, rh?: 0 | 1 | 2, rap?: boolean, nl?: boolean, datatype?: OutputFormat }
@@ -41,9 +44,9 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
 
     /** Build the output message the way core `mqtt in` names its fields. */
     const toMsg = (m: DeliveredMessage, fmt: OutputFormat): void => {
-      const decoded = decodePayload(m.payload, fmt)
+      const decoded = fmt === 'auto' ? AUTO : decodePayload(m.payload, fmt)
       // A new message, with its id made here rather than by Node-RED's send (see message-id.ts)
-      const msg: NodeMessage = { _msgid: messageId(), topic: m.topic, payload: decoded.ok ? decoded.value : m.payload, qos: m.qos, retain: m.retain }
+      const msg: NodeMessage = { _msgid: messageId(), topic: m.topic, payload: decoded === AUTO ? decodeAuto(m.payload) : decoded.ok ? decoded.value : m.payload, qos: m.qos, retain: m.retain }
       const p = m.properties
       if (p && v5()) {
         if (p.responseTopic !== undefined) msg.responseTopic = p.responseTopic
@@ -53,7 +56,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         if (p.messageExpiryInterval !== undefined) msg.messageExpiryInterval = p.messageExpiryInterval
         if (p.payloadFormatIndicator !== undefined) msg.payloadFormatIndicator = p.payloadFormatIndicator
       }
-      if (!decoded.ok) {
+      if (decoded !== AUTO && !decoded.ok) {
         node.error(RED._(`hearth-subscribe.errors.${decoded.reason}`), msg)
         return
       }

@@ -48,16 +48,19 @@ export function decodePayload (payload: Buffer, format: OutputFormat): Decoded {
         return { ok: false, reason: 'invalid-json' }
       }
     }
-    default: {
-      if (payload.length === 0) return { ok: true, value: '' }
-      if (!isUtf8(payload)) return { ok: true, value: payload }
-      const text = payload.toString('utf8')
-      if (!mayBeJson(text)) return { ok: true, value: text } // skip a throwing JSON.parse for plain text
-      try {
-        return { ok: true, value: JSON.parse(text) }
-      } catch {
-        return { ok: true, value: text }
-      }
-    }
+    default: return { ok: true, value: decodeAuto(payload) }
+  }
+}
+
+/** `auto`, which never fails: parsed JSON when the payload is JSON, a string when it is UTF-8 text, else the Buffer. */
+export function decodeAuto (payload: Buffer): unknown {
+  if (payload.length === 0) return ''
+  if (!isUtf8(payload)) return payload
+  const text = payload.toString('utf8')
+  if (!mayBeJson(text)) return text // skip a throwing JSON.parse for plain text
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
   }
 }
