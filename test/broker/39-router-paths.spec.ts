@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import type { DeliveredMessage } from '../../src/broker/types'
 import { pollUntil } from '../helpers/wait'
+import { gc } from '../fuzz/checks'
 import type { Authorizer } from '../../src/broker/auth'
 import { VERSIONS, WAIT, assertPublishes, hearthOnly, spec, useHarness } from '../helpers'
 
@@ -104,5 +105,21 @@ describe('39 routing paths', function () {
       { topic: 'ln/b', payload: 'ln/b', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: [6, 5] } },
       { topic: 'ln/a', payload: 'ln/a', qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: 5 } },
     ])
+  })
+
+  it('the router keeps no session once its message is routed: a subscriber that left can be collected', async function () {
+    hearthOnly('looks at the broker object itself')
+    const b = await h.broker()
+    const pub = await b.local({ protocolVersion: 5 })
+    let ref: WeakRef<object> | undefined
+    await (async () => {
+      const gone = await b.local({ protocolVersion: 5, clean: true })
+      await gone.subscribe([{ topic: 'wk/#', qos: 0 }])
+      await pub.publish({ topic: 'wk/a', payload: Buffer.from('x'), qos: 0, retain: false })
+      ref = new WeakRef(gone.endpoint.session as object)
+      await gone.end()
+    })()
+    // the router's last message matched only that session
+    await pollUntil(() => { gc(); return ref?.deref() === undefined }, WAIT, 'the session collected')
   })
 })
