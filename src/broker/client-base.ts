@@ -46,6 +46,13 @@ export abstract class ClientBase {
    */
   abstract sendQoS (o: Outgoing, fresh: boolean): void
   /**
+   * Send a new QoS 1/2 message with nothing queued ahead of it: as an outgoing record through
+   * sendQoS. A client that takes messages at once overrides this and makes no record.
+   */
+  sendFreshQoS (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters: string[] | undefined): void {
+    this.sendQoS({ seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds, filters }, true)
+  }
+  /**
    * End the connection because the broker closes: no will [v3.1.1 MQTT-3.1.2-8 / v5 MQTT-3.1.2-8 does not apply to a
    * server shutdown the client did not cause], DISCONNECT 0x8B to MQTT 5 clients.
    */

@@ -38,12 +38,11 @@ export class Delivery {
       this.send0(s, c, msg, retain, subIds, filters)
       return
     }
-    const o: Outgoing = { seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds, filters }
     if (live && s.queued === 0 && s.resend.length === 0 && s.replay === null && c.canSend(s)) {
-      c.sendQoS(o, true)
+      c.sendFreshQoS(s, msg, qos, retain, subIds, filters)
       return
     }
-    this.hold(s, o)
+    this.hold(s, { seq: ++s.outSeq, packetId: 0, state: 'queued', msg, qos, retain, subIds, filters })
   }
 
   /** Queue a message (bounded, and stored first for a persistent session); drops are counted. */

@@ -39,6 +39,13 @@ export class LocalEndpoint extends ClientBase {
     else this.core.delivery.sendImmediate(this.session, this, o, fresh)
   }
 
+  /** Taken at once unless acknowledged explicitly: no outgoing record for a message nothing waits ahead of. */
+  override sendFreshQoS (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters: string[] | undefined): void {
+    if (this.manualAck) { super.sendFreshQoS(s, msg, qos, retain, subIds, filters); return }
+    this.sendPublish(msg, qos, retain, subIds, 0, false, filters)
+    this.core.stats.messagesSent++
+  }
+
   shutdown (): void {
     this.end('broker closed', RC.SERVER_SHUTTING_DOWN, false)
   }
@@ -51,8 +58,10 @@ export class LocalEndpoint extends ClientBase {
       properties = { ...properties, messageExpiryInterval: Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)) }
     }
     this.core.metrics.publishOut(msg.payload.length)
-    const delivered: DeliveredMessage = { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds }
-    if (filters !== undefined) delivered.filters = filters
+    // Made whole in one literal: a property added afterwards costs a second allocation per message.
+    const delivered: DeliveredMessage = filters !== undefined
+      ? { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds, filters }
+      : { topic: msg.topic, payload: msg.payload, qos, retain, dup: false, properties, subscriptionIdentifiers: subIds }
     if (this.manualAck && qos > 0) {
       delivered.packetId = packetId
       delivered.dup = dup

@@ -126,6 +126,8 @@ describe('41 broker metrics and the Prometheus text', function () {
         messages: { received: 0, sent: 0 },
         bytes: { received: 0, sent: 0 },
       })
+    const st = b.broker.stats()
+    assert.deepEqual({ received: st.messagesReceived, sent: st.messagesSent }, { received: 1, sent: 1 }, 'Broker.stats() too')
   })
 
   it('the event loop delay is measured only while watched (or while the $SYS tree runs)', async function () {
