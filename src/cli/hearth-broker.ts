@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createBroker, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
 import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
+import { releaseLoadMemory } from './load-memory'
 import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
@@ -144,6 +145,7 @@ export async function main (argv: string[]): Promise<void> {
   } catch (err) {
     return fail((err as Error).message, RUNTIME_ERROR)
   }
+  if (settings.persistence !== undefined) releaseLoadMemory() // the young generation the load grew (see load-memory.ts)
   for (const l of listeners) {
     l.serve(broker)
     process.stdout.write(`hearth-broker listening on ${l.url}\n`)
