@@ -98,9 +98,14 @@ export class Delivery {
 
   /** In-process clients: the listener has the message once the call returns; nothing stays in flight. */
   sendImmediate (s: Session, c: ClientBase, o: Outgoing, fresh: boolean): void {
-    c.sendPublish(o.msg, o.qos, o.retain, o.subIds, 0, false, o.filters)
-    this.core.stats.messagesSent++
+    this.sendNow(c, o.msg, o.qos, o.retain, o.subIds, o.filters)
     if (!fresh && s.persistent) this.core.persistence.removeOutgoing(s.clientId, o.seq)
+  }
+
+  /** A QoS 1/2 message to a client that takes it at once (see sendImmediate), with or without an outgoing record. */
+  sendNow (c: ClientBase, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters: string[] | undefined): void {
+    c.sendPublish(msg, qos, retain, subIds, 0, false, filters)
+    this.core.stats.messagesSent++
   }
 
   /** Send what waits, while the client's Receive Maximum and its socket allow [v5 MQTT-3.3.4-9]. */

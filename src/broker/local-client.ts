@@ -41,9 +41,8 @@ export class LocalEndpoint extends ClientBase {
 
   /** Taken at once unless acknowledged explicitly: no outgoing record for a message nothing waits ahead of. */
   override sendFreshQoS (s: Session, msg: RoutedMessage, qos: QoS, retain: boolean, subIds: number[] | undefined, filters: string[] | undefined): void {
-    if (this.manualAck) { super.sendFreshQoS(s, msg, qos, retain, subIds, filters); return }
-    this.sendPublish(msg, qos, retain, subIds, 0, false, filters)
-    this.core.stats.messagesSent++
+    if (this.manualAck) super.sendFreshQoS(s, msg, qos, retain, subIds, filters)
+    else this.core.delivery.sendNow(this, msg, qos, retain, subIds, filters)
   }
 
   shutdown (): void {

@@ -11,9 +11,9 @@ import vm from 'node:vm'
 
 type FullGc = (options: { type: 'major', execution: 'sync', flavor: 'last-resort' }) => void
 
-/** Run the memory-reducing collection; false when this Node cannot (before 22). */
-export function releaseLoadMemory (): boolean {
-  if (Number(process.versions.node.split('.')[0]) < 22) return false
+/** Run the memory-reducing collection (nothing before Node 22). */
+export function releaseLoadMemory (): void {
+  if (Number(process.versions.node.split('.')[0]) < 22) return
   const exposed = (globalThis as { gc?: unknown }).gc
   let gc: FullGc
   if (typeof exposed === 'function') {
@@ -25,5 +25,4 @@ export function releaseLoadMemory (): boolean {
     v8.setFlagsFromString('--no-expose-gc')
   }
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
-  return true
 }

@@ -13,9 +13,6 @@ export interface SubscribeNode extends Node {
   ready: Promise<void>
 }
 
-/** `auto` cannot fail: its payload is decoded in place, with no result object per message. */
-const AUTO = Symbol('auto')
-
 /** A dynamic subscription, in the shape core `mqtt in` uses for `msg.subscriptions`. */
 interface DynamicSub { topic: string, qos: QoS, rh?: 0 | 1 | 2, rap?: boolean, nl?: boolean, datatype?: OutputFormat }
 
@@ -44,9 +41,11 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
 
     /** Build the output message the way core `mqtt in` names its fields. */
     const toMsg = (m: DeliveredMessage, fmt: OutputFormat): void => {
-      const decoded = fmt === 'auto' ? AUTO : decodePayload(m.payload, fmt)
+      // `auto` cannot fail: decoded in place, with no result object per message
+      const decoded = fmt === 'auto' ? undefined : decodePayload(m.payload, fmt)
+      const payload = decoded === undefined ? decodeAuto(m.payload) : decoded.ok ? decoded.value : m.payload
       // A new message, with its id made here rather than by Node-RED's send (see message-id.ts)
-      const msg: NodeMessage = { _msgid: messageId(), topic: m.topic, payload: decoded === AUTO ? decodeAuto(m.payload) : decoded.ok ? decoded.value : m.payload, qos: m.qos, retain: m.retain }
+      const msg: NodeMessage = { _msgid: messageId(), topic: m.topic, payload, qos: m.qos, retain: m.retain }
       const p = m.properties
       if (p && v5()) {
         if (p.responseTopic !== undefined) msg.responseTopic = p.responseTopic
@@ -56,7 +55,7 @@ const nodeInit: NodeInitializer = (RED: NodeAPI) => {
         if (p.messageExpiryInterval !== undefined) msg.messageExpiryInterval = p.messageExpiryInterval
         if (p.payloadFormatIndicator !== undefined) msg.payloadFormatIndicator = p.payloadFormatIndicator
       }
-      if (decoded !== AUTO && !decoded.ok) {
+      if (decoded !== undefined && !decoded.ok) {
         node.error(RED._(`hearth-subscribe.errors.${decoded.reason}`), msg)
         return
       }
