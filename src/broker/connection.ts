@@ -13,7 +13,6 @@ import type { BrokerCore, Ticking } from './core'
 import { RC, ProtocolError, reasonName } from './errors'
 import { createParser, PacketTooLargeError, BadUtf8Error, ParsedProtocolError, type PacketParser } from './parser'
 import { encodeAck, encodePublish, generate } from './encode'
-import { encodeControl } from './encode-control'
 import { dispatch } from './handlers'
 import type { RoutedMessage } from './message'
 import type { Outgoing } from './session'
@@ -255,7 +254,7 @@ export class Connection extends ClientBase implements Ticking {
       this.write(encodeAck(cmd, packet.messageId ?? 0))
       return true
     }
-    let buf = encodeControl(packet, this.protocolVersion) ?? generate(packet, this.protocolVersion)
+    let buf = generate(packet, this.protocolVersion)
     if (buf.length > this.maxPacketSize && 'properties' in packet && packet.properties !== undefined) {
       // Reason String and User Properties go first when the packet would be too large [v5 MQTT-3.2.2-19, v5 MQTT-3.2.2-20]
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>
