@@ -160,7 +160,7 @@ export class Delivery {
         if (!core.mayRead(s, m.topic)) continue
         // RETAIN=1 on messages sent for a new subscription [v3.1.1 MQTT-3.3.1-8 / v5 §3.3.1.3]
         if (qos === 0) this.send0(s, c, m, true, r.subIds)
-        else c.sendQoS({ seq: ++s.outSeq, packetId: 0, state: 'queued', msg: m, qos, retain: true, subIds: r.subIds }, true)
+        else c.sendFreshQoS(s, m, qos, true, r.subIds, undefined)
         if (c.session !== s || !c.active) return false
       }
       replay.shift()
