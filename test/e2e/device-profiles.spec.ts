@@ -146,12 +146,14 @@ describe('device profiles: Tasmota, ESPHome, Shelly, Zigbee2MQTT and Home Assist
         await until(() => saw(m('homeassistant/status', 'offline')), 10000, 'the Home Assistant will')
 
         // A late subscriber (mosquitto_sub, MQTT 3.1.1, QoS 2) gets every retained message, wills included.
-        // --retained-only makes it exit at the first live message: the watcher sends one until it has.
+        // --retained-only makes it exit at the first live message: the watcher sends one until it has. The live message
+        // goes at QoS 2 too: mosquitto_sub hands a QoS 2 message to its output only at PUBREL, so a QoS 0 one could
+        // overtake the last retained message's handshake and end the run before it is printed; PUBRELs come in order.
         const seenByWatcher = all.slice()
         const late = children.spawn(requireTool('mosquitto_sub'), ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311',
           '-i', 'late-subscriber', '-t', '#', '-q', '2', '--retained-only', '-F', '%r %q %t %p', '-W', '20'])
         while (!late.exited) {
-          await watcher.publishAsync('late/sentinel', 'live', { qos: 0 })
+          await watcher.publishAsync('late/sentinel', 'live', { qos: 2 })
           await new Promise((resolve) => setTimeout(resolve, 100))
         }
         assert.equal((await late.exit).code, 0, late.describe())
