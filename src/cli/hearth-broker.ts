@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path'
 import { createBroker, FilePersistence, OptionError, type Broker, type BrokerOptions } from '../broker'
 import { MqttListener, ListenerError, type ListenerOptions } from '../listeners'
 import { releaseLoadMemory } from './load-memory'
+import { lowerHelperThreads } from './thread-priority'
 import { parseArgs, USAGE } from './args'
 import { resolveConfig, type CliSettings, type ListenerSpec } from './config'
 import { loadTls } from './tls-files'
@@ -106,6 +107,7 @@ export async function main (argv: string[]): Promise<void> {
   try {
     const loaded = loadSettings(argv)
     if (loaded.help) { process.stdout.write(USAGE + '\n'); return }
+    lowerHelperThreads() // before anything starts libuv's pool, whose threads keep the event loop's priority
     settings = loaded.settings
     options = listenerOptions(settings)
     bridgeConfigs = loadBridgeFiles(settings.bridges ?? [])
