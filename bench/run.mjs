@@ -13,7 +13,7 @@ import { cleanupOnSignals } from './lib/cleanup.mjs'
 import { runGen } from './lib/gen-process.mjs'
 import { needsOf } from './lib/limits.mjs'
 import { RESTART_BROKERS, runRestartBench } from './lib/restart.mjs'
-import { SCENARIOS } from './lib/scenarios.mjs'
+import { SCENARIOS, scenarioWarmup } from './lib/scenarios.mjs'
 import { summarizeRuns, headline, detailMarkdown } from './lib/summary.mjs'
 import { machineTable, fmt } from './lib/report.mjs'
 import { machineInfo, systemBusySeconds } from './lib/proc.mjs'
@@ -145,7 +145,7 @@ async function measure (brokerName, scenario, rep, opts, pinned) {
     ...scenario.job(opts),
     name: scenario.id,
     host: '127.0.0.1',
-    warmup: opts.warmup,
+    warmup: scenarioWarmup(scenario, opts),
     duration: opts.duration,
     payloadSize: opts.payload,
     tag: `${brokerName}-${rep}`

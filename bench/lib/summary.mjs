@@ -1,7 +1,7 @@
 // From the runs to the report: medians per broker for every row, the headline table (the rows of issue 12, each with
 // its ratio to Mosquitto), and the detail tables (results, broker memory, latency diagnostics, CPU, limits).
 import { summarize, median, cell, fmt, resultTable, cpuTable } from './report.mjs'
-import { MEMORY_METRICS, LATENCY_DIAGNOSTICS, metricLabel } from './scenarios.mjs'
+import { MEMORY_METRICS, LATENCY_DIAGNOSTICS, SCENARIOS, metricLabel, scenarioWarmup } from './scenarios.mjs'
 import { describeRaised } from './limits.mjs'
 
 const ok = (runs, b, sc, pinned) => runs.filter(r => r.broker === b && r.scenario === sc && !!r.pinned === pinned && !r.error)
@@ -86,6 +86,12 @@ function brokerRows (S, key, opts, suffix) {
     rows.push(fromSummary(`latency at ${rate} msg/s, p50, ms ↓${suffix}`, find('latency', 'p50'), 'ms'))
     rows.push(fromSummary(`latency at ${rate} msg/s, p99, ms ↓${suffix}`, find('latency', 'p99'), 'ms'))
     rows.push(fromSummary(`latency at ${rate} msg/s, max, ms ↓${suffix}`, find('latency', 'max'), 'ms'))
+  }
+  const warm = SCENARIOS.find(s => s.id === 'latency-warm')
+  if (find('latency-warm', 'p50')) {
+    for (const k of ['p50', 'p99', 'max']) {
+      rows.push(fromSummary(`latency at ${rate} msg/s after ${scenarioWarmup(warm, opts)} s of traffic, ${k}, ms ↓${suffix}`, find('latency-warm', k), 'ms'))
+    }
   }
   if (find('conns', 'rate')) {
     const n = opts.conns % 1000 === 0 ? `${opts.conns / 1000}k` : String(opts.conns)
