@@ -4,9 +4,8 @@
  * cores those helpers are busiest in the first seconds of traffic, when V8 compiles the hot paths,
  * and a compiler thread that takes the core the event loop is waiting for delays the message in hand
  * by a time slice (1 to 10 ms). Lowered, they use what the event loop leaves: the latency benchmark's
- * p99 at 1k msg/s on 2 cores went from 0.9-1.6 ms to 0.45-0.53 ms, throughput unchanged within its
- * noise (bench/README.md). Mosquitto has no such threads; this makes Node's behave as if it had none
- * when the event loop needs the core.
+ * p99 at 1k msg/s on 2 cores went from 0.97 to 0.49 ms, throughput unchanged within its noise (README,
+ * Benchmark). On one core it helps less: there the compilers' CPU time is what the event loop lacks.
  *
  * Linux only (a thread's id is a pid to setpriority(2) there). Threads started later by the main
  * thread (libuv's pool, which does file I/O for persistence) keep the main thread's priority.
