@@ -7,6 +7,18 @@ import type { LoadAverage } from './types'
 
 const WINDOWS = [60, 300, 900] as const
 
+/**
+ * The shortest gap between two samples, s. Mosquitto folds its counters in at most once a second; a
+ * 1 s $SYS timer can fire a millisecond early by the wall clock (timers run on the monotonic clock),
+ * and such a round must still fold, or it publishes the previous round's averages.
+ */
+const MIN_SAMPLE_GAP_S = 0.5
+
+/** Whether counters read at `nowMs` are folded in, the last fold having been at `lastMs` (0: never). */
+export function dueForSample (lastMs: number, nowMs: number): boolean {
+  return lastMs === 0 || (nowMs - lastMs) / 1000 >= MIN_SAMPLE_GAP_S
+}
+
 export class LoadSeries {
   private last: number | undefined = undefined
   private readonly avg = [0, 0, 0]

@@ -7,7 +7,7 @@ import type { BrokerCore } from '../core'
 import { FilePersistence } from '../persistence-file'
 import { byType, total } from './counters'
 import { EventLoopMonitor } from './event-loop'
-import { LoadSeries } from './load'
+import { dueForSample, LoadSeries } from './load'
 import { SysPublisher } from './sys'
 import type { BrokerMetrics, ListenerMetrics, PersistenceMetrics } from './types'
 import { hearthVersion } from './version'
@@ -55,10 +55,10 @@ export class MetricsService {
     this.releaseLoop = null
   }
 
-  /** Fold the counters into the load averages (at least a second after the last time, as Mosquitto). */
+  /** Fold the counters into the load averages (at most about once a second, as Mosquitto: see dueForSample). */
   sample (now: number): void {
+    if (!dueForSample(this.lastSample, now)) return
     const dt = this.lastSample === 0 ? 0 : (now - this.lastSample) / 1000
-    if (this.lastSample !== 0 && dt < 1) return
     this.lastSample = now
     const m = this.core.metrics
     const st = this.core.stats
