@@ -42,6 +42,8 @@ const HELP = `node bench/run.mjs [options]
   --trace-gc            run the Node brokers with --trace-gc; their output goes to <out>/trace-gc/
   --conns N             idle connections (default 10000)
   --conn-concurrency N  connects in flight (default 100)
+  --conns-idle S        conns: measure the broker's RSS again once the connections have been idle S s (default 30,
+                        --quick 0: not measured)
   --payload B           payload bytes (default 32)
   --retained N          retained topics in the burst (default 10000)
   --rate N              latency scenario msg/s (default 1000)
@@ -71,6 +73,7 @@ function parseArgs (argv) {
     traceGc: false,
     conns: 10000,
     connConcurrency: 100,
+    connsIdle: 30,
     payload: 32,
     retained: 10000,
     rate: 1000,
@@ -103,7 +106,7 @@ function parseArgs (argv) {
     set[key] = m[2] ?? argv[++i]
   }
   if (set.quick !== undefined && set.quick !== '0') {
-    Object.assign(o, { quick: true, repeats: 1, duration: 2, warmup: 0.5, conns: 2000, quietWait: 5, retries: 0 })
+    Object.assign(o, { quick: true, repeats: 1, duration: 2, warmup: 0.5, conns: 2000, connsIdle: 0, quietWait: 5, retries: 0 })
   }
   for (const [k, v] of Object.entries(set)) {
     if (k === 'quick') continue
@@ -192,7 +195,7 @@ function describe (scenario, r) {
       return `p50 ${fmt(r.p50, 'ms')} ms, p99 ${fmt(r.p99, 'ms')} ms, max ${fmt(r.max, 'ms')} ms (${r.samples} samples${probe}; ${cpu})`
     }
     case 'retained': return `${fmt(r.value, 'ms')} ms = ${fmt(r.ratePerS, 'msg/s')} msg/s (${cpu})`
-    case 'conns': return `${fmt(r.value, 'conn/s')} conn/s, RSS ${fmt(r.rssPerConnKB, 'KB')} KB/conn (${r.rssBeforeKB}→${r.rssAfterKB} KB, ${r.failed} failed; ${cpu})`
+    case 'conns': return `${fmt(r.value, 'conn/s')} conn/s, RSS ${fmt(r.rssPerConnKB, 'KB')} KB/conn (${r.rssBeforeKB}→${r.rssAfterKB} KB${r.rssIdleKB === undefined ? '' : `, idle ${fmt(r.rssPerConnIdleKB, 'KB')} KB/conn: →${r.rssIdleKB} KB`}, ${r.failed} failed; ${cpu})`
     default: return `${fmt(r.value, 'msg/s')} msg/s delivered, ${fmt(r.publishedPerS, 'msg/s')} published/s, lost ${r.lost}, RSS ${fmt(r.rssIdleKB / 1024, 'MB')} → ${fmt(r.rssMaxKB / 1024, 'MB')} MB (${cpu})`
   }
 }

@@ -305,6 +305,13 @@ async function conns (job) {
   }
   await sleep(job.settleS * 1000)
   const rss1 = rssKB(job.brokerPid)
+  // and again once the connections have been idle for idleS: a Node broker's young generation, grown while the
+  // connections' state was allocated, is given back by V8's memory reducer some 8-16 s after the burst
+  let rss2
+  if (job.idleS > job.settleS) {
+    await sleep((job.idleS - job.settleS) * 1000)
+    rss2 = rssKB(job.brokerPid)
+  }
   // connections stay open: the orchestrator kills the broker first (its side takes the TIME_WAITs), then ends us
   return {
     value: ok / (ms / 1000),
@@ -316,6 +323,8 @@ async function conns (job) {
     rssBeforeKB: rss0,
     rssAfterKB: rss1,
     rssPerConnKB: (rss1 - rss0) / Math.max(1, ok),
+    rssIdleKB: rss2,
+    rssPerConnIdleKB: rss2 === undefined ? undefined : (rss2 - rss0) / Math.max(1, ok),
     ...m
   }
 }

@@ -128,10 +128,11 @@ export const SCENARIOS = [
   {
     id: 'conns',
     title: 'idle connections: connect rate and broker RSS per connection',
-    job: o => ({ kind: 'conns', count: o.conns, concurrency: o.connConcurrency, threads: 2, timeoutS: 120, settleS: o.quick ? 1 : 2 }),
+    job: o => ({ kind: 'conns', count: o.conns, concurrency: o.connConcurrency, threads: 2, timeoutS: 120, settleS: o.quick ? 1 : 2, idleS: o.connsIdle }),
     metrics: [
       { key: 'rate', label: 'connect rate', unit: 'conn/s', better: 'higher', get: r => r.value },
-      { key: 'rss', label: 'broker RSS per idle connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB }
+      { key: 'rss', label: 'broker RSS per idle connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB },
+      { key: 'rssIdle', label: 'broker RSS per idle connection {idle} s after connecting', unit: 'KB', better: 'lower', get: r => r.rssPerConnIdleKB }
     ]
   },
   // The same over TLS: each connection is a full handshake (no session resumption), a fifth of the TCP count
@@ -157,7 +158,7 @@ export function scenarioWarmup (scenario, o) {
 export function metricLabel (scenario, metric, o) {
   if (scenario.id === 'retained') return `retained burst ${fmtCount(o.retained)} → #, time to deliver all`
   if ((scenario.kind ?? scenario.id) === 'latency') return metric.label.replace('1k', fmtCount(o.rate)).replace('{warmup}', String(scenarioWarmup(scenario, o)))
-  if (scenario.id === 'conns') return `${metric.label} (${fmtCount(o.conns)} conns)`
+  if (scenario.id === 'conns') return `${metric.label.replace('{idle}', String(o.connsIdle))} (${fmtCount(o.conns)} conns)`
   if (scenario.id === 'conns-tls') return `${metric.label} (${fmtCount(Math.max(100, Math.round(o.conns / 5)))} conns)`
   return metric.label
 }

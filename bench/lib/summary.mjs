@@ -97,6 +97,7 @@ function brokerRows (S, key, opts, suffix) {
     const n = opts.conns % 1000 === 0 ? `${opts.conns / 1000}k` : String(opts.conns)
     rows.push(fromSummary(`connect rate, ${n} clients, conn/s ↑${suffix}`, find('conns', 'rate'), 'conn/s'))
     rows.push(fromSummary(`RSS per idle connection (${n}), KB ↓${suffix}`, find('conns', 'rss'), 'KB'))
+    if (opts.connsIdle > 0 && find('conns', 'rssIdle')) rows.push(fromSummary(`RSS per idle connection (${n}) ${opts.connsIdle} s after connecting, KB ↓${suffix}`, find('conns', 'rssIdle'), 'KB'))
   }
   for (const m of S.memory[key]) {
     const cells = {}

@@ -21,6 +21,9 @@ import type { PeerInfo, QoS } from './types'
 import type { PeerCertificate } from 'node:tls'
 
 const INBOX_PAUSE = 256
+/** The empty lists an idle connection shares; never written (frozen, so a write would throw). */
+const NO_PACKETS: mqtt.Packet[] = Object.freeze([]) as unknown as mqtt.Packet[]
+const NO_BUFFERS: Buffer[] = Object.freeze([]) as unknown as Buffer[]
 
 export class Connection extends ClientBase implements Ticking {
   readonly kind = 'network' as const
@@ -29,9 +32,10 @@ export class Connection extends ClientBase implements Ticking {
   private readonly createdAt: number
   private readonly parser: PacketParser
   private busy = false
-  private inbox: mqtt.Packet[] = []
-  /** Packets written during this tick, sent as one buffer on the next (see flush). */
-  private outq: Buffer[] = []
+  /** Packets waiting for a handler that is still busy (a shared empty list until the first waits). */
+  private inbox: mqtt.Packet[] = NO_PACKETS
+  /** Packets written during this tick, sent as one buffer on the next (see flush); a shared empty list between ticks. */
+  private outq: Buffer[] = NO_BUFFERS
   private outBytes = 0
   private flushScheduled = false
   /** Reading paused: too many packets wait for a handler (inbox), or replies back up toward a client that does not read (output). */
@@ -133,6 +137,7 @@ export class Connection extends ClientBase implements Ticking {
     if (this.state === ConnState.Closed) return
     this.core.metrics.packetIn(packet.cmd, packet.cmd === 'publish' ? packet.payload.length : 0)
     if (this.busy) {
+      if (this.inbox === NO_PACKETS) this.inbox = []
       this.inbox.push(packet)
       if (!this.pausedInbox && this.inbox.length >= INBOX_PAUSE) { this.pausedInbox = true; this.updateReading() }
       return
@@ -208,7 +213,8 @@ export class Connection extends ClientBase implements Ticking {
    */
   write (buf: Buffer): void {
     if (this.state === ConnState.Closed && !this.stream.writable) return
-    this.outq.push(buf)
+    if (this.outq === NO_BUFFERS) this.outq = [buf]
+    else this.outq.push(buf)
     this.outBytes += buf.length
     this.core.stats.bytesSent += buf.length
     this.traffic.bytesSent += buf.length
@@ -225,7 +231,7 @@ export class Connection extends ClientBase implements Ticking {
     const q = this.outq
     if (q.length === 0) return
     const data = q.length === 1 ? q[0] : Buffer.concat(q, this.outBytes)
-    this.outq = []
+    this.outq = NO_BUFFERS
     this.outBytes = 0
     if (this.stream.destroyed || !this.stream.writable) return
     // A client that does not read its replies (acknowledgements, SUBACKs, PINGRESPs) stops being
@@ -374,7 +380,7 @@ export class Connection extends ClientBase implements Ticking {
     this.leavePending()
     this.active = false
     this.core.ticking.delete(this)
-    this.inbox.length = 0
+    this.inbox = NO_PACKETS
     this.closeReason = reason
     this.closeCode = reasonCode
     if (this.session !== null) this.core.detach(this, this.willOnClose)

@@ -214,7 +214,7 @@ export class BrokerCore {
     for (const sub of s.subscriptions.values()) this.tree.remove(sub)
     s.subscriptions.clear()
     s.inflight.clear()
-    s.resend = []
+    s.clearResend()
     s.clearQueue()
     this.waiting.delete(s)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)

@@ -186,10 +186,10 @@ export class Delivery {
   resume (s: Session): void {
     const c = s.client
     if (c === null) return
-    s.resend = []
+    s.clearResend()
     let budget = c.sendQuota
     for (const o of s.inflight.values()) {
-      if (budget <= 0) { s.resend.push(o); continue }
+      if (budget <= 0) { s.holdForResend(o); continue }
       budget--
       if (o.state === 'released') c.sendPubrel(o.packetId)
       else c.sendPublish(o.msg, o.qos, o.retain, o.subIds, o.packetId, true) // [v3.1.1 MQTT-3.3.1-1 / v5 MQTT-3.3.1-1] DUP on resend

@@ -42,6 +42,8 @@ class EmptySet<T> extends Set<T> {
 const NO_SUBSCRIPTIONS: Map<string, Subscription> = new EmptyMap()
 const NO_INFLIGHT: Map<number, Outgoing> = new EmptyMap()
 const NO_INCOMING: Set<number> = new EmptySet()
+/** The empty list an idle session shares for its queue and resend list; frozen, so a write would throw. */
+const NO_OUTGOING: Outgoing[] = Object.freeze([]) as unknown as Outgoing[]
 
 export class Session {
   // The maps are created on first write: an idle session costs no hash tables.
@@ -71,14 +73,14 @@ export class Session {
     this.qos2in.add(packetId)
   }
 
-  /** Waiting to be sent, in order. */
-  queue: Outgoing[] = []
+  /** Waiting to be sent, in order (the shared empty list until something waits). */
+  queue: Outgoing[] = NO_OUTGOING
   queueHead = 0
   /**
    * In-flight messages still to be resent after a resume because the client's new Receive
    * Maximum did not allow all at once; they keep their packet identifiers [v3.1.1 MQTT-4.4.0-1 / v5 MQTT-4.4.0-1].
    */
-  resend: Outgoing[] = []
+  resend: Outgoing[] = NO_OUTGOING
   /** Retained messages still to stream for new subscriptions; live messages wait behind them. */
   replay: Replay[] | null = null
   replayScheduled = false
@@ -129,7 +131,17 @@ export class Session {
   enqueue (o: Outgoing): void {
     if (o.qos === 0) this.held0++
     this.queuedBytes += o.msg.payload.length
+    if (this.queue === NO_OUTGOING) this.queue = []
     this.queue.push(o)
+  }
+
+  /** Nothing is held back for resending (session resumed or discarded). */
+  clearResend (): void { this.resend = NO_OUTGOING }
+
+  /** An in-flight message to resend once the client's Receive Maximum allows. */
+  holdForResend (o: Outgoing): void {
+    if (this.resend === NO_OUTGOING) this.resend = []
+    this.resend.push(o)
   }
 
   peek (): Outgoing | undefined { return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined }
@@ -150,7 +162,7 @@ export class Session {
   /** Drop every queued message (used when the queue is trimmed or the session is discarded). */
   clearQueue (): Outgoing[] {
     const rest = this.queue.slice(this.queueHead)
-    this.queue = []
+    this.queue = NO_OUTGOING
     this.queueHead = 0
     this.held0 = 0
     this.queuedBytes = 0

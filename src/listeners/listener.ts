@@ -118,7 +118,9 @@ export class MqttListener {
       server.listen(options.port, options.host)
     })
     const listener = new MqttListener(options, server, gate, acceptor)
-    server.on('connection', (socket: net.Socket) => listener.track(socket))
+    // A plain TCP socket is itself the stream the gate tracks; under TLS and WebSocket the raw socket is tracked
+    // from the start, so that closing the listener also cuts a handshake in progress.
+    if (options.protocol !== 'mqtt') server.on('connection', (socket: net.Socket) => listener.track(socket))
     return listener
   }
 
@@ -153,6 +155,11 @@ export class MqttListener {
 
   private track (socket: net.Socket): void {
     this.sockets.add(socket)
-    socket.once('close', () => this.sockets.delete(socket))
+    ;(socket as TrackedSocket)[TRACKED_IN] = this.sockets
+    socket.on('close', onTrackedClose) // a shared listener: a closure and a once-wrapper per socket cost about 250 bytes
   }
 }
+
+const TRACKED_IN = Symbol('hearth.listener-sockets')
+type TrackedSocket = net.Socket & { [TRACKED_IN]?: Set<net.Socket> }
+function onTrackedClose (this: net.Socket): void { (this as TrackedSocket)[TRACKED_IN]?.delete(this) }
