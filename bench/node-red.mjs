@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The in-process Node-RED path: one Node-RED 5 (on the node@22 devDependency), flows deployed over the admin API.
 //   ceiling: function "generator" (N node.send in a loop) -> function "counter"        (no MQTT: the flow's own cost)
+//   hop:     generator -> bench-hop (send, done) -> counter  (no MQTT: the receive, send and done the hearth path's two nodes add)
 //   hearth:  generator -> hearth-publish ~ in-process Hearth broker ~ hearth-subscribe -> counter
 //   aedes:   generator -> core mqtt out -> Aedes in Node-RED (as node-red-contrib-aedes) on loopback -> core mqtt in -> counter
 // publishing at QoS 0 and 1 (interleaved) to a QoS 1 subscription with automatic payload parsing, plus a
@@ -84,6 +85,9 @@ export function flowFor (path, qos, brokerPort) {
   const gen = flow.find(n => n.id === 'gen')
   if (path === 'ceiling') {
     gen.wires = [['count']]
+  } else if (path === 'hop') {
+    gen.wires = [['hop']]
+    flow.push({ id: 'hop', type: 'bench-hop', z: TAB, name: '', wires: [['count']] })
   } else if (path === 'hearth') {
     gen.wires = [['h-pub']]
     flow.push(
@@ -106,7 +110,7 @@ export function flowFor (path, qos, brokerPort) {
 
 // ------------------------------------------------------------------ the scenario
 export async function prepare (nr, path, qos, warmup, extraNodes = []) {
-  const port = path === 'ceiling' ? 0 : await freePort()
+  const port = path === 'ceiling' || path === 'hop' ? 0 : await freePort()
   await nr.deploy([...flowFor(path, qos, port), ...extraNodes])
   // probe until the path carries messages end to end (the MQTT clients connect and subscribe asynchronously)
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -207,12 +211,12 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
     log(`node-red: skipped, ${why}`)
     return { json: { skipped: why }, markdown: `Node-RED scenario skipped: ${why}.` }
   }
-  const paths = ['ceiling', 'aedes']
+  const paths = ['ceiling', 'hop', 'aedes']
   let hearthSkip = null
   if (!existsSync(HEARTH_NODES)) hearthSkip = 'nodes/hearth-publish.js does not exist yet (npm run build once the nodes are in)'
   else if (!existsSync(join(ROOT, 'dist/broker/index.js'))) hearthSkip = 'dist/broker/index.js missing (npm run build)'
   if (hearthSkip) log(`node-red: hearth path skipped: ${hearthSkip}`)
-  else paths.splice(1, 0, 'hearth')
+  else paths.splice(2, 0, 'hearth')
 
   let nr = await NodeRed.start()
   // after a stall Node-RED may stay busy or blocked: measure on in a fresh one
@@ -266,14 +270,14 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
   } finally {
     await nr.stop()
   }
-  const idleKinds = paths.filter(p => p !== 'ceiling')
+  const idleKinds = paths.filter(p => p !== 'ceiling' && p !== 'hop')
   const idleRes = idle ? await idleRss({ repeats, settleMs: quick ? 3000 : 5000, kinds: idleKinds, log }) : null
 
   // table: msg/s per path and QoS, % of the ceiling at that QoS
   const rows = []
   for (const qos of [0, 1]) {
     const ceiling = summarize(runs.filter(r => r.path === 'ceiling' && r.qos === qos && !r.error && !r.stalled).map(r => r.value))
-    for (const path of ['ceiling', 'hearth', 'aedes']) {
+    for (const path of ['ceiling', 'hop', 'hearth', 'aedes']) {
       if (!paths.includes(path)) continue
       const rs = runs.filter(r => r.path === path && r.qos === qos)
       const ok = rs.filter(r => !r.error && !r.stalled)
@@ -281,11 +285,17 @@ export async function runNodeRedBench ({ quick = false, repeats = 3, count, burs
       rows.push({ path, qos, summary: s, ofCeiling: s.median / ceiling.median, stalled: rs.filter(r => r.stalled).length, failed: rs.filter(r => r.error).length })
     }
   }
-  const names = { ceiling: 'generator → counter (ceiling, no MQTT)', hearth: 'hearth-publish → hearth-subscribe (in-process)', aedes: 'mqtt out → Aedes (loopback) → mqtt in' }
+  const names = { ceiling: 'generator → counter (ceiling, no MQTT)', hop: 'generator → one pass-through node → counter (Node-RED\'s own cost of the two nodes\' hops, no MQTT)', hearth: 'hearth-publish → hearth-subscribe (in-process)', aedes: 'mqtt out → Aedes (loopback) → mqtt in' }
   let md = `### In-process Node-RED path (Node-RED 5, ${n} messages per run, ${repeats} interleaved repeat(s))\n\n`
   md += '| path | QoS | msg/s median (min–max) | % of ceiling | stalled/failed runs |\n|---|---:|---:|---:|---:|\n'
   for (const r of rows) {
     md += `| ${names[r.path]} | ${r.qos} | ${cell(r.summary, 'msg/s')} | ${r.path === 'ceiling' ? '100%' : Number.isFinite(r.ofCeiling) ? `${(r.ofCeiling * 100).toFixed(0)}%` : '–'} | ${r.stalled}/${r.failed} |\n`
+  }
+  const hop = qos => rows.find(r => r.path === 'hop' && r.qos === qos)
+  const viaHearth = rows.filter(r => r.path === 'hearth' && hop(r.qos) && Number.isFinite(r.ofCeiling) && Number.isFinite(hop(r.qos).ofCeiling))
+  if (viaHearth.length) {
+    md += `\nThe hearth path against the pass-through path (the same Node-RED hops, no MQTT): ${viaHearth.map(r => `QoS ${r.qos} ${(100 * r.summary.median / hop(r.qos).summary.median).toFixed(0)}%`).join(', ')}. ` +
+      'What the pass-through path lacks of the ceiling is Node-RED\'s own per-hop work; what the hearth path lacks of the pass-through path is the MQTT hop (Hearth\'s nodes and broker, and the garbage they make).\n'
   }
   if (bursts.length) {
     md += `\nBurst of ${burst} messages from one flow:\n\n| path | QoS | result | warnings |\n|---|---:|---|---|\n`

@@ -82,7 +82,7 @@ mkdirSync(OUT, { recursive: true })
 const lines = []
 const perMessage = {} // qos -> path -> category -> µs per message
 for (const qos of [0, 1]) {
-  for (const path of ['ceiling', 'hearth']) {
+  for (const path of ['ceiling', 'hop', 'hearth']) {
     const nr = await NodeRed.start()
     try {
       await prepare(nr, path, qos, 20000, profilerNodes())
@@ -110,19 +110,28 @@ for (const qos of [0, 1]) {
     }
   }
 }
-// what the MQTT hop adds per message: hearth minus ceiling, by category
+// what each path adds per message over another, by category: the two nodes over the ceiling (hearth − ceiling),
+// Node-RED's own cost of their hops (hop − ceiling: one pass-through node makes the same receive, send and done), and
+// the MQTT hop itself (hearth − hop)
+const comparisons = [
+  ['hearth', 'ceiling', 'hearth-publish → hearth-subscribe adds to the ceiling'],
+  ['hop', 'ceiling', 'one pass-through node (Node-RED\'s own hops, no MQTT) adds to the ceiling'],
+  ['hearth', 'hop', 'the MQTT hop adds to the pass-through path']
+]
 for (const qos of [0, 1]) {
-  const h = perMessage[qos]?.hearth
-  const c = perMessage[qos]?.ceiling
-  if (!h || !c) continue
-  const cats = [...new Set([...Object.keys(h), ...Object.keys(c)])]
-  const added = cats.map(k => [k, (h[k] ?? 0) - (c[k] ?? 0)]).sort((a, b) => b[1] - a[1])
-  const total = added.reduce((a, [, v]) => a + v, 0)
-  lines.push(`### What hearth-publish → hearth-subscribe adds per message at QoS ${qos}: ${total.toFixed(2)} µs\n`)
-  lines.push('| where | µs per message, hearth − ceiling | share of what is added |\n|---|---:|---:|')
-  for (const [k, v] of added) lines.push(`| ${k} | ${v.toFixed(2)} | ${(100 * v / total).toFixed(1)}% |`)
-  lines.push('')
+  for (const [a, b, what] of comparisons) {
+    const h = perMessage[qos]?.[a]
+    const c = perMessage[qos]?.[b]
+    if (!h || !c) continue
+    const cats = [...new Set([...Object.keys(h), ...Object.keys(c)])]
+    const added = cats.map(k => [k, (h[k] ?? 0) - (c[k] ?? 0)]).sort((x, y) => y[1] - x[1])
+    const total = added.reduce((n, [, v]) => n + v, 0)
+    lines.push(`### What ${what}, per message at QoS ${qos}: ${total.toFixed(2)} µs\n`)
+    lines.push(`| where | µs per message, ${a} − ${b} | share of what is added |\n|---|---:|---:|`)
+    for (const [k, v] of added) lines.push(`| ${k} | ${v.toFixed(2)} | ${(100 * v / total).toFixed(1)}% |`)
+    lines.push('')
+  }
 }
-console.log(lines.slice(-30).join('\n'))
+console.log(lines.slice(-80).join('\n'))
 writeFileSync(join(OUT, 'breakdown.md'), lines.join('\n') + '\n')
 console.log(`\nprofiles and breakdown.md in ${OUT}`)

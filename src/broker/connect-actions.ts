@@ -260,7 +260,7 @@ export function activate (core: BrokerCore, client: ClientBase, resumeLater = fa
   client.active = true
   if (resumeLater) setImmediate(() => { if (client.session === s && client.active) core.delivery.resume(s) })
   else core.delivery.resume(s)
-  core.emit('clientConnected', client.info())
+  if (core.listens('clientConnected')) core.emit('clientConnected', client.info())
 }
 
 export { NEVER_EXPIRES }

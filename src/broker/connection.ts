@@ -384,7 +384,7 @@ export class Connection extends ClientBase implements Ticking {
     this.closeReason = reason
     this.closeCode = reasonCode
     if (this.session !== null) this.core.detach(this, this.willOnClose)
-    if (wasActive) {
+    if (wasActive && this.core.listens('clientDisconnected')) {
       this.core.emit('clientDisconnected', { clientId: this.clientId, reason, reasonCode, username: this.username, remoteAddress: this.remoteAddress() })
     }
     if (!this.stream.destroyed && this.stream.readableEnded) this.stream.destroy()

@@ -64,6 +64,11 @@ export class BrokerCore {
     this.events.on('error', () => { /* never let an emitter error escape */ })
   }
 
+  /** Does anything listen for `event`? Lets a caller skip building an event nobody reads. */
+  listens (event: keyof BrokerEvents): boolean {
+    return this.events.listenerCount(event) > 0
+  }
+
   emit<K extends keyof BrokerEvents> (event: K, ...args: BrokerEvents[K]): void {
     if (this.events.listenerCount(event) === 0) return
     try {
