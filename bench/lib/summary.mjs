@@ -131,7 +131,9 @@ export function headline (S, { restart, nodeRed }, opts) {
         values[path] = r.ofCeiling
         cells[path] = Number.isFinite(r.ofCeiling) ? `${(r.ofCeiling * 100).toFixed(0)}% (${fmt(r.summary.median, 'msg/s')} msg/s)` : '–'
       }
-      rows.push({ label: `Node-RED 5 in-process path, publish QoS ${qos} → QoS 1 subscription (auto payload), share of generator → counter ↑`, cells, values })
+      const hop = nodeRed.rows.find(x => x.path === 'hop' && x.qos === qos)
+      const floor = hop && Number.isFinite(hop.ofCeiling) ? ` (one pass-through node, no MQTT: ${(hop.ofCeiling * 100).toFixed(0)}%)` : ''
+      rows.push({ label: `Node-RED 5 in-process path, publish QoS ${qos} → QoS 1 subscription (auto payload), share of generator → counter${floor} ↑`, cells, values })
     }
   }
   if (nodeRed && nodeRed.idle) {
