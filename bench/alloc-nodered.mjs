@@ -7,39 +7,16 @@
 import { cleanupOnSignals } from './lib/cleanup.mjs'
 import { NodeRed } from './lib/node-red-process.mjs'
 import { prepare } from './node-red.mjs'
+import { inspectorNodes, post } from './lib/inspector-nodes.mjs'
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt }
 const COUNT = Number(opt('--count', 100000))
 const QOS = Number(opt('--qos', 1))
 const INTERVAL = Number(opt('--interval', 256))
-const TAB = 'bench-tab'
 
-// http endpoints that start and stop the sampling heap profiler inside Node-RED (the session lives in global context)
-const samplerNodes = () => [
-  { id: 'hp-start-in', type: 'http in', z: TAB, url: '/bench/hp/start', method: 'post', upload: false, wires: [['hp-start']] },
-  {
-    id: 'hp-start', type: 'function', z: TAB, outputs: 1,
-    func: "const s = new (global.get('benchInspector').Session)(); s.connect();\n" +
-      `s.post('HeapProfiler.enable', () => s.post('HeapProfiler.startSampling', { samplingInterval: ${INTERVAL}, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }, () => {\n` +
-      "  global.set('benchHp', s); msg.payload = { ok: true }; node.send(msg) }));\nreturn null;",
-    wires: [['hp-out']]
-  },
-  { id: 'hp-stop-in', type: 'http in', z: TAB, url: '/bench/hp/stop', method: 'post', upload: false, wires: [['hp-stop']] },
-  {
-    id: 'hp-stop', type: 'function', z: TAB, outputs: 1,
-    func: "const s = global.get('benchHp');\n" +
-      "s.post('HeapProfiler.stopSampling', (err, r) => { s.disconnect(); msg.payload = err ? { error: String(err) } : r.profile; node.send(msg) });\nreturn null;",
-    wires: [['hp-out']]
-  },
-  { id: 'hp-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
-]
-
-async function post (nr, path) {
-  const r = await fetch(`${nr.base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(60000) })
-  if (!r.ok) throw new Error(`POST ${path}: ${r.status}`)
-  return await r.json()
-}
+// the sampling heap profiler inside Node-RED, counting what the GC has already collected too
+const samplerNodes = () => inspectorNodes('hp', `s.post('HeapProfiler.enable', () => s.post('HeapProfiler.startSampling', { samplingInterval: ${INTERVAL}, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }, done));`, 'HeapProfiler.stopSampling')
 
 // bytes by allocating function (self size of each sampled call site, summed per function)
 function byFunction (profile) {

@@ -10,39 +10,16 @@ import { fileURLToPath } from 'node:url'
 import { cleanupOnSignals } from './lib/cleanup.mjs'
 import { NodeRed } from './lib/node-red-process.mjs'
 import { prepare } from './node-red.mjs'
+import { inspectorNodes, post } from './lib/inspector-nodes.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt }
 const COUNT = Number(opt('--count', 100000))
 const OUT = opt('--out', join(ROOT, 'bench/results/profiles'))
-const TAB = 'bench-tab'
 
-// http endpoints that start and stop the profiler inside Node-RED (the session lives in global context)
-const profilerNodes = () => [
-  { id: 'prof-start-in', type: 'http in', z: TAB, url: '/bench/prof/start', method: 'post', upload: false, wires: [['prof-start']] },
-  {
-    id: 'prof-start', type: 'function', z: TAB, outputs: 1,
-    func: "const s = new (global.get('benchInspector').Session)(); s.connect();\n" +
-      "s.post('Profiler.enable', () => s.post('Profiler.setSamplingInterval', { interval: 200 }, () => s.post('Profiler.start', () => {\n" +
-      "  global.set('benchProf', s); msg.payload = { ok: true }; node.send(msg) })));\nreturn null;",
-    wires: [['prof-out']]
-  },
-  { id: 'prof-stop-in', type: 'http in', z: TAB, url: '/bench/prof/stop', method: 'post', upload: false, wires: [['prof-stop']] },
-  {
-    id: 'prof-stop', type: 'function', z: TAB, outputs: 1,
-    func: "const s = global.get('benchProf');\n" +
-      "s.post('Profiler.stop', (err, r) => { s.disconnect(); msg.payload = err ? { error: String(err) } : r.profile; node.send(msg) });\nreturn null;",
-    wires: [['prof-out']]
-  },
-  { id: 'prof-out', type: 'http response', z: TAB, statusCode: '', headers: {}, wires: [] }
-]
-
-async function post (nr, path) {
-  const r = await fetch(`${nr.base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(60000) })
-  if (!r.ok) throw new Error(`POST ${path}: ${r.status}`)
-  return await r.json()
-}
+// the CPU profiler inside Node-RED, sampling every 200 µs
+const profilerNodes = () => inspectorNodes('prof', "s.post('Profiler.enable', () => s.post('Profiler.setSamplingInterval', { interval: 200 }, () => s.post('Profiler.start', done)));", 'Profiler.stop')
 
 // self time (µs) per category, from a V8 CPU profile
 function breakdown (profile) {
