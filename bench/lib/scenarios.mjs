@@ -132,7 +132,7 @@ export const SCENARIOS = [
     metrics: [
       { key: 'rate', label: 'connect rate', unit: 'conn/s', better: 'higher', get: r => r.value },
       { key: 'rss', label: 'broker RSS per idle connection', unit: 'KB', better: 'lower', get: r => r.rssPerConnKB },
-      { key: 'rssIdle', label: 'broker RSS per idle connection {idle} s after connecting', unit: 'KB', better: 'lower', get: r => r.rssPerConnIdleKB }
+      { key: 'rssIdle', label: 'broker RSS per idle connection {idle} s after connecting', unit: 'KB', better: 'lower', get: r => r.rssPerConnIdleKB, when: o => o.connsIdle > 0 }
     ]
   },
   // The same over TLS: each connection is a full handshake (no session resumption), a fifth of the TCP count

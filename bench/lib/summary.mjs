@@ -27,6 +27,7 @@ export function summarizeRuns (runs, scenarios, brokers, opts) {
     out.cpu[key] = []
     for (const scenario of scenarios) {
       for (const metric of scenario.metrics) {
+        if (metric.when && !metric.when(opts)) continue
         out.rows[key].push({ scenario: scenario.id, metric: metric.key, label: metricLabel(scenario, metric, opts), unit: metric.unit, better: metric.better, byBroker: byBroker(runs, brokers, scenario.id, pinned, metric.get) })
       }
       if (scenario.memory) {
@@ -97,7 +98,7 @@ function brokerRows (S, key, opts, suffix) {
     const n = opts.conns % 1000 === 0 ? `${opts.conns / 1000}k` : String(opts.conns)
     rows.push(fromSummary(`connect rate, ${n} clients, conn/s ↑${suffix}`, find('conns', 'rate'), 'conn/s'))
     rows.push(fromSummary(`RSS per idle connection (${n}), KB ↓${suffix}`, find('conns', 'rss'), 'KB'))
-    if (opts.connsIdle > 0 && find('conns', 'rssIdle')) rows.push(fromSummary(`RSS per idle connection (${n}) ${opts.connsIdle} s after connecting, KB ↓${suffix}`, find('conns', 'rssIdle'), 'KB'))
+    if (find('conns', 'rssIdle')) rows.push(fromSummary(`RSS per idle connection (${n}) ${opts.connsIdle} s after connecting, KB ↓${suffix}`, find('conns', 'rssIdle'), 'KB'))
   }
   for (const m of S.memory[key]) {
     const cells = {}
